@@ -1,0 +1,128 @@
+/**
+ * The YAML schema of a training run, one section per concern. Every object is strict: an unknown key is an error.
+ * Keys keep the papers' snake_case names (LLaDA, d1, TRL). Defaults are the values a run gets when a key is absent.
+ */
+import { z } from 'zod';
+
+const positiveInt = z.number().int().positive();
+const nonNegInt = z.number().int().nonnegative();
+
+export const runSchema = z.strictObject({
+  /** Name used in logs. */
+  name: z.string().default('run'),
+  /** Where checkpoints, metrics.jsonl and the resolved config go (relative to the current directory). */
+  output_dir: z.string(),
+  /** Seeds every random stream (masking, data order, sampling) and, unless model.init_seed is set, the init. */
+  seed: nonNegInt.default(0),
+});
+
+export const runtimeSchema = z.strictObject({
+  /** auto tries tfjs-node-gpu, then tfjs-node, then wasm; never falls back to cpu silently. */
+  backend: z.enum(['auto', 'tensorflow-gpu', 'tensorflow', 'wasm', 'cpu']).default('auto'),
+  /** Data directory; null = env DIFFRL_DATA_DIR, else ../shared/data when present, else ./data. */
+  data_dir: z.string().nullable().default(null),
+});
+
+export const modelSchema = z.strictObject({
+  d_model: positiveInt,
+  n_layers: positiveInt,
+  n_heads: positiveInt,
+  mlp_hidden: positiveInt,
+  max_seq_len: positiveInt,
+  rope_theta: z.number().positive().default(10000),
+  norm_eps: z.number().positive().default(1e-5),
+  /** Seed of the weight init; null = run.seed. */
+  init_seed: nonNegInt.nullable().default(null),
+  /** Start from this checkpoint (a checkpoint dir or a run dir) instead of a fresh init; its architecture wins. */
+  init_from: z.string().nullable().default(null),
+});
+
+export const tokenizerSchema = z.strictObject({
+  /** char: one token per character of `chars`; bpe: byte-level BPE trained on the training text; file: a tokenizer.json. */
+  type: z.enum(['char', 'bpe', 'file']).default('char'),
+  /** Characters of the char vocabulary; null = the task's default set. */
+  chars: z.string().nullable().default(null),
+  /** Target vocabulary size for bpe. */
+  vocab_size: positiveInt.default(1024),
+  /** tokenizer.json path for type: file. */
+  path: z.string().nullable().default(null),
+});
+
+export const dataSchema = z.strictObject({
+  /** Prompt/answer template and, for synthetic tasks, the generator: sudoku | countdown | gsm8k | plain. */
+  task: z.enum(['sudoku', 'countdown', 'gsm8k', 'plain']),
+  /** Training file, relative to the data directory; null = generate (sudoku, countdown). */
+  train_path: z.string().nullable().default(null),
+  /** Column mapping, our name -> column name (e.g. { prompt: question, answer: answer }). */
+  fields: z.record(z.string(), z.string()).default({}),
+  /** Generated training items (synthetic tasks) or a cap on the file's rows (null = all). */
+  num_train: positiveInt.nullable().default(null),
+  /** Held-out items for the eval loss: generated, or taken from the end of the training file. */
+  num_eval: positiveInt.default(256),
+  /** Every sequence is prompt + answer + EOS padding to exactly this many tokens; longer ones are dropped and counted. */
+  seq_len: positiveInt,
+});
+
+export const objectiveSchema = z.strictObject({
+  /** sft: prompt never masked, answer (with EOS padding) masked; pretrain: every token may be masked. */
+  type: z.enum(['sft', 'pretrain']).default('sft'),
+  /** p = (1 - eps) t + eps, so no sequence is left unmasked (LLaDA: 1e-3). */
+  eps: z.number().min(0).max(1).default(1e-3),
+  /** SFT normalisation: llada = per-sample answer length then / B (LLaDA GUIDELINES); d1 = / (B*L - prompt tokens). */
+  normalization: z.enum(['llada', 'd1']).default('llada'),
+});
+
+export const optimizerSchema = z.strictObject({
+  lr: z.number().positive(),
+  beta1: z.number().min(0).max(1).default(0.9),
+  beta2: z.number().min(0).max(1).default(0.999),
+  eps: z.number().positive().default(1e-8),
+  /** Decoupled (AdamW) weight decay, applied to matrices only. */
+  weight_decay: z.number().min(0).default(0.1),
+  /** Global gradient-norm clip; 0 = off. */
+  max_grad_norm: z.number().min(0).default(1.0),
+});
+
+export const scheduleSchema = z.strictObject({
+  type: z.enum(['cosine', 'constant', 'linear']).default('cosine'),
+  warmup_steps: nonNegInt.default(0),
+  /** Final lr as a fraction of optimizer.lr (cosine, linear). */
+  min_lr_ratio: z.number().min(0).max(1).default(0.1),
+});
+
+export const trainingSchema = z.strictObject({
+  max_steps: positiveInt,
+  /** Sequences per micro-batch. */
+  batch_size: positiveInt,
+  /** Micro-batches per optimizer step. */
+  grad_accum: positiveInt.default(1),
+  /** Held-out eval loss every N steps (0 = only at the end). */
+  eval_every: nonNegInt.default(100),
+  /** Checkpoint every N steps (0 = only at the end). */
+  save_every: nonNegInt.default(500),
+  /** Checkpoints kept (the newest); `latest` is never pruned. */
+  keep_last: positiveInt.default(2),
+  /** Metrics line every N steps. */
+  log_every: positiveInt.default(10),
+});
+
+export const loggingSchema = z.strictObject({
+  level: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
+  /** Progress bar: auto = only on a TTY. */
+  progress: z.enum(['auto', 'on', 'off']).default('auto'),
+});
+
+export const trainConfigSchema = z.strictObject({
+  run: runSchema,
+  runtime: runtimeSchema.default(runtimeSchema.parse({})),
+  model: modelSchema,
+  tokenizer: tokenizerSchema.default(tokenizerSchema.parse({})),
+  data: dataSchema,
+  objective: objectiveSchema.default(objectiveSchema.parse({})),
+  optimizer: optimizerSchema,
+  schedule: scheduleSchema.default(scheduleSchema.parse({})),
+  training: trainingSchema,
+  logging: loggingSchema.default(loggingSchema.parse({})),
+});
+
+export type TrainConfig = z.infer<typeof trainConfigSchema>;

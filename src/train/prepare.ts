@@ -1,0 +1,34 @@
+/** Tokenizer + tokenized train/eval sets for a run (shared by SFT/pretraining and, later, GRPO). */
+import type { Logger } from 'pino';
+import { ConfigError } from '../backend/errors.ts';
+import type { TrainConfig } from '../config/schema.ts';
+import { buildCharTokenizer, loadTokenizer, tokenizerFromJSON, trainBpeTokenizer, type Tokenizer } from '../tokenizer/index.ts';
+import { loadExamples, tokenize, type Example, type TokenizedSet } from './dataset.ts';
+
+export function prepareData(
+  config: TrainConfig,
+  tokenizerJson: string | null,
+  logger: Logger,
+): { tokenizer: Tokenizer; trainSet: TokenizedSet; evalSet: TokenizedSet } {
+  const { train, heldOut } = loadExamples(config);
+  const tokenizer = tokenizerJson ? tokenizerFromJSON(tokenizerJson) : buildTokenizer(config, train);
+  const withPrompt = config.objective.type === 'sft';
+  const trainSet = tokenize(train, tokenizer, config.data.seq_len, withPrompt);
+  const evalSet = tokenize(heldOut, tokenizer, config.data.seq_len, withPrompt);
+  if (trainSet.dropped > 0) {
+    logger.warn({ dropped: trainSet.dropped, of: train.length, seq_len: config.data.seq_len }, 'examples longer than data.seq_len were dropped');
+  }
+  return { tokenizer, trainSet, evalSet };
+}
+
+function buildTokenizer(config: TrainConfig, train: Example[]): Tokenizer {
+  const t = config.tokenizer;
+  if (t.type === 'file') {
+    if (!t.path) throw new ConfigError('tokenizer.path is required when tokenizer.type is file');
+    return loadTokenizer(t.path);
+  }
+  if (t.type === 'bpe') return trainBpeTokenizer(train.map((e) => e.prompt + e.answer), t.vocab_size);
+  // char: the configured characters, else every character of the training text plus the digits.
+  const chars = t.chars ?? [...new Set('0123456789' + train.map((e) => e.prompt + e.answer).join(''))].sort().join('');
+  return buildCharTokenizer(chars);
+}

@@ -1,0 +1,221 @@
+/**
+ * The pretraining / SFT loop, nanoGPT-style as one flat sequence:
+ *   lr -> micro-batches (mask, forward, grads, accumulate) -> clip -> AdamW -> log -> eval -> checkpoint.
+ * Everything a resume needs (weights, AdamW moments, masking RNG, data cursor, step) goes into each checkpoint, so
+ * `--resume` continues exactly where the run stopped.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import type { Logger } from 'pino';
+import YAML from 'yaml';
+import { setupBackend } from '../backend/backend.ts';
+import { ConfigError } from '../backend/errors.ts';
+import { Rng, type RngState } from '../backend/rng.ts';
+import { loadCheckpoint, resolveCheckpoint, saveCheckpoint } from '../checkpoint/checkpoint.ts';
+import type { TrainConfig } from '../config/schema.ts';
+import { pretrainMasking, sftMasking, type NoisedBatch } from '../diffusion/forward_process.ts';
+import { weightedCrossEntropy } from '../diffusion/loss.ts';
+import type { ModelConfig } from '../model/config.ts';
+import { forward, initParams, type Params } from '../model/model.ts';
+import { AdamW, clipGradsByGlobalNorm } from './optimizer.ts';
+import { learningRate } from './schedule.ts';
+import { BatchCursor, gatherRows, type CursorState, type TokenizedSet } from './dataset.ts';
+import { prepareData } from './prepare.ts';
+import { createLogger, openRunLog } from './run_log.ts';
+
+export interface TrainOptions {
+  resume?: boolean;
+  logger?: Logger;
+  /** Called after every optimizer step (tests use it to watch memory). */
+  onStep?: (info: { step: number; loss: number; numTensors: number }) => void;
+  /** Stop after this step even if training.max_steps is larger (the schedule still follows max_steps). */
+  stopAfter?: number;
+}
+
+export interface TrainerState {
+  step: number;
+  masking_rng: RngState;
+  data_cursor: CursorState;
+  tokens_seen: number;
+}
+
+export interface TrainResult {
+  params: Params;
+  modelConfig: ModelConfig;
+  step: number;
+  evalLoss: number | null;
+  runDir: string;
+}
+
+export async function train(config: TrainConfig, opts: TrainOptions = {}): Promise<TrainResult> {
+  const logger = opts.logger ?? createLogger(config.logging.level);
+  await setupBackend(config.runtime.backend, (msg, fields) => logger.info(fields, msg));
+  const runDir = config.run.output_dir;
+  const t = config.training;
+
+  // ---- resume or start: tokenizer, data, model, optimizer, state ----
+  const resumeDir = opts.resume ? resolveCheckpoint(runDir) : null;
+  const initDir = resumeDir ?? (config.model.init_from ? resolveCheckpoint(config.model.init_from) : null);
+  const ckpt = initDir ? loadCheckpoint(initDir) : null;
+  const { tokenizer, trainSet, evalSet } = prepareData(config, ckpt?.tokenizerJson ?? null, logger);
+  const modelConfig: ModelConfig = ckpt ? (ckpt.config as unknown as ModelConfig) : newModelConfig(config, tokenizer);
+  if (ckpt) checkVocab(modelConfig, tokenizer.vocabSize, initDir!);
+  const params: Params = ckpt ? toVariables(ckpt.params) : initParams(modelConfig);
+  const opt = new AdamW(params, config.optimizer);
+  const state: TrainerState = { step: 0, masking_rng: new Rng(config.run.seed, 'masking').getState(), data_cursor: { epoch: 0, pos: 0 }, tokens_seen: 0 };
+  if (resumeDir && ckpt) {
+    const saved = ckpt.trainerState as unknown as TrainerState;
+    if (!ckpt.optimizer || !saved) throw new ConfigError(`--resume: ${resumeDir} has no optimizer or trainer state`);
+    opt.loadState(ckpt.optimizer, saved.step);
+    Object.assign(state, saved);
+    logger.info({ checkpoint: resumeDir, step: state.step }, 'resuming');
+  }
+  if (ckpt) {
+    for (const x of Object.values(ckpt.params)) x.dispose();
+    for (const x of Object.values(ckpt.optimizer ?? {})) x.dispose();
+  }
+  fs.mkdirSync(runDir, { recursive: true });
+  fs.writeFileSync(path.join(runDir, 'config.yaml'), YAML.stringify(config));
+
+  const maskRng = new Rng(0);
+  maskRng.setState(state.masking_rng);
+  const cursor = new BatchCursor(trainSet.n, config.run.seed, state.data_cursor);
+  const noise = (ids: Int32Array, prompts: Int32Array, B: number, rng: Rng): NoisedBatch =>
+    config.objective.type === 'pretrain'
+      ? pretrainMasking(ids, B, trainSet.L, rng, { maskId: modelConfig.mask_token_id, eps: config.objective.eps })
+      : sftMasking(ids, prompts, B, trainSet.L, rng, { maskId: modelConfig.mask_token_id, eps: config.objective.eps, normalization: config.objective.normalization });
+
+  const nParams = Object.values(params).reduce((s, v) => s + v.size, 0);
+  logger.info({ params: nParams, train: trainSet.n, eval: evalSet.n, dropped: trainSet.dropped, seq_len: trainSet.L }, 'model and data ready');
+  const lastStep = Math.min(t.max_steps, opts.stopAfter ?? t.max_steps);
+  const log = openRunLog(runDir, lastStep, { logger, progress: config.logging.progress, startStep: state.step });
+  const save = () => {
+    state.masking_rng = maskRng.getState();
+    state.data_cursor = cursor.getState();
+    const name = `step-${String(state.step).padStart(6, '0')}`;
+    const dir = saveCheckpoint(runDir, name, { config: modelConfig as unknown as object, params, tokenizerJson: tokenizer.toJSON(), optimizer: opt.stateTensors(), trainerState: { ...state } }, { keepLast: t.keep_last });
+    logger.info({ checkpoint: dir }, 'checkpoint saved');
+  };
+
+  // ---- the loop ----
+  let evalLoss: number | null = null;
+  let tokensWindow = 0;
+  let windowStart = performance.now();
+  while (state.step < lastStep) {
+    const lr = learningRate(state.step, { lr: config.optimizer.lr, warmup_steps: config.schedule.warmup_steps, max_steps: t.max_steps, schedule: config.schedule.type, min_lr_ratio: config.schedule.min_lr_ratio });
+    const micro: NoisedBatch[] = [];
+    const targets: Int32Array[] = [];
+    for (let k = 0; k < t.grad_accum; k++) {
+      const batch = gatherRows(trainSet, cursor.next(t.batch_size));
+      micro.push(noise(batch.ids, batch.promptLengths, t.batch_size, maskRng));
+      targets.push(batch.ids);
+    }
+    const { loss, gradNorm } = trainStep(params, modelConfig, opt, micro, targets, t.batch_size, trainSet.L, lr, config.optimizer.max_grad_norm);
+    state.step++;
+    state.tokens_seen += t.batch_size * t.grad_accum * trainSet.L;
+    tokensWindow += t.batch_size * t.grad_accum * trainSet.L;
+    const elapsed = (performance.now() - windowStart) / 1000;
+    const tokensPerSec = tokensWindow / elapsed;
+    log.progress(state.step, { loss, tokensPerSec });
+    opts.onStep?.({ step: state.step, loss, numTensors: tf.memory().numTensors });
+    if (state.step % t.log_every === 0 || state.step === lastStep) {
+      log.metrics({ step: state.step, 'loss/train': loss, grad_norm: gradNorm, lr, tokens_per_s: tokensPerSec, tokens_seen: state.tokens_seen });
+      tokensWindow = 0;
+      windowStart = performance.now();
+    }
+    if ((t.eval_every > 0 && state.step % t.eval_every === 0) || state.step === lastStep) {
+      evalLoss = evaluateLoss(params, modelConfig, evalSet, t.batch_size, (ids, p, B, rng) => noise(ids, p, B, rng), config.run.seed);
+      log.metrics({ step: state.step, 'loss/eval': evalLoss });
+    }
+    if ((t.save_every > 0 && state.step % t.save_every === 0) || state.step === lastStep) save();
+  }
+  log.close();
+  return { params, modelConfig, step: state.step, evalLoss, runDir };
+}
+
+/** One optimizer step over the micro-batches: mean of their gradients, global-norm clip, AdamW. Returns the mean loss. */
+export function trainStep(
+  params: Params,
+  cfg: ModelConfig,
+  opt: AdamW,
+  micro: NoisedBatch[],
+  targets: Int32Array[],
+  B: number,
+  L: number,
+  lr: number,
+  maxGradNorm: number,
+): { loss: number; gradNorm: number } {
+  const names = Object.keys(params);
+  const vars = names.map((n) => params[n]);
+  let sum: tf.Tensor[] | null = null;
+  let lossSum = 0;
+  for (let k = 0; k < micro.length; k++) {
+    const next: tf.Tensor[] = tf.tidy(() => {
+      const ids = tf.tensor2d(micro[k].noisyIds, [B, L], 'int32');
+      const tgt = tf.tensor2d(targets[k], [B, L], 'int32');
+      const w = tf.tensor2d(micro[k].weights, [B, L]);
+      const { value, grads } = tf.variableGrads(() => weightedCrossEntropy(forward(params, cfg, ids, null), tgt, w), vars);
+      lossSum += value.dataSync()[0];
+      const g = vars.map((v) => grads[v.name]);
+      return sum ? g.map((x, i) => tf.add(sum![i], x)) : g;
+    });
+    if (sum) tf.dispose(sum);
+    sum = next;
+  }
+  const gradNorm = tf.tidy(() => {
+    const mean: Record<string, tf.Tensor> = {};
+    names.forEach((n, i) => (mean[n] = tf.div(sum![i], micro.length)));
+    const { grads, norm } = maxGradNorm > 0 ? clipGradsByGlobalNorm(mean, maxGradNorm) : { grads: mean, norm: tf.scalar(-1) };
+    opt.step(grads, lr);
+    return norm.dataSync()[0];
+  });
+  tf.dispose(sum!);
+  return { loss: lossSum / micro.length, gradNorm };
+}
+
+/** Mean loss over the held-out set with masks from a fixed seed, so evals at different steps are comparable. */
+export function evaluateLoss(
+  params: Params,
+  cfg: ModelConfig,
+  set: TokenizedSet,
+  B: number,
+  noise: (ids: Int32Array, prompts: Int32Array, B: number, rng: Rng) => NoisedBatch,
+  seed: number,
+): number {
+  const rng = new Rng(seed, 'eval-masking');
+  let total = 0;
+  let batches = 0;
+  for (let start = 0; start + B <= set.n; start += B) {
+    const batch = gatherRows(set, Array.from({ length: B }, (_, i) => start + i));
+    const nb = noise(batch.ids, batch.promptLengths, B, rng);
+    total += tf.tidy(() => {
+      const logits = forward(params, cfg, tf.tensor2d(nb.noisyIds, [B, set.L], 'int32'), null);
+      return weightedCrossEntropy(logits, tf.tensor2d(batch.ids, [B, set.L], 'int32'), tf.tensor2d(nb.weights, [B, set.L])).dataSync()[0];
+    });
+    batches++;
+  }
+  if (batches === 0) throw new ConfigError(`data.num_eval (${set.n} usable rows) must be at least training.batch_size (${B})`);
+  return total / batches;
+}
+
+function newModelConfig(config: TrainConfig, tok: { vocabSize: number; maskId: number; eosId: number; padId: number }): ModelConfig {
+  const m = config.model;
+  if (m.d_model % m.n_heads !== 0) throw new ConfigError(`model.d_model (${m.d_model}) must be divisible by model.n_heads (${m.n_heads})`);
+  if (config.data.seq_len > m.max_seq_len) throw new ConfigError(`data.seq_len (${config.data.seq_len}) exceeds model.max_seq_len (${m.max_seq_len})`);
+  return {
+    vocab_size: tok.vocabSize, d_model: m.d_model, n_layers: m.n_layers, n_heads: m.n_heads, mlp_hidden: m.mlp_hidden,
+    max_seq_len: m.max_seq_len, rope_theta: m.rope_theta, norm_eps: m.norm_eps,
+    mask_token_id: tok.maskId, eos_token_id: tok.eosId, pad_token_id: tok.padId, init_seed: m.init_seed ?? config.run.seed,
+  };
+}
+
+function checkVocab(cfg: ModelConfig, vocab: number, dir: string): void {
+  if (cfg.vocab_size !== vocab) throw new ConfigError(`${dir}: the checkpoint's vocab_size ${cfg.vocab_size} differs from its tokenizer's ${vocab}`);
+}
+
+function toVariables(tensors: Record<string, tf.Tensor>): Params {
+  const out: Params = {};
+  for (const [name, t] of Object.entries(tensors)) out[name] = tf.variable(t, true);
+  return out;
+}
