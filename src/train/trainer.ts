@@ -90,11 +90,11 @@ export async function train(config: TrainConfig, opts: TrainOptions = {}): Promi
   logger.info({ params: nParams, train: trainSet.n, eval: evalSet.n, dropped: trainSet.dropped, seq_len: trainSet.L }, 'model and data ready');
   const lastStep = Math.min(t.max_steps, opts.stopAfter ?? t.max_steps);
   const log = openRunLog(runDir, lastStep, { logger, progress: config.logging.progress, startStep: state.step });
-  const save = () => {
+  const save = async () => {
     state.masking_rng = maskRng.getState();
     state.data_cursor = cursor.getState();
     const name = `step-${String(state.step).padStart(6, '0')}`;
-    const dir = saveCheckpoint(runDir, name, { config: modelConfig as unknown as object, params, tokenizerJson: tokenizer.toJSON(), optimizer: opt.stateTensors(), trainerState: { ...state } }, { keepLast: t.keep_last });
+    const dir = await saveCheckpoint(runDir, name, { config: modelConfig as unknown as object, params, tokenizerJson: tokenizer.toJSON(), optimizer: opt.stateTensors(), trainerState: { ...state } }, { keepLast: t.keep_last });
     logger.info({ checkpoint: dir }, 'checkpoint saved');
   };
 
@@ -128,7 +128,7 @@ export async function train(config: TrainConfig, opts: TrainOptions = {}): Promi
       evalLoss = evaluateLoss(params, modelConfig, evalSet, t.batch_size, (ids, p, B, rng) => noise(ids, p, B, rng), config.run.seed);
       log.metrics({ step: state.step, 'loss/eval': evalLoss });
     }
-    if ((t.save_every > 0 && state.step % t.save_every === 0) || state.step === lastStep) save();
+    if ((t.save_every > 0 && state.step % t.save_every === 0) || state.step === lastStep) await save();
   }
   log.close();
   return { params, modelConfig, step: state.step, evalLoss, runDir };

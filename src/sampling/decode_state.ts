@@ -1,0 +1,130 @@
+/**
+ * State and tensor helpers shared by the samplers: one model call with CFG and banned tokens, masked-position masks,
+ * per-row top-k commit, step bookkeeping. Every helper returning a tensor is meant to run inside the caller's tf.tidy.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { assertShape } from '../backend/errors.ts';
+import type { Rng } from '../backend/rng.ts';
+import type { LogitsFn, StepState } from './types.ts';
+
+/** One batch being decoded: rows [N, L] = left padding ++ prompt ++ generation region [genStart, L). */
+export interface DecodeContext {
+  logitsFn: LogitsFn;
+  N: number;
+  L: number;
+  /** First column of the generation region (= longest prompt); generation is [genStart, genStart + genLength). */
+  genStart: number;
+  genLength: number;
+  /** [N, L] float32 1 = real token, 0 = left pad; null when no row is padded. */
+  attentionMask: tf.Tensor2D | null;
+  /** [N, L] bool, true on real prompt tokens (what the unconditional CFG copy masks). */
+  promptMask: tf.Tensor2D;
+  maskId: number;
+  eosId: number;
+  cfgScale: number;
+  suppressEos: boolean;
+  rng: Rng;
+  /** Forward passes so far (CFG pair = 2). */
+  nfe: number;
+  /** Sampler steps so far (one per model call). */
+  step: number;
+  onStep?: (state: StepState) => void;
+}
+
+/**
+ * logits [N, L, V] for the current ids x [N, L], with classifier-free guidance when cfg_scale > 0: the unconditional
+ * copy has every prompt token replaced by [MASK] (the response keeps its current state), both copies go through ONE
+ * batched call, and logits = un + (w+1)(cond − un). The [MASK] logit (and EOS when suppress_eos) is set to −inf so
+ * [MASK] is never sampled.
+ */
+export function modelLogits(ctx: DecodeContext, x: tf.Tensor2D): tf.Tensor3D {
+  const { N, L } = ctx;
+  let logits: tf.Tensor3D;
+  if (ctx.cfgScale > 0) {
+    const un = select<tf.Tensor2D>(ctx.promptMask, tf.scalar(ctx.maskId, 'int32'), x); // [N, L]
+    const am = ctx.attentionMask ? tf.concat([ctx.attentionMask, ctx.attentionMask], 0) : null; // [2N, L]
+    const out = callChecked(ctx, tf.concat([x, un], 0), am, 2 * N); // [2N, L, V]
+    const cond = tf.slice(out, [0, 0, 0], [N, L, -1]); // [N, L, V]
+    const unc = tf.slice(out, [N, 0, 0], [N, L, -1]); // [N, L, V]
+    logits = tf.add(unc, tf.mul(ctx.cfgScale + 1, tf.sub(cond, unc)));
+    ctx.nfe += 2;
+  } else {
+    logits = callChecked(ctx, x, ctx.attentionMask, N);
+    ctx.nfe += 1;
+  }
+  const banned = ctx.suppressEos ? [ctx.maskId, ctx.eosId] : [ctx.maskId];
+  return banTokens(logits, banned);
+}
+
+function callChecked(ctx: DecodeContext, ids: tf.Tensor2D, am: tf.Tensor2D | null, rows: number): tf.Tensor3D {
+  const out = ctx.logitsFn(ids, am);
+  assertShape('logitsFn output', out.shape, [rows, ctx.L, null], `[${rows}, ${ctx.L}, V]`);
+  return out.dtype === 'float32' ? out : tf.cast(out, 'float32');
+}
+
+/** tf.where(cond, a, b) with broadcasting across ranks (tfjs 4 broadcasts; its typings want equal types). */
+export function select<T extends tf.Tensor = tf.Tensor>(cond: tf.Tensor, a: tf.Tensor, b: tf.Tensor): T {
+  return tf.where(cond, a as tf.Tensor2D, b as tf.Tensor2D) as unknown as T;
+}
+
+/** Sets the logits of `tokens` to −inf along the last axis. logits [..., V]. */
+export function banTokens<T extends tf.Tensor>(logits: T, tokens: number[]): T {
+  const V = logits.shape[logits.shape.length - 1];
+  const cols = tokens.filter((t) => t >= 0 && t < V);
+  if (cols.length === 0) return logits;
+  const hit = tf.greater(tf.sum(tf.oneHot(tf.tensor1d(cols, 'int32'), V), 0), 0); // [V] bool
+  return select<T>(hit, tf.scalar(-Infinity), logits);
+}
+
+/** [1, L] bool: start <= column < end. */
+export function columnRange(L: number, start: number, end: number): tf.Tensor2D {
+  const c = tf.range(0, L, 1, 'int32');
+  return tf.reshape(tf.logicalAnd(tf.greaterEqual(c, start), tf.less(c, end)), [1, L]);
+}
+
+/** [N, L] bool: x == maskId inside columns [start, end). */
+export function maskedIn(x: tf.Tensor2D, maskId: number, start: number, end: number): tf.Tensor2D {
+  return tf.logicalAnd(tf.equal(x, maskId), columnRange(x.shape[1], start, end));
+}
+
+/** Number of [MASK] per row inside [start, end), read back ([N] numbers). */
+export async function countMasked(x: tf.Tensor2D, maskId: number, start: number, end: number): Promise<number[]> {
+  const counts = tf.tidy(() => tf.sum(tf.cast(maskedIn(x, maskId, start, end), 'int32'), 1)); // [N]
+  const out = Array.from(await counts.data());
+  counts.dispose();
+  return out;
+}
+
+/** softmax(logits)[ids] per position: logits [N, L, V], ids int32 [N, L] → float32 [N, L]. */
+export function probOf(logits: tf.Tensor3D, ids: tf.Tensor): tf.Tensor2D {
+  const V = logits.shape[2];
+  return tf.sum(tf.mul(tf.softmax(logits), tf.cast(tf.oneHot(ids, V), 'float32')), -1) as tf.Tensor2D;
+}
+
+/**
+ * [N, L] bool selecting, in each row n, the k[n] positions of largest `score` [N, L]; −inf scores are never selected
+ * (so a row with fewer finite scores than k[n] selects fewer).
+ */
+export function topKMask(score: tf.Tensor2D, k: number[]): tf.Tensor2D {
+  const [N, L] = score.shape;
+  const kMax = Math.min(L, Math.max(0, ...k));
+  if (kMax === 0) return tf.zeros([N, L], 'bool') as tf.Tensor2D;
+  const { values, indices } = tf.topk(score, kMax, true); // [N, kMax]
+  const rank = tf.range(0, kMax, 1, 'int32').reshape([1, kMax]);
+  const keep = tf.logicalAnd(tf.less(rank, tf.tensor2d(k, [N, 1], 'int32')), tf.isFinite(values)); // [N, kMax]
+  return rowsFromIndices(indices as tf.Tensor2D, keep as tf.Tensor2D, L);
+}
+
+/** Scatter: [N, L] bool true at indices[n, j] where keep[n, j]. indices int32 [N, K], keep bool [N, K]. */
+export function rowsFromIndices(indices: tf.Tensor2D, keep: tf.Tensor2D, L: number): tf.Tensor2D {
+  const hits = tf.mul(tf.cast(tf.oneHot(indices, L), 'float32'), tf.expandDims(tf.cast(keep, 'float32'), 2)); // [N, K, L]
+  return tf.greater(tf.sum(hits, 1), 0) as tf.Tensor2D; // [N, L]
+}
+
+/** Swaps in the new state, frees the old one, counts the step and calls onStep. */
+export async function advance(ctx: DecodeContext, x: tf.Tensor2D, next: tf.Tensor2D, block: number): Promise<tf.Tensor2D> {
+  x.dispose();
+  ctx.step += 1;
+  if (ctx.onStep) ctx.onStep({ step: ctx.step, block, ids: (await next.array()) as number[][], nfe: ctx.nfe });
+  return next;
+}

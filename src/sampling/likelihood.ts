@@ -1,0 +1,211 @@
+/**
+ * Likelihood estimators for masked-diffusion LMs (samplers.md §1 "Conditional log-likelihood" and §6).
+ *
+ * 1. `mcLogLikelihood`: LLaDA's Monte Carlo ELBO of log p(answer | prompt) (`get_log_likelihood.py`). Per
+ *    mini-batch of b copies: k ~ U{1..L}, mask counts l_j = round(linspace(k, k + (b−1)L/b, b)) wrapped into [1, L]
+ *    (stratified over levels, not i.i.d.); row j masks exactly l_j answer positions chosen by a random permutation;
+ *    the prompt is never masked; score = Σ_masked log p / (l_j / L). Rows are averaged, then mini-batches.
+ * 2. `oneStepLogProbs`: the deterministic one-pass estimator of diffu-GRPO (d1): the whole completion is masked, the
+ *    prompt is kept (or each real prompt token masked with prob p_mask_prompt under a fixed seed), and
+ *    log π(o_k) = log softmax(logits_k)[o_k] with no 1/t weight. It returns a tensor so it can run under gradient.
+ *    Target log-probs are picked with cast(oneHot) × logSoftmax, not tf.gather (no gradient kernel on wasm).
+ */
+import * as tf from '@tensorflow/tfjs';
+import { ConfigError, ShapeError, assertShape } from '../backend/errors.ts';
+import type { Rng } from '../backend/rng.ts';
+import { select } from './decode_state.ts';
+import type { LogitsFn } from './types.ts';
+
+/** torch.round: halves go to the even neighbour. */
+function roundHalfEven(v: number): number {
+  const r = Math.round(v);
+  return Math.abs(v % 1) === 0.5 && r % 2 !== 0 ? r - 1 : r;
+}
+
+/** Stratified mask counts of one mini-batch: round(linspace(k, k + (b−1)L/b, b)) wrapped into [1, L]. */
+export function stratifiedMaskCounts(L: number, b: number, k: number): number[] {
+  return Array.from({ length: b }, (_, j) => {
+    const x = roundHalfEven(k + (j * L) / b); // linspace step = ((b−1)L/b)/(b−1) = L/b
+    return ((((x - 1) % L) + L) % L) + 1;
+  });
+}
+
+export interface McOptions {
+  maskId: number;
+  rng: Rng;
+  /** Monte Carlo samples (LLaDA mc_num, default 128); must be a multiple of batch_size. */
+  mc_num?: number;
+  /** Rows per forward pass (default 16). */
+  batch_size?: number;
+  /** CFG w with the prompt fully masked in the unconditional copy (default 0 = off). */
+  cfg_scale?: number;
+}
+
+/**
+ * Monte Carlo estimate of log p(answer | prompt). Returns the estimate and its per-answer-token parts
+ * (perToken[i] = mean over samples of 1[i masked]·log p(a_i)·L/l; they sum to logLikelihood).
+ */
+export async function mcLogLikelihood(
+  logitsFn: LogitsFn,
+  prompt: number[],
+  answer: number[],
+  opts: McOptions,
+): Promise<{ logLikelihood: number; perToken: number[] }> {
+  const mc = opts.mc_num ?? 128;
+  const b = opts.batch_size ?? 16;
+  const w = opts.cfg_scale ?? 0;
+  if (!Number.isInteger(b) || b < 1) throw new ConfigError(`mcLogLikelihood: batch_size (${b}) must be an integer >= 1`);
+  if (!Number.isInteger(mc) || mc < 1 || mc % b !== 0) {
+    throw new ConfigError(`mcLogLikelihood: mc_num (${mc}) must be a positive multiple of batch_size (${b})`);
+  }
+  const L = answer.length;
+  const Lp = prompt.length;
+  if (L === 0) throw new ConfigError('mcLogLikelihood: answer is empty');
+  const T = Lp + L;
+  const perToken = new Float64Array(L);
+  const target = tf.tensor1d(answer, 'int32');
+  try {
+    for (let m = 0; m < mc / b; m++) {
+      const counts = stratifiedMaskCounts(L, b, opts.rng.int(L) + 1); // [b]
+      const ids = new Int32Array(b * T);
+      const weight = new Float32Array(b * L); // L/l on masked answer positions, 0 elsewhere
+      for (let j = 0; j < b; j++) {
+        const perm = opts.rng.permutation(L);
+        for (let i = 0; i < Lp; i++) ids[j * T + i] = prompt[i];
+        for (let i = 0; i < L; i++) {
+          const masked = perm[i] < counts[j];
+          ids[j * T + Lp + i] = masked ? opts.maskId : answer[i];
+          weight[j * L + i] = masked ? L / counts[j] : 0;
+        }
+      }
+      const part = tf.tidy(() => {
+        const x = tf.tensor2d(ids, [b, T], 'int32');
+        let logits = callChecked(logitsFn, w > 0 ? tf.concat([x, maskPrompt(x, Lp, opts.maskId)], 0) : x, null);
+        if (w > 0) {
+          const cond = tf.slice(logits, [0, 0, 0], [b, T, -1]);
+          const un = tf.slice(logits, [b, 0, 0], [b, T, -1]);
+          logits = tf.add(un, tf.mul(w + 1, tf.sub(cond, un)));
+        }
+        const logp = targetLogProbs(tf.slice(logits, [0, Lp, 0], [b, L, -1]), tf.broadcastTo(target, [b, L])); // [b, L]
+        return tf.div(tf.sum(tf.mul(logp, tf.tensor2d(weight, [b, L])), 0), b); // [L]
+      });
+      const v = await part.data();
+      part.dispose();
+      for (let i = 0; i < L; i++) perToken[i] += v[i] / (mc / b);
+    }
+  } finally {
+    target.dispose();
+  }
+  const out = Array.from(perToken);
+  return { logLikelihood: out.reduce((a, c) => a + c, 0), perToken: out };
+}
+
+function maskPrompt(x: tf.Tensor2D, Lp: number, maskId: number): tf.Tensor2D {
+  const cols = tf.less(tf.range(0, x.shape[1], 1, 'int32'), Lp); // [L]
+  return select<tf.Tensor2D>(cols, tf.scalar(maskId, 'int32'), x);
+}
+
+function callChecked(logitsFn: LogitsFn, ids: tf.Tensor2D, am: tf.Tensor2D | null): tf.Tensor3D {
+  const out = logitsFn(ids, am);
+  assertShape('logitsFn output', out.shape, [ids.shape[0], ids.shape[1], null], `[${ids.shape[0]}, ${ids.shape[1]}, V]`);
+  return out.dtype === 'float32' ? out : tf.cast(out, 'float32');
+}
+
+/** log softmax(logits)[targets]: logits [N, T, V], targets int32 [N, T] → [N, T]. Differentiable on every backend. */
+export function targetLogProbs(logits: tf.Tensor3D, targets: tf.Tensor2D): tf.Tensor2D {
+  const V = logits.shape[2];
+  return tf.sum(tf.mul(tf.logSoftmax(logits), tf.cast(tf.oneHot(targets, V), 'float32')), -1) as tf.Tensor2D;
+}
+
+export interface OneStepOptions {
+  maskId: number;
+  /** d1 p_mask_prompt: each real prompt token is masked with this prob (default 0: prompt kept). */
+  pMaskPrompt?: number;
+  /** tf op seed (non-zero) for the prompt mask: reuse it for old/ref/current within one GRPO iteration. */
+  maskSeed?: number;
+  /** [N, L] 1 = real, 0 = left pad; passed to the LogitsFn. Padding is never masked. */
+  attentionMask?: tf.Tensor2D | null;
+  /** Lg when `prompt` is a promptMask (the completion is always the last Lg columns). */
+  genLength?: number;
+}
+
+/**
+ * Per-token log-probs of the true completion in ONE forward pass (d1's estimator), differentiable.
+ * ids int32 [N, L] = (left-padded) prompt ++ completion; `prompt` is either Lp, the number of leading prompt columns
+ * (completion = ids[:, Lp:]), or a promptMask [N, L] (nonzero on the prompt tokens that p_mask_prompt may mask) with
+ * opts.genLength = Lg (completion = last Lg columns). Returns float32 [N, Lg].
+ */
+export function oneStepLogProbs(logitsFn: LogitsFn, ids: tf.Tensor2D, prompt: number | tf.Tensor2D, opts: OneStepOptions): tf.Tensor2D {
+  assertShape('oneStepLogProbs: ids', ids.shape, [null, null], '[N, L]');
+  const [N, L] = ids.shape;
+  const Lg = typeof prompt === 'number' ? L - prompt : opts.genLength;
+  if (Lg === undefined || !Number.isInteger(Lg) || Lg < 1 || Lg > L) {
+    throw new ShapeError(`oneStepLogProbs: completion length Lg (${Lg}) must be in [1, L = ${L}] (give promptLen < L, or opts.genLength)`);
+  }
+  const p = opts.pMaskPrompt ?? 0;
+  if (!(p >= 0 && p <= 1)) throw new ConfigError(`oneStepLogProbs: p_mask_prompt (${p}) must be in [0, 1]`);
+  if (p > 0 && !opts.maskSeed) throw new ConfigError('oneStepLogProbs: p_mask_prompt > 0 needs a non-zero maskSeed');
+  const am = opts.attentionMask ?? null;
+  return tf.tidy(() => {
+    const completion = tf.greaterEqual(tf.range(0, L, 1, 'int32'), L - Lg).reshape([1, L]); // [1, L]
+    let isMask: tf.Tensor = completion;
+    if (p > 0) {
+      let maskable = typeof prompt === 'number' ? tf.logicalNot(completion) : tf.notEqual(prompt, 0); // [., L]
+      if (am) maskable = tf.logicalAnd(maskable, tf.greater(am, 0));
+      const hit = tf.less(tf.randomUniform([N, L], 0, 1, 'float32', opts.maskSeed), p); // [N, L]
+      isMask = tf.logicalOr(completion, tf.logicalAnd(maskable, hit));
+    }
+    const noisy = select<tf.Tensor2D>(isMask, tf.scalar(opts.maskId, 'int32'), ids); // [N, L]
+    const logits = callChecked(logitsFn, noisy, am); // [N, L, V]
+    const tail = tf.slice(logits, [0, L - Lg, 0], [N, Lg, -1]); // [N, Lg, V]
+    return targetLogProbs(tail, tf.slice(ids, [0, L - Lg], [N, Lg])); // [N, Lg]
+  });
+}
+
+/**
+ * Number-returning wrapper of oneStepLogProbs for token arrays: prompts are left-padded with padId; rows are grouped
+ * by completion length (one forward pass per distinct length). Returns log p per completion token and their sums.
+ */
+export async function oneStepLogLikelihood(
+  logitsFn: LogitsFn,
+  prompts: number[][],
+  completions: number[][],
+  opts: { maskId: number; padId: number; pMaskPrompt?: number; maskSeed?: number },
+): Promise<{ perToken: number[][]; total: number[] }> {
+  if (prompts.length !== completions.length) {
+    throw new ShapeError(`oneStepLogLikelihood: ${prompts.length} prompts but ${completions.length} completions`);
+  }
+  const perToken: number[][] = new Array(prompts.length);
+  const byLength = new Map<number, number[]>();
+  completions.forEach((c, i) => byLength.set(c.length, [...(byLength.get(c.length) ?? []), i]));
+  for (const [Lg, rows] of byLength) {
+    if (Lg === 0) {
+      for (const r of rows) perToken[r] = [];
+      continue;
+    }
+    const Lp = Math.max(...rows.map((r) => prompts[r].length));
+    const L = Lp + Lg;
+    const ids = new Int32Array(rows.length * L);
+    const am = new Float32Array(rows.length * L).fill(1);
+    rows.forEach((r, n) => {
+      const pad = Lp - prompts[r].length;
+      for (let l = 0; l < L; l++) {
+        ids[n * L + l] = l < pad ? opts.padId : l < Lp ? prompts[r][l - pad] : completions[r][l - Lp];
+        if (l < pad) am[n * L + l] = 0;
+      }
+    });
+    const padded = rows.some((r) => prompts[r].length < Lp);
+    const x = tf.tensor2d(ids, [rows.length, L], 'int32');
+    const mask = padded ? tf.tensor2d(am, [rows.length, L]) : null;
+    try {
+      const lp = oneStepLogProbs(logitsFn, x, Lp, { ...opts, attentionMask: mask });
+      const vals = (await lp.array()) as number[][];
+      lp.dispose();
+      rows.forEach((r, n) => (perToken[r] = vals[n]));
+    } finally {
+      x.dispose();
+      mask?.dispose();
+    }
+  }
+  return { perToken, total: perToken.map((v) => v.reduce((a, c) => a + c, 0)) };
+}

@@ -1,0 +1,182 @@
+/**
+ * ReMDM: remasking diffusion sampler (arXiv 2503.00307, kuleshov-group/remdm `_ddpm_caching_update`; samplers.md §2).
+ *
+ * Log-linear schedule α_t = 1 − t on the grid t_i = linspace(1, 1e-5, T+1). Each step t → s draws, per position, one
+ * categorical over the V tokens ([MASK] included, p_θ([MASK]) = 0):
+ *   committed z_t (one-hot carry-over):  stay with prob 1 − σ_t, become [MASK] with prob σ_t;
+ *   masked z_t:  token v with prob p_θ(v)·(α_s − (1−σ_t)α_t)/(1−α_t), stay [MASK] with prob (1 − α_s − σ_t α_t)/(1−α_t),
+ * valid iff 0 ≤ σ_t ≤ σ_max = min(1, (1−α_s)/α_t); σ = 0 is plain MDLM. Schedules: cap σ = min(η, σ_max);
+ * rescale σ = η·σ_max; conf σ^i = η^i·σ_max, η^i = softmax over decoded positions of −ψ^i, ψ^i = p_θ of the token
+ * when it was decoded (so low-confidence tokens are re-masked first); loop (t_on, t_off, α_on): plain MDLM with α
+ * rising linearly 0 → α_on for t > t_on, α frozen at α_on with σ = η for t_off < t ≤ t_on, then MDLM α_on → 1.
+ * p_θ is nucleus-filtered (top_p; the top token is always kept) and renormalised. After the grid, any position still
+ * masked is filled by argmax p_θ (`noise_removal`; one extra call, only when a mask is left).
+ *
+ * Choice for semi-AR: each block runs its own grid of steps / num_blocks steps; only positions of the current block
+ * are updated (earlier blocks are frozen, later ones stay masked). block_length = gen_length is plain ReMDM over the
+ * whole generation. p_θ is recomputed every step (the reference reuses it when a step changed nothing).
+ */
+import * as tf from '@tensorflow/tfjs';
+import { ConfigError } from '../backend/errors.ts';
+import { advance, columnRange, countMasked, maskedIn, modelLogits, select, type DecodeContext } from './decode_state.ts';
+import { gumbelArgmax } from './gumbel.ts';
+import type { RemdmStrategy } from './types.ts';
+
+export const T_MIN = 1e-5;
+
+/** η defaults from the ReMDM scripts (the conf schedule has no η). */
+export const REMDM_ETA_DEFAULT: Record<RemdmStrategy, number> = { cap: 0.008, rescale: 0.015, loop: 0.02, conf: 0 };
+
+export interface RemdmOptions {
+  block_length: number;
+  stepsPerBlock: number;
+  remdm_strategy: RemdmStrategy;
+  eta: number;
+  t_on: number;
+  t_off: number;
+  alpha_on: number;
+  top_p: number;
+}
+
+/** linspace(1, 1e-5, T+1). */
+export function remdmTimeGrid(T: number): number[] {
+  return Array.from({ length: T + 1 }, (_, i) => (i === T ? T_MIN : 1 - (i * (1 - T_MIN)) / T));
+}
+
+export interface RemdmCoefficients {
+  alphaT: number;
+  alphaS: number;
+  sigmaMax: number;
+  /** σ_t for every position, or null for `conf` (per position, see confSigma). Always within [0, sigmaMax]. */
+  sigma: number | null;
+}
+
+/** α and σ for the step t → s (s < t). */
+export function remdmCoefficients(t: number, s: number, opts: RemdmOptions): RemdmCoefficients {
+  const loop = opts.remdm_strategy === 'loop';
+  const alpha = (u: number): number => (loop ? loopAlpha(u, opts) : 1 - u);
+  const alphaT = alpha(t);
+  const alphaS = alpha(s);
+  const sigmaMax = alphaT > 0 ? Math.min(1, Math.max(0, (1 - alphaS) / alphaT)) : 1;
+  let sigma: number | null;
+  switch (opts.remdm_strategy) {
+    case 'cap':
+      sigma = Math.min(opts.eta, sigmaMax);
+      break;
+    case 'rescale':
+      sigma = opts.eta * sigmaMax;
+      break;
+    case 'loop':
+      sigma = t > opts.t_off && t <= opts.t_on ? Math.min(opts.eta, sigmaMax) : 0;
+      break;
+    case 'conf':
+      sigma = null;
+      break;
+    default:
+      throw new ConfigError(`remdm: unknown remdm_strategy '${String(opts.remdm_strategy)}' (expected cap, rescale, conf or loop)`);
+  }
+  // clamp: rescale with η > 1 would leave the valid range
+  return { alphaT, alphaS, sigmaMax, sigma: sigma === null ? null : Math.min(sigmaMax, Math.max(0, sigma)) };
+}
+
+/** The loop schedule's α(u): α_on(1−u)/(1−t_on) above t_on, α_on on (t_off, t_on], 1 − u(1−α_on)/t_off below. */
+function loopAlpha(u: number, o: RemdmOptions): number {
+  if (u > o.t_on) return (o.alpha_on * (1 - u)) / (1 - o.t_on);
+  if (u > o.t_off) return o.alpha_on;
+  return 1 - (u * (1 - o.alpha_on)) / o.t_off;
+}
+
+/** conf schedule: σ [N, L] = σ_max·softmax(−ψ) over decoded positions (0 elsewhere). psi [N, L], decoded bool [N, L]. */
+export function confSigma(psi: tf.Tensor2D, decoded: tf.Tensor2D, sigmaMax: number): tf.Tensor2D {
+  return tf.tidy(() => {
+    const eta = tf.softmax(select(decoded, tf.neg(psi), tf.scalar(-Infinity)), -1); // NaN on rows with nothing decoded
+    return tf.mul(select(decoded, eta, tf.scalar(0)), sigmaMax) as tf.Tensor2D;
+  });
+}
+
+/** Nucleus filter: keep the smallest prefix of tokens (by prob) reaching top_p, always the top one; renormalise. */
+export function nucleus(p: tf.Tensor, topP: number): tf.Tensor {
+  return tf.tidy(() => {
+    const r = p.rank - 1;
+    const V = p.shape[r];
+    const sorted = tf.topk(p, V, true).values; // [..., V] descending
+    const before = tf.sub(tf.cumsum(sorted, r), sorted); // mass strictly above each entry
+    const thr = tf.min(select(tf.less(before, topP), sorted, tf.scalar(Infinity)), -1, true); // [..., 1]
+    const kept = select(tf.greaterEqual(p, thr), p, tf.scalar(0)); // ties at the threshold are all kept
+    return tf.div(kept, tf.sum(kept, -1, true));
+  });
+}
+
+/** Decodes the generation region of x [N, L] int32; takes ownership of x and returns the final ids. */
+export async function remdmDecode(ctx: DecodeContext, x: tf.Tensor2D, opts: RemdmOptions): Promise<tf.Tensor2D> {
+  const B = opts.block_length;
+  const grid = remdmTimeGrid(opts.stepsPerBlock);
+  const numBlocks = ctx.genLength / B;
+  let psi = opts.remdm_strategy === 'conf' ? (tf.zeros([ctx.N, ctx.L]) as tf.Tensor2D) : null; // ψ store
+  try {
+    for (let b = 0; b < numBlocks; b++) {
+      const start = ctx.genStart + b * B;
+      const end = start + B;
+      for (let i = 0; i < opts.stepsPerBlock; i++) {
+        const coef = remdmCoefficients(grid[i], grid[i + 1], opts);
+        const [next, nextPsi] = tf.tidy(() => remdmStep(ctx, x, psi, start, end, coef, opts.top_p) as unknown as tf.Tensor[]) as unknown as [
+          tf.Tensor2D,
+          tf.Tensor2D | null,
+        ];
+        psi?.dispose();
+        psi = nextPsi;
+        x = await advance(ctx, x, next, b);
+      }
+      const left = await countMasked(x, ctx.maskId, start, end);
+      if (left.some((n) => n > 0)) {
+        const next = tf.tidy(() => {
+          const fill = tf.argMax(modelLogits(ctx, x), -1); // [N, L]
+          return select<tf.Tensor2D>(maskedIn(x, ctx.maskId, start, end), fill, x);
+        });
+        x = await advance(ctx, x, next, b);
+      }
+    }
+  } finally {
+    psi?.dispose();
+  }
+  return x;
+}
+
+/** One posterior step on columns [start, end): returns [new ids [N, L], new ψ [N, L] or null]. */
+function remdmStep(
+  ctx: DecodeContext,
+  x: tf.Tensor2D,
+  psi: tf.Tensor2D | null,
+  start: number,
+  end: number,
+  c: RemdmCoefficients,
+  topP: number,
+): [tf.Tensor2D, tf.Tensor2D | null] {
+  const { L } = ctx;
+  const logits = modelLogits(ctx, x); // [N, L, V], [MASK] at −inf
+  const V = logits.shape[2];
+  let p: tf.Tensor = tf.softmax(logits); // p_θ [N, L, V]
+  if (topP < 1) p = nucleus(p, topP);
+  const active = columnRange(L, start, end); // [1, L]
+  const isMask = tf.equal(x, ctx.maskId); // [N, L]
+  const sigma: tf.Tensor | number =
+    c.sigma ?? tf.expandDims(confSigma(psi!, tf.logicalAnd(tf.logicalNot(isMask), active), c.sigmaMax), 2); // [N, L, 1]
+  const oneMask = tf.reshape(tf.cast(tf.oneHot(tf.tensor1d([ctx.maskId], 'int32'), V), 'float32'), [1, 1, V]);
+  const unmask = tf.div(tf.sub(c.alphaS, tf.mul(tf.sub(1, sigma), c.alphaT)), 1 - c.alphaT); // (α_s − (1−σ)α_t)/(1−α_t)
+  const stay = tf.div(tf.sub(1 - c.alphaS, tf.mul(sigma, c.alphaT)), 1 - c.alphaT); // (1 − α_s − σα_t)/(1−α_t)
+  const qMasked = tf.add(tf.mul(p, unmask), tf.mul(oneMask, stay)); // [N, L, V]
+  const qKept = tf.add(tf.mul(tf.cast(tf.oneHot(x, V), 'float32'), tf.sub(1, sigma)), tf.mul(oneMask, sigma)); // [N, L, V]
+  const q = tf.relu(select(tf.expandDims(isMask, 2), qMasked, qKept)); // relu: float rounding can give −1e-9
+  const xs = gumbelArgmax(tf.log(q), ctx.rng) as tf.Tensor2D; // [N, L]
+  const next = select<tf.Tensor2D>(active, xs, x);
+  if (psi === null) return [next, null];
+  // ψ: p_θ of the token at the step it was decoded; 0 while masked (re-masking resets it).
+  const decodedNow = tf.logicalAnd(tf.logicalAnd(isMask, active), tf.notEqual(next, ctx.maskId));
+  const psiNext = select<tf.Tensor2D>(decodedNow, probOfDist(p, next), select(tf.equal(next, ctx.maskId), tf.scalar(0), psi));
+  return [next, psiNext];
+}
+
+/** p[ids] for a distribution p [N, L, V] (already normalised). */
+function probOfDist(p: tf.Tensor, ids: tf.Tensor2D): tf.Tensor2D {
+  return tf.sum(tf.mul(p, tf.cast(tf.oneHot(ids, p.shape[2] as number), 'float32')), -1) as tf.Tensor2D;
+}

@@ -1,0 +1,92 @@
+/**
+ * Contracts of the sampling package: the abstract denoiser (`LogitsFn`) every sampler and estimator is written
+ * against, and the options of `generate` (samplers.md §1–§5). Option names keep the papers' snake_case.
+ */
+import type * as tf from '@tensorflow/tfjs';
+import type { Rng } from '../backend/rng.ts';
+
+/**
+ * The denoiser. `ids` int32 [N, L]; `attentionMask` [N, L] with 1 on real tokens and 0 on left padding (null = no
+ * padding anywhere). Returns float32 logits [N, L, V]. The real model is `(ids, mask) => forward(params, cfg, ids, mask)`.
+ * Samplers call it inside `tf.tidy`, so its intermediates are freed; it must not keep the tensors it is given.
+ */
+export type LogitsFn = (ids: tf.Tensor2D, attentionMask: tf.Tensor2D | null) => tf.Tensor3D;
+
+export type SamplerName = 'llada' | 'dus' | 'remdm' | 'threshold';
+
+/** ReMDM σ_t schedules (samplers.md §2). */
+export type RemdmStrategy = 'cap' | 'rescale' | 'conf' | 'loop';
+
+/** What `onStep` receives after every model call (for `--trace`). */
+export interface StepState {
+  /** 1-based count of sampler steps so far (one per model call). */
+  step: number;
+  /** 0-based index of the semi-autoregressive block being decoded. */
+  block: number;
+  /** Current ids of every row [N][L], left padding and prompt included. */
+  ids: number[][];
+  /** Forward passes so far (a CFG pair counts 2). */
+  nfe: number;
+}
+
+/** Token ids, randomness and tracing shared by every sampler. */
+export interface SamplingIds {
+  /** [MASK] id (LLaDA 126336); never sampled: its logit is set to -inf before any choice. */
+  maskId: number;
+  /** End-of-sequence id; its logit is set to -inf when `suppress_eos` (LLaDA's `logits_eos_inf`). */
+  eosId: number;
+  /** Left-padding id (must differ from maskId). */
+  padId: number;
+  /** Source of every random draw (Gumbel noise, random remasking, ReMDM posteriors): tf op seeds come from `rng.seed()`. */
+  rng: Rng;
+  onStep?: (state: StepState) => void;
+}
+
+export interface GenerateOptions extends SamplingIds {
+  /** Prompt token ids, one array per prompt (lengths may differ: rows are left-padded with padId). */
+  prompts: number[][];
+  /** G: each prompt is repeated G times, copies adjacent (row = prompt·G + g). Default 1. */
+  num_generations?: number;
+  sampler: SamplerName;
+  /** Lg: number of generated tokens per row. */
+  gen_length: number;
+  /** Semi-AR block size; must divide gen_length. Default gen_length (one block). */
+  block_length?: number;
+  /** Total denoising steps for `llada` and `remdm`; must be a multiple of the number of blocks. Default gen_length. */
+  steps?: number;
+  /** Gumbel-max temperature τ for llada/dus/threshold; 0 = greedy argmax. Default 0. */
+  temperature?: number;
+  /** Classifier-free guidance w: logits = un + (w+1)(cond − un). 0 = off. Default 0. */
+  cfg_scale?: number;
+  /** llada only: confidence = p(sampled token) (`low_confidence`) or U(0,1) (`random`). Default low_confidence. */
+  remasking?: 'low_confidence' | 'random';
+  /** Never generate eosId (LLaDA `logits_eos_inf`). Default false. */
+  suppress_eos?: boolean;
+  /** threshold only: commit every masked position with confidence ≥ threshold (Fast-dLLM τ). Default 0.9. */
+  threshold?: number;
+  /** threshold only: if set, use the factor rule instead: largest n with (n+1)(1 − c_(n)) ≤ factor. */
+  factor?: number;
+  /** remdm only: σ_t schedule. Default 'cap'. */
+  remdm_strategy?: RemdmStrategy;
+  /** remdm only: η (η_cap for cap). Default per strategy, from the ReMDM scripts: cap 0.008, rescale 0.015, loop 0.02. */
+  eta?: number;
+  /** remdm loop: start of the loop phase (t ≤ t_on). Default 0.55. */
+  t_on?: number;
+  /** remdm loop: end of the loop phase (t > t_off). Default 0.05. */
+  t_off?: number;
+  /** remdm loop: α held during the loop. Default 0.9. */
+  alpha_on?: number;
+  /** remdm only: nucleus top-p on p_θ (the top token is always kept). Default 0.9; 1 = off. */
+  top_p?: number;
+}
+
+export interface GenerateResult {
+  /** Completion ids per row [N][Lg] (prompt and padding removed), N = prompts × G. */
+  sequences: number[][];
+  /** Full rows [N][L], L = max prompt length + Lg: left padding, prompt, completion. */
+  full: number[][];
+  /** Forward passes over the batch; a CFG (cond, uncond) pair runs as one batched call but counts 2. */
+  nfe: number;
+  /** Unpadded prompt length of each row [N]. */
+  promptLengths: number[];
+}

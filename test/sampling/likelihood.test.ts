@@ -1,0 +1,170 @@
+import * as tf from '@tensorflow/tfjs';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { Rng } from '../../src/backend/rng.ts';
+import { mcLogLikelihood, oneStepLogLikelihood, oneStepLogProbs, stratifiedMaskCounts } from '../../src/sampling/likelihood.ts';
+import type { LogitsFn } from '../../src/sampling/types.ts';
+import { IDS, MASK, V, contextLogits, tableLogits, useBackend } from './helpers.ts';
+
+beforeAll(() => useBackend('cpu'));
+
+function logSoftmax(z: number[]): number[] {
+  const m = Math.max(...z);
+  const lse = m + Math.log(z.reduce((a, v) => a + Math.exp(v - m), 0));
+  return z.map((v) => v - lse);
+}
+
+/** logits[n, l, :] = T[l] + (ids[n, l] == MASK ? M[l] : 0), so masking visibly changes the prediction. */
+function maskAwareTable(L: number, seed: number): { fn: LogitsFn; T: number[][]; M: number[][] } {
+  const T = tableLogits(L, seed).table;
+  const M = tableLogits(L, seed + 100).table;
+  const fn: LogitsFn = (ids) =>
+    tf.tidy(() => {
+      const isM = tf.expandDims(tf.cast(tf.equal(ids, MASK), 'float32'), 2); // [N, L, 1]
+      return tf.add(tf.tensor3d(T.flat(), [1, L, V]), tf.mul(isM, tf.tensor3d(M.flat(), [1, L, V]))) as tf.Tensor3D;
+    });
+  return { fn, T, M };
+}
+
+describe('stratified mask counts', () => {
+  it('round(linspace(k, k + (b-1)L/b)) wrapped into [1, L], round half to even', () => {
+    // linspace(7, 14.5, 4) = 7, 9.5, 12, 14.5 → 7, 10, 12, 14 → wrapped 7, 10, 2, 4
+    expect(stratifiedMaskCounts(10, 4, 7)).toEqual([7, 10, 2, 4]);
+    expect(stratifiedMaskCounts(8, 4, 1)).toEqual([1, 3, 5, 7]);
+    expect(stratifiedMaskCounts(5, 1, 3)).toEqual([3]);
+    for (let k = 1; k <= 6; k++) stratifiedMaskCounts(6, 16, k).forEach((l) => expect(l >= 1 && l <= 6).toBe(true));
+  });
+});
+
+describe('mcLogLikelihood', () => {
+  it('masks exactly l_j answer positions per row, never the prompt', async () => {
+    const prompt = [1, 2, 3];
+    const answer = [4, 5, 6, 7, 8];
+    const seen: number[][] = [];
+    const { fn } = maskAwareTable(8, 1);
+    const spy: LogitsFn = (ids, am) => {
+      expect(am).toBeNull();
+      const x = ids.arraySync();
+      x.forEach((r) => expect(r.slice(0, 3)).toEqual(prompt));
+      x.forEach((r) => r.slice(3).forEach((t, i) => expect(t === MASK || t === answer[i]).toBe(true)));
+      seen.push(x.map((r) => r.slice(3).filter((t) => t === MASK).length));
+      return fn(ids, am);
+    };
+    await mcLogLikelihood(spy, prompt, answer, { maskId: MASK, rng: new Rng(1), mc_num: 12, batch_size: 4 });
+    expect(seen.length).toBe(3);
+    for (const counts of seen) {
+      const match = [1, 2, 3, 4, 5].some((k) => JSON.stringify(stratifiedMaskCounts(5, 4, k)) === JSON.stringify(counts));
+      expect(match).toBe(true);
+    }
+  });
+
+  it('is exact (= L·log p) when every answer token has the same log-prob; per-token parts sum to the total', async () => {
+    const row = Array.from({ length: V }, (_, v) => 0.3 * v - 1);
+    const fn: LogitsFn = (ids) => tf.tile(tf.tensor3d(row, [1, 1, V]), [ids.shape[0], ids.shape[1], 1]) as tf.Tensor3D;
+    const res = await mcLogLikelihood(fn, [1, 2], [5, 5, 5, 5], { maskId: MASK, rng: new Rng(2), mc_num: 8, batch_size: 4 });
+    const lp = logSoftmax(row)[5];
+    expect(res.logLikelihood).toBeCloseTo(4 * lp, 4);
+    expect(res.perToken.reduce((a, b) => a + b, 0)).toBeCloseTo(res.logLikelihood, 6);
+  });
+
+  it('is unbiased: converges to sum_i log p(a_i) for an id-independent table', async () => {
+    const L = 5;
+    const { fn, table } = tableLogits(2 + L, 4);
+    const answer = [0, 3, 1, 7, 2];
+    const exact = answer.reduce((a, t, i) => a + logSoftmax(table[2 + i])[t], 0);
+    const res = await mcLogLikelihood(fn, [1, 2], answer, { maskId: MASK, rng: new Rng(3), mc_num: 640, batch_size: 64 });
+    expect(Math.abs(res.logLikelihood - exact)).toBeLessThan(0.05 * Math.abs(exact));
+  });
+
+  it('CFG combines un + (w+1)(cond - un) with the prompt fully masked in the unconditional copy', async () => {
+    const c = Array.from({ length: V }, (_, v) => v / 5);
+    const u = Array.from({ length: V }, (_, v) => -v / 7);
+    const fn: LogitsFn = (ids) => {
+      const x = ids.arraySync();
+      return tf.tensor3d(x.flatMap((r) => r.flatMap(() => (r[0] === MASK ? u : c))), [x.length, x[0].length, V]);
+    };
+    const res = await mcLogLikelihood(fn, [1, 2], [3, 3, 3], { maskId: MASK, rng: new Rng(1), mc_num: 4, batch_size: 2, cfg_scale: 1 });
+    const comb = c.map((cv, v) => u[v] + 2 * (cv - u[v]));
+    expect(res.logLikelihood).toBeCloseTo(3 * logSoftmax(comb)[3], 4);
+  });
+
+  it('rejects mc_num not divisible by batch_size', async () => {
+    await expect(mcLogLikelihood(tableLogits(4, 1).fn, [1], [2, 3, 4], { maskId: MASK, rng: new Rng(1), mc_num: 10, batch_size: 4 }))
+      .rejects.toThrow(/mc_num \(10\) must be a positive multiple of batch_size \(4\)/);
+  });
+});
+
+describe('oneStepLogProbs', () => {
+  it('equals a hand computation: completion fully masked, prompt kept', () => {
+    const L = 6;
+    const { fn, T, M } = maskAwareTable(L, 7);
+    const ids = tf.tensor2d([[1, 2, 3, 4, 5, 6], [2, 2, 2, 0, 1, 8]], [2, L], 'int32');
+    const lp = oneStepLogProbs(fn, ids as tf.Tensor2D, 3, { maskId: MASK });
+    expect(lp.shape).toEqual([2, 3]);
+    const got = lp.arraySync();
+    const x = ids.arraySync();
+    for (let n = 0; n < 2; n++) {
+      for (let k = 0; k < 3; k++) {
+        const l = 3 + k;
+        expect(got[n][k]).toBeCloseTo(logSoftmax(T[l].map((t, v) => t + M[l][v]))[x[n][l]], 4);
+      }
+    }
+    tf.dispose([ids, lp]);
+  });
+
+  it('p_mask_prompt masks real prompt tokens only, reproducibly from maskSeed', () => {
+    const seen: number[][][] = [];
+    const spy: LogitsFn = (ids, am) => {
+      seen.push(ids.arraySync());
+      return tableLogits(8, 1).fn(ids, am);
+    };
+    const ids = tf.tensor2d([[PADT, PADT, 1, 2, 3, 4, 5, 6], [1, 2, 3, 4, 5, 1, 2, 3]], [2, 8], 'int32');
+    const am = tf.tensor2d([[0, 0, 1, 1, 1, 1, 1, 1], [1, 1, 1, 1, 1, 1, 1, 1]]);
+    const run = (p: number, seed: number) => oneStepLogProbs(spy, ids as tf.Tensor2D, 5, { maskId: MASK, pMaskPrompt: p, maskSeed: seed, attentionMask: am as tf.Tensor2D }).dispose();
+    run(1, 3);
+    expect(seen[0]).toEqual([[PADT, PADT, MASK, MASK, MASK, MASK, MASK, MASK], [MASK, MASK, MASK, MASK, MASK, MASK, MASK, MASK]]);
+    run(0.5, 11);
+    run(0.5, 11);
+    run(0.5, 12);
+    expect(seen[1]).toEqual(seen[2]);
+    expect(seen[1]).not.toEqual(seen[3]);
+    // promptMask form: only the flagged tokens may be masked
+    const pm = tf.tensor2d([[0, 0, 0, 1, 1, 0, 0, 0], [1, 0, 1, 0, 0, 0, 0, 0]]);
+    oneStepLogProbs(spy, ids as tf.Tensor2D, pm as tf.Tensor2D, { maskId: MASK, pMaskPrompt: 1, maskSeed: 5, genLength: 3, attentionMask: am as tf.Tensor2D }).dispose();
+    expect(seen[4]).toEqual([[PADT, PADT, 1, MASK, MASK, MASK, MASK, MASK], [MASK, 2, MASK, 4, 5, MASK, MASK, MASK]]);
+    expect(() => oneStepLogProbs(spy, ids as tf.Tensor2D, 5, { maskId: MASK, pMaskPrompt: 0.3 })).toThrow(/maskSeed/);
+    tf.dispose([ids, am, pm]);
+  });
+
+  it('is differentiable: d/dθ Σ log p = onehot(target) − softmax(θ) on completion positions', () => {
+    const L = 4;
+    const theta = tf.variable(tf.tensor2d(tableLogits(L, 3).table.flat(), [L, V]));
+    const fn: LogitsFn = (ids) => tf.tile(tf.expandDims(theta, 0), [ids.shape[0], 1, 1]) as tf.Tensor3D;
+    const ids = tf.tensor2d([[1, 2, 3, 4]], [1, L], 'int32');
+    const { grads } = tf.variableGrads(() => tf.sum(oneStepLogProbs(fn, ids as tf.Tensor2D, 2, { maskId: MASK })) as tf.Scalar, [theta]);
+    const g = grads[theta.name].arraySync() as number[][];
+    const th = theta.arraySync();
+    for (let l = 0; l < L; l++) {
+      const sm = logSoftmax(th[l]).map(Math.exp);
+      for (let v = 0; v < V; v++) {
+        const want = l < 2 ? 0 : (v === [1, 2, 3, 4][l] ? 1 : 0) - sm[v];
+        expect(g[l][v]).toBeCloseTo(want, 5);
+      }
+    }
+    tf.dispose([theta, ids, grads[theta.name]]);
+  });
+
+  it('number wrapper: left padding and grouping by completion length give the per-row results', async () => {
+    const fn = contextLogits(4);
+    const prompts = [[1, 2, 3], [4], [5, 6]];
+    const completions = [[7, 8], [1, 2, 3], [0, 8]];
+    const all = await oneStepLogLikelihood(fn, prompts, completions, IDS);
+    for (let i = 0; i < 3; i++) {
+      const alone = await oneStepLogLikelihood(fn, [prompts[i]], [completions[i]], IDS);
+      alone.perToken[0].forEach((v, k) => expect(all.perToken[i][k]).toBeCloseTo(v, 5));
+      expect(all.total[i]).toBeCloseTo(alone.total[0], 5);
+    }
+    expect(all.perToken.map((r) => r.length)).toEqual([2, 3, 2]);
+  });
+});
+
+const PADT = IDS.padId;
