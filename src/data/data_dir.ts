@@ -1,0 +1,32 @@
+/**
+ * Where datasets live: the configured directory (runtime.data_dir), else env DIFFRL_DATA_DIR, else ../shared/data
+ * next to the repository when it exists, else ./data in the repository.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { DataError } from '../backend/errors.ts';
+
+/** The repository root (this file is src/data/data_dir.ts). */
+export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+/** Absolute data directory; relative config/env values resolve against the working directory. Does not check existence. */
+export function resolveDataDir(configured?: string | null): string {
+  if (configured) return path.resolve(configured);
+  const env = process.env.DIFFRL_DATA_DIR;
+  if (env) return path.resolve(env);
+  const shared = path.resolve(REPO_ROOT, '..', 'shared', 'data');
+  if (fs.existsSync(shared)) return shared;
+  return path.resolve(REPO_ROOT, 'data');
+}
+
+/** `dataDir/relative` if it exists, else a DataError naming the directory and how to fill it. */
+export function dataFile(dataDir: string, relative: string): string {
+  const file = path.resolve(dataDir, relative);
+  if (!fs.existsSync(file)) {
+    throw new DataError(
+      `${relative} is missing from the data directory ${dataDir}. Run \`yarn data:fetch\`, or point runtime.data_dir / env DIFFRL_DATA_DIR at a directory that has it.`,
+    );
+  }
+  return file;
+}

@@ -1,0 +1,211 @@
+/**
+ * Countdown with 3 numbers (d1's cd3 test set): combine every number exactly once with + - * / to reach the target.
+ *
+ * Arithmetic is exact (rationals). d1's reward evaluates the expression in floating point and accepts
+ * |result - target| < 1e-5; with integers <= 100 and three operands every non-equal rational result differs from an
+ * integer target by at least 1/10^4, so exact equality accepts exactly the same expressions. Intermediate values may
+ * be negative or fractional, as Python's eval allows. Division by zero is skipped.
+ *
+ * Generation mimics the test file (/work/shared/data/countdown/countdown_cd3_test.jsonl, 256 rows): numbers and
+ * targets both lie in 1..100 and look uniform; 8 of 256 rows repeat a number, which is what drawing 3 numbers from
+ * 1..100 with replacement gives (about 3%). So: numbers uniform in 1..100 with replacement, target uniform in 1..100,
+ * redrawn until solvable. (TinyZero's Countdown-Tasks-3to4, d1's training set, is not available offline.)
+ */
+import { ConfigError } from '../backend/errors.ts';
+import { Rng } from '../backend/rng.ts';
+
+export interface CountdownItem {
+  numbers: number[];
+  target: number;
+  /** An expression reaching the target, as chosen by solveCountdown (e.g. 30,100,93 -> 23: "30+93-100"). */
+  solution: string;
+}
+
+export interface CountdownOptions {
+  /** How many numbers (3 for cd3). */
+  numNumbers?: number;
+  minNumber?: number;
+  maxNumber?: number;
+  minTarget?: number;
+  maxTarget?: number;
+}
+
+const DEFAULTS: Required<CountdownOptions> = { numNumbers: 3, minNumber: 1, maxNumber: 100, minTarget: 1, maxTarget: 100 };
+
+/** Exact rational n/d, d > 0, in lowest terms. */
+interface Frac {
+  n: number;
+  d: number;
+}
+/** A partial expression: its value, its text, the precedence of its top operator (3 = a number), and a simplicity cost. */
+interface Term {
+  v: Frac;
+  s: string;
+  prec: number;
+  /** Intermediate results that are negative or fractional (harder for a model to follow). */
+  odd: number;
+}
+
+function gcd(a: number, b: number): number {
+  a = Math.abs(a);
+  b = Math.abs(b);
+  while (b) [a, b] = [b, a % b];
+  return a;
+}
+function frac(n: number, d: number): Frac {
+  if (d < 0) [n, d] = [-n, -d];
+  const g = gcd(n, d) || 1;
+  return { n: n / g, d: d / g };
+}
+
+const OPS = ['+', '-', '*', '/'] as const;
+type Op = (typeof OPS)[number];
+const PREC: Record<Op, number> = { '+': 1, '-': 1, '*': 2, '/': 2 };
+
+function apply(op: Op, a: Frac, b: Frac): Frac | null {
+  switch (op) {
+    case '+':
+      return frac(a.n * b.d + b.n * a.d, a.d * b.d);
+    case '-':
+      return frac(a.n * b.d - b.n * a.d, a.d * b.d);
+    case '*':
+      return frac(a.n * b.n, a.d * b.d);
+    case '/':
+      return b.n === 0 ? null : frac(a.n * b.d, a.d * b.n);
+  }
+}
+
+/** a op b with the fewest parentheses that keep the meaning under usual precedence and left associativity. */
+function combine(op: Op, a: Term, b: Term): Term | null {
+  const v = apply(op, a.v, b.v);
+  if (v === null) return null;
+  const p = PREC[op];
+  const left = a.prec < p ? `(${a.s})` : a.s;
+  const right = b.prec < p || (b.prec === p && (op === '-' || op === '/')) ? `(${b.s})` : b.s;
+  const odd = a.odd + b.odd + (v.d !== 1 || v.n < 0 ? 1 : 0);
+  return { v, s: `${left}${op}${right}`, prec: p, odd };
+}
+
+/** Every way to reduce `terms` to one: pick a pair (both orders for - and /), combine, recurse. */
+function reduceAll(terms: Term[], out: Term[]): void {
+  if (terms.length === 1) {
+    out.push(terms[0]);
+    return;
+  }
+  for (let i = 0; i < terms.length; i++) {
+    for (let j = 0; j < terms.length; j++) {
+      if (i === j) continue;
+      const rest = terms.filter((_, k) => k !== i && k !== j);
+      for (const op of OPS) {
+        if ((op === '+' || op === '*') && j < i) continue; // commutative: one order suffices
+        const t = combine(op, terms[i], terms[j]);
+        if (t) reduceAll([...rest, t], out);
+      }
+    }
+  }
+}
+
+/** All distinct expressions (as strings) using each number once that equal `target` exactly; small inputs only. */
+export function solveCountdownAll(numbers: number[], target: number): string[] {
+  return [...new Set(solutionTerms(numbers, target).map((t) => t.s))];
+}
+
+function solutionTerms(numbers: number[], target: number): Term[] {
+  if (numbers.length === 0) return [];
+  const all: Term[] = [];
+  reduceAll(numbers.map((n) => ({ v: frac(n, 1), s: String(n), prec: 3, odd: n < 0 ? 1 : 0 })), all);
+  const t = frac(target, 1);
+  return all.filter((x) => x.v.n === t.n && x.v.d === t.d);
+}
+
+/**
+ * One expression reaching `target`, or null. Among all solutions it picks the simplest: fewest negative or fractional
+ * intermediate values, then the shortest text, then the lexicographically smallest (deterministic).
+ */
+export function solveCountdown(numbers: number[], target: number): string | null {
+  const sols = solutionTerms(numbers, target);
+  if (sols.length === 0) return null;
+  sols.sort((a, b) => a.odd - b.odd || a.s.length - b.s.length || (a.s < b.s ? -1 : a.s > b.s ? 1 : 0));
+  return sols[0].s;
+}
+
+/**
+ * Fast existence check in floating point (no expression text), used to reject draws before the exact solver runs.
+ * Tolerance 1e-6 is far below the 1e-4 gap between an integer target and any other reachable value (see top).
+ */
+export function canReach(numbers: number[], target: number): boolean {
+  return reach([...numbers], numbers.length, target);
+}
+
+/** In-place search over vals[0..n): combine a pair into slot i, move the last value into slot j, recurse, restore. */
+function reach(vals: number[], n: number, target: number): boolean {
+  if (n === 1) return Math.abs(vals[0] - target) < 1e-6;
+  for (let i = 0; i < n; i++) {
+    for (let j = i + 1; j < n; j++) {
+      const a = vals[i];
+      const b = vals[j];
+      vals[j] = vals[n - 1];
+      for (let k = 0; k < 6; k++) {
+        if ((k === 4 && b === 0) || (k === 5 && a === 0)) continue;
+        vals[i] = k === 0 ? a + b : k === 1 ? a - b : k === 2 ? b - a : k === 3 ? a * b : k === 4 ? a / b : b / a;
+        if (reach(vals, n - 1, target)) {
+          vals[i] = a;
+          vals[j] = b;
+          return true;
+        }
+      }
+      vals[i] = a;
+      vals[j] = b;
+    }
+  }
+  return false;
+}
+
+/** Order-insensitive key of a puzzle: "30,93,100|23" (numbers sorted). */
+export function countdownKey(numbers: number[], target: number): string {
+  return `${[...numbers].sort((a, b) => a - b).join(',')}|${target}`;
+}
+
+/** One solvable puzzle drawn as described at the top of this file. */
+export function generateCountdown(rng: Rng, opts: CountdownOptions = {}): CountdownItem {
+  const o = { ...DEFAULTS, ...opts };
+  if (o.minNumber > o.maxNumber || o.minTarget > o.maxTarget || o.numNumbers < 2) {
+    throw new ConfigError(`generateCountdown: bad options ${JSON.stringify(o)}`);
+  }
+  // About 4% of uniform (numbers, target) draws are solvable with the defaults.
+  for (let attempt = 0; attempt < 1_000_000; attempt++) {
+    const numbers = Array.from({ length: o.numNumbers }, () => o.minNumber + rng.int(o.maxNumber - o.minNumber + 1));
+    const target = o.minTarget + rng.int(o.maxTarget - o.minTarget + 1);
+    if (!canReach(numbers, target)) continue;
+    const solution = solveCountdown(numbers, target);
+    if (solution !== null) return { numbers, target, solution };
+  }
+  throw new ConfigError(`generateCountdown: no solvable puzzle in 1000000 draws with ${JSON.stringify(o)}`);
+}
+
+/**
+ * `n` distinct puzzles, deterministic in `seed`. `exclude` holds puzzles that must not appear, as
+ * "n1,n2,n3|target" (the test file's `${input}|${output}`); matching ignores the order of the numbers.
+ */
+export function generateCountdownSet(seed: number, n: number, opts: CountdownOptions & { exclude?: Set<string> } = {}): CountdownItem[] {
+  const banned = new Set<string>();
+  for (const key of opts.exclude ?? []) {
+    const [nums, target] = key.split('|');
+    banned.add(countdownKey(nums.split(',').map(Number), Number(target)));
+  }
+  const rng = new Rng(seed, 'countdown');
+  const out: CountdownItem[] = [];
+  let misses = 0;
+  while (out.length < n) {
+    const item = generateCountdown(rng, opts);
+    const key = countdownKey(item.numbers, item.target);
+    if (banned.has(key)) {
+      if (++misses > 100_000) throw new ConfigError(`generateCountdownSet: cannot find ${n} distinct puzzles (got ${out.length})`);
+      continue;
+    }
+    misses = 0;
+    banned.add(key);
+    out.push(item);
+  }
+  return out;
+}

@@ -1,0 +1,113 @@
+import { describe, expect, it } from 'vitest';
+import { Rng } from '../../src/backend/rng.ts';
+import { readJsonl } from '../../src/data/index.ts';
+import { canReach, countdownKey, generateCountdown, generateCountdownSet, solveCountdown, solveCountdownAll } from '../../src/tasks/countdown.ts';
+
+const TEST_FILE = '/work/shared/data/countdown/countdown_cd3_test.jsonl';
+
+/** d1's reward check: only digits, operators, parentheses, spaces; the numbers are the given multiset; |value - target| < 1e-5. */
+function d1Accepts(expr: string, numbers: number[], target: number): boolean {
+  if (!/^[\d+\-*/().\s]+$/.test(expr)) return false;
+  const used = (expr.match(/\d+/g) ?? []).map(Number).sort((a, b) => a - b);
+  if (used.join(',') !== [...numbers].sort((a, b) => a - b).join(',')) return false;
+  const value = Function(`return (${expr});`)() as number;
+  return Math.abs(value - target) < 1e-5;
+}
+
+/** Independent brute force: every permutation, operator pair and both tree shapes, evaluated in floating point. */
+function bruteValues(nums: number[]): number[] {
+  const perms = [[0, 1, 2], [0, 2, 1], [1, 0, 2], [1, 2, 0], [2, 0, 1], [2, 1, 0]];
+  const values: number[] = [];
+  for (const [i, j, k] of perms) {
+    for (const o1 of '+-*/') {
+      for (const o2 of '+-*/') {
+        for (const e of [`(${nums[i]}${o1}${nums[j]})${o2}${nums[k]}`, `${nums[i]}${o1}(${nums[j]}${o2}${nums[k]})`]) {
+          const v = Function(`return (${e});`)() as number;
+          if (Number.isFinite(v)) values.push(v);
+        }
+      }
+    }
+  }
+  return values;
+}
+
+describe('solveCountdown', () => {
+  it('finds all solutions of small cases (checked by hand)', () => {
+    // 9 from {1,2,3}: only (1+2)*3 up to commutativity.
+    expect(solveCountdownAll([1, 2, 3], 9)).toEqual(['3*(1+2)']);
+    // 7 from {1,2,3}: only 1+2*3 up to commutativity (2*3+1 is the same tree; no other tree reaches 7).
+    expect(solveCountdownAll([1, 2, 3], 7)).toEqual(['1+2*3']);
+    // 24 from {2,3,4}: 2*3*4 in its tree shapes (2*3)*4, (2*4)*3, (3*4)*2 -> printed without parentheses.
+    expect(new Set(solveCountdownAll([2, 3, 4], 24))).toEqual(new Set(['4*2*3', '3*2*4', '2*3*4']));
+    expect(solveCountdownAll([1, 1, 1], 50)).toEqual([]);
+    expect(solveCountdown([1, 1, 1], 50)).toBeNull();
+  });
+
+  it('every solution satisfies d1 reward check', () => {
+    for (const [nums, t] of [[[2, 3, 4], 5], [[30, 100, 93], 23], [[6, 4, 3], 8], [[5, 5, 5], 2]] as [number[], number][]) {
+      const sols = solveCountdownAll(nums, t);
+      expect(sols.length).toBeGreaterThan(0);
+      for (const s of sols) expect(d1Accepts(s, nums, t), s).toBe(true);
+    }
+  });
+
+  it('agrees with an independent brute force on solvability for every target in -20..250', () => {
+    for (const nums of [[1, 2, 3], [30, 100, 93], [5, 5, 5], [7, 1, 1], [99, 2, 50], [4, 6, 9]]) {
+      const values = bruteValues(nums);
+      for (let t = -20; t <= 250; t++) {
+        const brute = values.some((v) => Math.abs(v - t) < 1e-5);
+        const sol = solveCountdown(nums, t);
+        expect(sol !== null, `${nums} -> ${t}`).toBe(brute);
+        expect(canReach(nums, t)).toBe(brute);
+        if (sol) expect(d1Accepts(sol, nums, t)).toBe(true);
+      }
+    }
+  });
+
+  it("solves every row of d1's cd3 test file", () => {
+    const rows = readJsonl(TEST_FILE);
+    expect(rows.length).toBe(256);
+    for (const r of rows) {
+      const nums = String(r.input).split(',').map(Number);
+      const t = Number(r.output);
+      const sol = solveCountdown(nums, t);
+      expect(sol, String(r.input)).not.toBeNull();
+      expect(d1Accepts(sol!, nums, t)).toBe(true);
+    }
+  });
+});
+
+describe('generateCountdown', () => {
+  it('draws 3 numbers and a target in 1..100 with a valid solution', () => {
+    const rng = new Rng(5, 'test');
+    for (let i = 0; i < 200; i++) {
+      const { numbers, target, solution } = generateCountdown(rng);
+      expect(numbers.length).toBe(3);
+      for (const n of [...numbers, target]) {
+        expect(Number.isInteger(n) && n >= 1 && n <= 100).toBe(true);
+      }
+      expect(d1Accepts(solution, numbers, target)).toBe(true);
+    }
+  });
+
+  it('sets are deterministic by seed and duplicate-free (numbers order ignored)', () => {
+    const a = generateCountdownSet(1, 300);
+    expect(generateCountdownSet(1, 300)).toEqual(a);
+    expect(generateCountdownSet(2, 300)).not.toEqual(a);
+    expect(new Set(a.map((x) => countdownKey(x.numbers, x.target))).size).toBe(300);
+  });
+
+  it('excludes puzzles given as "input|output", in any number order, including the real test file', () => {
+    const base = generateCountdownSet(4, 20);
+    const excluded = base.slice(0, 10).map((x) => `${[...x.numbers].reverse().join(',')}|${x.target}`);
+    const b = generateCountdownSet(4, 20, { exclude: new Set(excluded) });
+    expect(b.slice(0, 10)).toEqual(base.slice(10));
+    const keys = new Set(base.slice(0, 10).map((x) => countdownKey(x.numbers, x.target)));
+    expect(b.some((x) => keys.has(countdownKey(x.numbers, x.target)))).toBe(false);
+
+    const test = readJsonl(TEST_FILE).map((r) => `${r.input}|${r.output}`);
+    const testKeys = new Set(test.map((k) => countdownKey(k.split('|')[0].split(',').map(Number), Number(k.split('|')[1]))));
+    const big = generateCountdownSet(9, 2000, { exclude: new Set(test) });
+    expect(big.some((x) => testKeys.has(countdownKey(x.numbers, x.target)))).toBe(false);
+  });
+});
