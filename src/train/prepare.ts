@@ -15,6 +15,10 @@ export function prepareData(
   const withPrompt = config.objective.type === 'sft';
   const trainSet = tokenize(train, tokenizer, config.data.seq_len, withPrompt);
   const evalSet = tokenize(heldOut, tokenizer, config.data.seq_len, withPrompt);
+  if (trainSet.n === 0) {
+    const longest = Math.max(...train.map((e) => tokenizer.encode(e.prompt).length + tokenizer.encode(e.answer).length + 1));
+    throw new ConfigError(`data.seq_len (${config.data.seq_len}) is too short: every training example was dropped; the longest needs ${longest} tokens`);
+  }
   if (trainSet.dropped > 0) {
     logger.warn({ dropped: trainSet.dropped, of: train.length, seq_len: config.data.seq_len }, 'examples longer than data.seq_len were dropped');
   }

@@ -17,7 +17,7 @@ import type { TrainConfig } from '../config/schema.ts';
 import { pretrainMasking, sftMasking, type NoisedBatch } from '../diffusion/forward_process.ts';
 import { weightedCrossEntropy } from '../diffusion/loss.ts';
 import type { ModelConfig } from '../model/config.ts';
-import { forward, initParams, type Params } from '../model/model.ts';
+import { forward, initParams, paramShapes, type Params } from '../model/model.ts';
 import { AdamW, clipGradsByGlobalNorm } from './optimizer.ts';
 import { learningRate } from './schedule.ts';
 import { BatchCursor, gatherRows, type CursorState, type TokenizedSet } from './dataset.ts';
@@ -61,7 +61,7 @@ export async function train(config: TrainConfig, opts: TrainOptions = {}): Promi
   const { tokenizer, trainSet, evalSet } = prepareData(config, ckpt?.tokenizerJson ?? null, logger);
   const modelConfig: ModelConfig = ckpt ? (ckpt.config as unknown as ModelConfig) : newModelConfig(config, tokenizer);
   if (ckpt) checkVocab(modelConfig, tokenizer.vocabSize, initDir!);
-  const params: Params = ckpt ? toVariables(ckpt.params) : initParams(modelConfig);
+  const params: Params = ckpt ? toVariables(ckpt.params, modelConfig) : initParams(modelConfig);
   const opt = new AdamW(params, config.optimizer);
   const state: TrainerState = { step: 0, masking_rng: new Rng(config.run.seed, 'masking').getState(), data_cursor: { epoch: 0, pos: 0 }, tokens_seen: 0 };
   if (resumeDir && ckpt) {
@@ -129,6 +129,7 @@ export async function train(config: TrainConfig, opts: TrainOptions = {}): Promi
       log.metrics({ step: state.step, 'loss/eval': evalLoss });
     }
     if ((t.save_every > 0 && state.step % t.save_every === 0) || state.step === lastStep) await save();
+    if (tokensWindow === 0) windowStart = performance.now(); // eval and checkpoint time stay out of tokens/s
   }
   log.close();
   return { params, modelConfig, step: state.step, evalLoss, runDir };
@@ -214,8 +215,13 @@ function checkVocab(cfg: ModelConfig, vocab: number, dir: string): void {
   if (cfg.vocab_size !== vocab) throw new ConfigError(`${dir}: the checkpoint's vocab_size ${cfg.vocab_size} differs from its tokenizer's ${vocab}`);
 }
 
-function toVariables(tensors: Record<string, tf.Tensor>): Params {
+/** Checkpoint tensors -> trainable variables, in the model's canonical parameter order (sums over params follow it). */
+function toVariables(tensors: Record<string, tf.Tensor>, cfg: ModelConfig): Params {
   const out: Params = {};
-  for (const [name, t] of Object.entries(tensors)) out[name] = tf.variable(t, true);
+  for (const [name, shape] of Object.entries(paramShapes(cfg))) {
+    const t = tensors[name];
+    if (!t || t.shape.join() !== shape.join()) throw new ConfigError(`checkpoint parameter ${name}: expected shape [${shape}], got ${t ? `[${t.shape}]` : 'nothing'}`);
+    out[name] = tf.variable(t, true);
+  }
   return out;
 }
