@@ -1,0 +1,112 @@
+/**
+ * The diffu-GRPO loss (d1 `compute_loss`, TRL GRPOTrainer), per completion token t of completion i:
+ *
+ *   ρ_it   = exp(logp_it − old_it)                                     importance ratio to the sampling policy
+ *   pg_it  = −min(ρ_it·A_i, clip(ρ_it, 1 − ε, 1 + ε_high)·A_i)          clipped surrogate (ε = epsilon)
+ *   kl_it  = exp(ref_it − logp_it) − (ref_it − logp_it) − 1             k3 estimator of KL(π‖π_ref), ≥ 0
+ *   l_it   = pg_it + β·kl_it
+ *
+ * aggregated over the completion mask m (tokens up to and including the first EOS) by `loss_type`:
+ *   bnpo    Σ l·m / Σ m                                   (d1: token mean over the micro-batch)
+ *   grpo    mean_i ( Σ_t l·m / Σ_t m )                     (per-sequence token mean, then mean)
+ *   dr_grpo Σ l·m / (N · max_completion_length)            (Dr. GRPO: no length normalisation)
+ *
+ * logp, old and ref are one-step estimates (completion fully masked, prompt randomly masked with the same mask for all
+ * three; see rollout.ts). They are not ELBOs: there is no 1/t weight.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { assertShape } from '../backend/errors.ts';
+
+export type LossType = 'bnpo' | 'grpo' | 'dr_grpo';
+
+export interface PolicyLossOptions {
+  /** Lower clip ε (d1: 0.5). */
+  epsilon: number;
+  /** Upper clip ε_high (DAPO); defaults to ε. */
+  epsilon_high?: number | null;
+  /** KL coefficient β (d1: 0.04). 0 skips the reference model. */
+  beta: number;
+  loss_type: LossType;
+  /** dr_grpo's constant denominator per completion (the generation length). */
+  max_completion_length: number;
+}
+
+export interface PolicyLossInputs {
+  /** [N, Lg] current policy log-probs (carries the gradient). */
+  logp: tf.Tensor2D;
+  /** [N, Lg] sampling-policy log-probs (constants). */
+  oldLogp: tf.Tensor2D;
+  /** [N, Lg] reference log-probs (constants), or null when β = 0. */
+  refLogp: tf.Tensor2D | null;
+  /** [N] advantages. */
+  advantages: tf.Tensor1D;
+  /** [N, Lg] 1 on completion tokens up to and including the first EOS, else 0. */
+  completionMask: tf.Tensor2D;
+}
+
+export interface PolicyLoss {
+  loss: tf.Scalar;
+  /** Masked token means, for logging (no gradient needed). */
+  kl: tf.Scalar;
+  /** Fraction of tokens clipped below (ρ < 1 − ε with A < 0) and above (ρ > 1 + ε_high with A > 0). */
+  clipLow: tf.Scalar;
+  clipHigh: tf.Scalar;
+}
+
+/** Call inside tf.tidy / tf.variableGrads. */
+export function policyLoss(x: PolicyLossInputs, o: PolicyLossOptions): PolicyLoss {
+  const [N, Lg] = x.logp.shape;
+  for (const [name, t] of [['oldLogp', x.oldLogp], ['completionMask', x.completionMask], ['refLogp', x.refLogp]] as const) {
+    if (t) assertShape(`policyLoss: ${name}`, t.shape, [N, Lg], `[N, Lg] = [${N}, ${Lg}]`);
+  }
+  assertShape('policyLoss: advantages', x.advantages.shape, [N], `[N] = [${N}]`);
+  const epsHigh = o.epsilon_high ?? o.epsilon;
+  const A = x.advantages.reshape([N, 1]); // [N, 1]
+  const m = x.completionMask; // [N, Lg]
+
+  const ratio = tf.exp(tf.sub(x.logp, x.oldLogp)); // [N, Lg]
+  const clipped = tf.clipByValue(ratio, 1 - o.epsilon, 1 + epsHigh);
+  const pg = tf.neg(tf.minimum(tf.mul(ratio, A), tf.mul(clipped, A))); // [N, Lg]
+
+  let kl: tf.Tensor2D = tf.zerosLike(x.logp);
+  if (o.beta !== 0) {
+    if (!x.refLogp) throw new Error('policyLoss: beta > 0 needs refLogp');
+    const d = tf.sub(x.refLogp, x.logp); // ref − logp
+    kl = tf.sub(tf.sub(tf.exp(d), d), 1) as tf.Tensor2D;
+  }
+  const perToken = o.beta !== 0 ? tf.add(pg, tf.mul(o.beta, kl)) : pg; // [N, Lg]
+
+  const tokens = tf.maximum(tf.sum(m), 1);
+  let loss: tf.Scalar;
+  if (o.loss_type === 'bnpo') {
+    loss = tf.div(tf.sum(tf.mul(perToken, m)), tokens);
+  } else if (o.loss_type === 'grpo') {
+    const perSeq = tf.div(tf.sum(tf.mul(perToken, m), 1), tf.maximum(tf.sum(m, 1), 1)); // [N]
+    loss = tf.mean(perSeq);
+  } else if (o.loss_type === 'dr_grpo') {
+    loss = tf.div(tf.sum(tf.mul(perToken, m)), N * o.max_completion_length);
+  } else {
+    throw new Error(`policyLoss: unknown loss_type '${String(o.loss_type)}' (expected bnpo, grpo or dr_grpo)`);
+  }
+
+  const maskedMean = (t: tf.Tensor) => tf.div(tf.sum(tf.mul(t, m)), tokens) as tf.Scalar;
+  const low = tf.logicalAnd(tf.less(ratio, 1 - o.epsilon), tf.less(A, 0));
+  const high = tf.logicalAnd(tf.greater(ratio, 1 + epsHigh), tf.greater(A, 0));
+  return {
+    loss: loss as tf.Scalar,
+    kl: maskedMean(kl),
+    clipLow: maskedMean(tf.cast(low, 'float32')),
+    clipHigh: maskedMean(tf.cast(high, 'float32')),
+  };
+}
+
+/** [N, Lg] 1 up to and including the first EOS of each row (d1's completion_mask), from plain arrays. */
+export function completionMask(completions: number[][], eosId: number): Float32Array[] {
+  return completions.map((row) => {
+    const m = new Float32Array(row.length);
+    const eos = row.indexOf(eosId);
+    const end = eos === -1 ? row.length : eos + 1;
+    m.fill(1, 0, end);
+    return m;
+  });
+}

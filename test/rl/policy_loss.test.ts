@@ -1,0 +1,94 @@
+import * as tf from '@tensorflow/tfjs';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { completionMask, policyLoss, type PolicyLossOptions } from '../../src/rl/policy_loss.ts';
+
+beforeAll(async () => {
+  await tf.setBackend('cpu');
+});
+
+const opts: PolicyLossOptions = { epsilon: 0.2, beta: 0, loss_type: 'bnpo', max_completion_length: 3 };
+
+function run(logp: number[][], old: number[][], ref: number[][] | null, adv: number[], mask: number[][], o: Partial<PolicyLossOptions> = {}) {
+  return tf.tidy(() => {
+    const out = policyLoss(
+      { logp: tf.tensor2d(logp), oldLogp: tf.tensor2d(old), refLogp: ref ? tf.tensor2d(ref) : null, advantages: tf.tensor1d(adv), completionMask: tf.tensor2d(mask) },
+      { ...opts, ...o },
+    );
+    return { loss: out.loss.arraySync(), kl: out.kl.arraySync(), clipLow: out.clipLow.arraySync(), clipHigh: out.clipHigh.arraySync() };
+  });
+}
+
+describe('policyLoss', () => {
+  const logp = [[-1, -2, -0.5], [-0.3, -0.7, -1.2]];
+  const mask = [[1, 1, 0], [1, 1, 1]];
+
+  it('with old = current (mu = 1) the ratio is 1 and the loss is -token-mean(A) + beta * KL', () => {
+    const ref = [[-1.1, -1.8, -0.5], [-0.3, -0.9, -1.0]];
+    const out = run(logp, logp, ref, [2, -1], mask, { beta: 0.04 });
+    // pg = -A per token; bnpo mean over 5 tokens: -(2 + 2 - 1 - 1 - 1) / 5 = -0.2
+    let klSum = 0;
+    for (let i = 0; i < 2; i++) for (let t = 0; t < 3; t++) {
+      const d = ref[i][t] - logp[i][t];
+      klSum += mask[i][t] * (Math.exp(d) - d - 1);
+    }
+    expect(out.loss).toBeCloseTo(-0.2 + 0.04 * (klSum / 5), 6);
+    expect(out.kl).toBeCloseTo(klSum / 5, 6);
+    expect(out.clipLow).toBe(0);
+    expect(out.clipHigh).toBe(0);
+  });
+
+  it('the k3 KL is 0 when ref = current', () => {
+    const out = run(logp, logp, logp, [1, 1], mask, { beta: 0.5 });
+    expect(out.kl).toBeCloseTo(0, 7);
+    expect(out.loss).toBeCloseTo(-1, 6);
+  });
+
+  it('clipping engages exactly where it should', () => {
+    // ratios per token (logp - old = ln r): row 0 A = +1: r = 1.5 (clipped high), 1.1 (inside); row 1 A = -1: r = 0.5 (clipped low), 1.5 (not clipped: min picks r*A)
+    const l = Math.log;
+    const cur = [[l(1.5), l(1.1)], [l(0.5), l(1.5)]];
+    const old = [[0, 0], [0, 0]];
+    const out = run(cur, old, null, [1, -1], [[1, 1], [1, 1]], { epsilon: 0.2 });
+    // per token: -min(1.5, 1.2) = -1.2; -min(1.1, 1.1) = -1.1; -min(-0.5, -0.8) = 0.8; -min(-1.5, -1.2) = 1.5
+    expect(out.loss).toBeCloseTo((-1.2 - 1.1 + 0.8 + 1.5) / 4, 6);
+    expect(out.clipHigh).toBeCloseTo(1 / 4, 6); // token (0,0)
+    expect(out.clipLow).toBeCloseTo(1 / 4, 6); // token (1,0)
+  });
+
+  it('epsilon_high widens the upper clip only', () => {
+    const out = run([[Math.log(1.5)]], [[0]], null, [1], [[1]], { epsilon: 0.2, epsilon_high: 0.6 });
+    expect(out.loss).toBeCloseTo(-1.5, 6);
+    expect(out.clipHigh).toBe(0);
+  });
+
+  it('the three aggregations on a hand-built batch', () => {
+    // ratio 1, beta 0: per-token loss = -A. Row 0 (A=1) has 1 token, row 1 (A=3) has 3 tokens.
+    const z = [[0, 0, 0], [0, 0, 0]];
+    const m = [[1, 0, 0], [1, 1, 1]];
+    expect(run(z, z, null, [1, 3], m, { loss_type: 'bnpo' }).loss).toBeCloseTo(-(1 + 9) / 4, 6);
+    expect(run(z, z, null, [1, 3], m, { loss_type: 'grpo' }).loss).toBeCloseTo(-(1 + 3) / 2, 6);
+    expect(run(z, z, null, [1, 3], m, { loss_type: 'dr_grpo' }).loss).toBeCloseTo(-(1 + 9) / (2 * 3), 6);
+  });
+
+  it('the gradient of the clipped surrogate vanishes on clipped tokens', () => {
+    const g = tf.tidy(() => {
+      const cur = tf.tensor2d([[Math.log(1.5), Math.log(1.1)]]);
+      const f = (x: tf.Tensor) =>
+        policyLoss({ logp: x as tf.Tensor2D, oldLogp: tf.zeros([1, 2]), refLogp: null, advantages: tf.tensor1d([1]), completionMask: tf.ones([1, 2]) }, opts).loss;
+      return tf.grad(f)(cur).arraySync() as number[][];
+    });
+    expect(g[0][0]).toBe(0); // clipped: constant 1.2 * A
+    expect(g[0][1]).toBeCloseTo(-1.1 / 2, 6); // d/dx of -exp(x) * A / 2 tokens at x = ln 1.1
+  });
+
+  it('rejects mismatched shapes by name', () => {
+    expect(() => run([[0, 0]], [[0]], null, [1], [[1, 1]])).toThrow('policyLoss: oldLogp expected [N, Lg] = [1, 2], got [1, 1]');
+  });
+});
+
+describe('completionMask', () => {
+  it('covers tokens up to and including the first EOS', () => {
+    const m = completionMask([[5, 6, 1, 1], [5, 5, 5, 5], [1, 7, 1, 7]], 1);
+    expect(m.map((r) => Array.from(r))).toEqual([[1, 1, 1, 0], [1, 1, 1, 1], [1, 0, 0, 0]]);
+  });
+});
