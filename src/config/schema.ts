@@ -126,3 +126,97 @@ export const trainConfigSchema = z.strictObject({
 });
 
 export type TrainConfig = z.infer<typeof trainConfigSchema>;
+
+// ---------------------------------------------------------------------------------------------------------------
+// diffu-GRPO (d1). Defaults are d1's where d1 sets them (diffu-grpo/slurm_scripts, train.yaml; research/d1-grpo.md).
+
+export const samplerSchema = z.strictObject({
+  /** llada (low-confidence remasking, semi-AR blocks) | dus | remdm | threshold. */
+  name: z.enum(['llada', 'dus', 'remdm', 'threshold']).default('llada'),
+  gen_length: positiveInt.default(64),
+  /** d1 RL: 32. */
+  block_length: positiveInt.default(32),
+  /** Denoising steps over the whole generation (llada, remdm); d1 RL: gen_length / 2 (2 tokens per step). */
+  steps: positiveInt.nullable().default(null),
+  /** Gumbel temperature; d1 RL: 0.9 (0 = greedy). */
+  temperature: z.number().min(0).default(0.9),
+  cfg_scale: z.number().min(0).default(0),
+  remasking: z.enum(['low_confidence', 'random']).default('low_confidence'),
+  /** Confidence threshold (threshold sampler). */
+  threshold: z.number().gt(0).lte(1).default(0.9),
+});
+
+export const grpoSchema = z.strictObject({
+  /** G: completions per prompt (d1: 6). */
+  num_generations: z.number().int().min(2).default(6),
+  /** P: prompts per optimizer step (d1: 16 prompts x 6 completions per step). */
+  prompts_per_step: positiveInt.default(16),
+  /** μ: inner updates per rollout batch, each with its own prompt-mask seed (d1: 8 for Sudoku/Countdown, 12 math). */
+  num_iterations: positiveInt.default(8),
+  /** β: k3 KL coefficient (d1: 0.04); 0 drops the reference model. */
+  beta: z.number().min(0).default(0.04),
+  /** ε: lower clip (d1: 0.5). */
+  epsilon: z.number().gt(0).default(0.5),
+  /** ε_high: upper clip (DAPO); null = ε. */
+  epsilon_high: z.number().gt(0).nullable().default(null),
+  /** Advantage scaling: none = r - group mean (d1); group / batch divide by the std (TRL). */
+  scale_rewards: z.enum(['none', 'group', 'batch']).default('none'),
+  /** Token aggregation of the loss. */
+  loss_type: z.enum(['bnpo', 'grpo', 'dr_grpo']).default('bnpo'),
+  /** Each prompt token masked with this prob in the one-step log-prob estimate (d1 train.yaml: 0.15). */
+  p_mask_prompt: z.number().min(0).max(1).default(0.15),
+  /** Sync the reference model every N steps as ref = α·policy + (1−α)·ref (TR-DPO); 0 = never. */
+  ref_model_sync_steps: nonNegInt.default(0),
+  ref_model_mixup_alpha: z.number().min(0).max(1).default(0.6),
+  /** Rollouts (prompt, completion, rewards, advantage) written to rollouts.arrow per step. */
+  log_rollouts: nonNegInt.default(4),
+});
+
+export const rewardSpecSchema = z.strictObject({
+  /** A built-in reward (e.g. sudoku, countdown, gsm8k_correctness) ... */
+  name: z.string().optional(),
+  /** ... or a module of your own (TS or JS, relative to the config file) and its export. */
+  module: z.string().optional(),
+  export: z.string().optional(),
+  weight: z.number().default(1),
+  args: z.record(z.string(), z.unknown()).default({}),
+});
+
+export const grpoDataSchema = z.strictObject({
+  /** Prompt template, generator and reward columns: sudoku | countdown | gsm8k | plain. */
+  task: z.enum(['sudoku', 'countdown', 'gsm8k', 'plain']),
+  /** Prompt file relative to the data dir; null = generate (sudoku, countdown). */
+  train_path: z.string().nullable().default(null),
+  fields: z.record(z.string(), z.string()).default({}),
+  /** Generated prompts (or a cap on the file's rows). */
+  num_train: positiveInt.nullable().default(null),
+  /** Seed of the generated prompt set; null = run.seed + 1 (a different set from SFT's). */
+  seed: nonNegInt.nullable().default(null),
+});
+
+export const grpoTrainingSchema = z.strictObject({
+  max_steps: positiveInt,
+  /** Micro-batches per rollout batch (whole groups each); one optimizer step per inner iteration. */
+  grad_accum: positiveInt.default(1),
+  eval_every: nonNegInt.default(0),
+  save_every: nonNegInt.default(50),
+  keep_last: positiveInt.default(2),
+  log_every: positiveInt.default(1),
+});
+
+export const grpoConfigSchema = z.strictObject({
+  run: runSchema,
+  runtime: runtimeSchema.default(runtimeSchema.parse({})),
+  /** The starting (SFT) checkpoint: the policy's init and the frozen reference model. */
+  init_from: z.string(),
+  data: grpoDataSchema,
+  rewards: z.array(rewardSpecSchema).min(1),
+  sampler: samplerSchema.default(samplerSchema.parse({})),
+  grpo: grpoSchema.default(grpoSchema.parse({})),
+  optimizer: optimizerSchema.extend({ max_grad_norm: z.number().min(0).default(0.2) }),
+  schedule: scheduleSchema.default(scheduleSchema.parse({ type: 'constant' })),
+  training: grpoTrainingSchema,
+  logging: loggingSchema.default(loggingSchema.parse({})),
+});
+
+export type GrpoConfig = z.infer<typeof grpoConfigSchema>;

@@ -18,7 +18,8 @@ import { pretrainMasking, sftMasking, type NoisedBatch } from '../diffusion/forw
 import { weightedCrossEntropy } from '../diffusion/loss.ts';
 import type { ModelConfig } from '../model/config.ts';
 import { forward, initParams, paramShapes, type Params } from '../model/model.ts';
-import { AdamW, clipGradsByGlobalNorm } from './optimizer.ts';
+import { AdamW } from './optimizer.ts';
+import { optimizerStep, type MicroLoss } from './step.ts';
 import { learningRate } from './schedule.ts';
 import { BatchCursor, gatherRows, type CursorState, type TokenizedSet } from './dataset.ts';
 import { prepareData } from './prepare.ts';
@@ -111,7 +112,12 @@ export async function train(config: TrainConfig, opts: TrainOptions = {}): Promi
       micro.push(noise(batch.ids, batch.promptLengths, t.batch_size, maskRng));
       targets.push(batch.ids);
     }
-    const { loss, gradNorm } = trainStep(params, modelConfig, opt, micro, targets, t.batch_size, trainSet.L, lr, config.optimizer.max_grad_norm);
+    const B = t.batch_size;
+    const L = trainSet.L;
+    const losses: MicroLoss[] = micro.map((nb, k) => () => ({
+      loss: weightedCrossEntropy(forward(params, modelConfig, tf.tensor2d(nb.noisyIds, [B, L], 'int32'), null), tf.tensor2d(targets[k], [B, L], 'int32'), tf.tensor2d(nb.weights, [B, L])),
+    }));
+    const { loss, gradNorm } = optimizerStep(params, opt, losses, lr, config.optimizer.max_grad_norm);
     state.step++;
     state.tokens_seen += t.batch_size * t.grad_accum * trainSet.L;
     tokensWindow += t.batch_size * t.grad_accum * trainSet.L;
@@ -133,46 +139,6 @@ export async function train(config: TrainConfig, opts: TrainOptions = {}): Promi
   }
   log.close();
   return { params, modelConfig, step: state.step, evalLoss, runDir };
-}
-
-/** One optimizer step over the micro-batches: mean of their gradients, global-norm clip, AdamW. Returns the mean loss. */
-export function trainStep(
-  params: Params,
-  cfg: ModelConfig,
-  opt: AdamW,
-  micro: NoisedBatch[],
-  targets: Int32Array[],
-  B: number,
-  L: number,
-  lr: number,
-  maxGradNorm: number,
-): { loss: number; gradNorm: number } {
-  const names = Object.keys(params);
-  const vars = names.map((n) => params[n]);
-  let sum: tf.Tensor[] | null = null;
-  let lossSum = 0;
-  for (let k = 0; k < micro.length; k++) {
-    const next: tf.Tensor[] = tf.tidy(() => {
-      const ids = tf.tensor2d(micro[k].noisyIds, [B, L], 'int32');
-      const tgt = tf.tensor2d(targets[k], [B, L], 'int32');
-      const w = tf.tensor2d(micro[k].weights, [B, L]);
-      const { value, grads } = tf.variableGrads(() => weightedCrossEntropy(forward(params, cfg, ids, null), tgt, w), vars);
-      lossSum += value.dataSync()[0];
-      const g = vars.map((v) => grads[v.name]);
-      return sum ? g.map((x, i) => tf.add(sum![i], x)) : g;
-    });
-    if (sum) tf.dispose(sum);
-    sum = next;
-  }
-  const gradNorm = tf.tidy(() => {
-    const mean: Record<string, tf.Tensor> = {};
-    names.forEach((n, i) => (mean[n] = tf.div(sum![i], micro.length)));
-    const { grads, norm } = maxGradNorm > 0 ? clipGradsByGlobalNorm(mean, maxGradNorm) : { grads: mean, norm: tf.scalar(-1) };
-    opt.step(grads, lr);
-    return norm.dataSync()[0];
-  });
-  tf.dispose(sum!);
-  return { loss: lossSum / micro.length, gradNorm };
 }
 
 /** Mean loss over the held-out set with masks from a fixed seed, so evals at different steps are comparable. */

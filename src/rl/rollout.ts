@@ -1,0 +1,161 @@
+/**
+ * One rollout batch of diffu-GRPO: P prompts × G completions, their rewards and advantages, and — for each of the μ
+ * inner updates — a prompt-mask seed with the old-policy and reference log-probs cached under it.
+ *
+ * Log-probs are d1's one-step estimate: ONE forward pass over [prompt with each token masked iid with p_mask_prompt;
+ * completion fully masked], log p of the sampled token at every completion position (no 1/t weight). The mask is a
+ * function of (seed, micro-batch shape) only, so the current policy at inner update k sees exactly the mask that the
+ * cached old/ref log-probs of update k saw (seeds are indexed by the inner-update number k and the micro-batch c,
+ * never by a running micro-step counter: see d1-grpo.md "Quirks").
+ */
+import * as tf from '@tensorflow/tfjs';
+import type { Rng } from '../backend/rng.ts';
+import { forward, type Params } from '../model/model.ts';
+import type { ModelConfig } from '../model/config.ts';
+import { generate, oneStepLogProbs, type GenerateOptions, type LogitsFn } from '../sampling/index.ts';
+import { computeAdvantages, type ScaleRewards } from './advantages.ts';
+import { completionMask } from './policy_loss.ts';
+
+export interface RewardSource {
+  /** Per completion: the weighted reward, and each function's raw value (null = not applicable). */
+  score(prompts: string[], completions: string[], rows: Record<string, unknown>[]): Promise<{ total: number[]; perFn: Record<string, (number | null)[]> }>;
+}
+
+export interface MicroBatch {
+  /** Row range [start, end) of the rollout. */
+  start: number;
+  end: number;
+  ids: tf.Tensor2D; // int32 [n, L]: left padding, prompt, completion
+  attentionMask: tf.Tensor2D; // float32 [n, L]
+  promptMask: tf.Tensor2D; // int32 [n, L]: 1 on real prompt tokens (the maskable ones)
+  completionMask: tf.Tensor2D; // float32 [n, Lg]
+  advantages: tf.Tensor1D; // float32 [n]
+  /** Per inner update k: the mask seed and the cached log-probs [n, Lg]. */
+  seeds: number[];
+  oldLogp: tf.Tensor2D[];
+  refLogp: (tf.Tensor2D | null)[];
+}
+
+export interface Rollout {
+  prompts: string[]; // [P·G], repeated per completion
+  completions: string[]; // [P·G], decoded up to the first EOS
+  completionIds: number[][]; // [P·G][Lg]
+  rewards: number[];
+  perFn: Record<string, (number | null)[]>;
+  advantages: number[];
+  fracZeroStd: number;
+  meanGroupStd: number;
+  completionLengths: number[]; // tokens up to and including the first EOS
+  nfe: number;
+  micro: MicroBatch[];
+  seconds: { generation: number; rewards: number; logprobs: number };
+}
+
+export interface RolloutOptions {
+  G: number;
+  mu: number;
+  grad_accum: number;
+  p_mask_prompt: number;
+  scale_rewards: ScaleRewards;
+  beta: number;
+  sampler: Omit<GenerateOptions, 'prompts' | 'num_generations' | 'maskId' | 'eosId' | 'padId' | 'rng'>;
+}
+
+export function modelLogitsFn(params: Params, cfg: ModelConfig): LogitsFn {
+  return (ids, mask) => forward(params, cfg, ids, mask);
+}
+
+/**
+ * Samples, scores and prepares one rollout batch. `rows` are the P data rows; `encodePrompt`/`decode` come from the
+ * tokenizer. The returned tensors are kept (outside any tidy): call `disposeRollout` when done.
+ */
+export async function collectRollout(
+  policy: { params: Params; cfg: ModelConfig },
+  ref: { params: Params } | null,
+  rows: Record<string, unknown>[],
+  promptTexts: string[],
+  tok: { encode(s: string): number[]; decode(ids: number[], o?: { skipSpecial?: boolean }): string },
+  rewards: RewardSource,
+  rngs: { sampling: Rng; masking: Rng },
+  o: RolloutOptions,
+): Promise<Rollout> {
+  const cfg = policy.cfg;
+  const G = o.G;
+  const t0 = performance.now();
+  const gen = await generate(modelLogitsFn(policy.params, cfg), {
+    ...o.sampler,
+    prompts: promptTexts.map((p) => tok.encode(p)),
+    num_generations: G,
+    maskId: cfg.mask_token_id,
+    eosId: cfg.eos_token_id,
+    padId: cfg.pad_token_id,
+    rng: rngs.sampling,
+  });
+  const t1 = performance.now();
+
+  const N = gen.sequences.length;
+  const cmask = completionMask(gen.sequences, cfg.eos_token_id);
+  const completionLengths = cmask.map((m) => m.reduce((s, x) => s + x, 0));
+  const completions = gen.sequences.map((seq, i) => tok.decode(seq.slice(0, completionLengths[i]), { skipSpecial: true }));
+  const prompts = Array.from({ length: N }, (_, i) => promptTexts[Math.floor(i / G)]);
+  const rowsPerCompletion = Array.from({ length: N }, (_, i) => rows[Math.floor(i / G)]);
+  const scored = await rewards.score(prompts, completions, rowsPerCompletion);
+  const adv = computeAdvantages(scored.total, G, o.scale_rewards);
+  const t2 = performance.now();
+
+  // Micro-batches of whole groups; seeds[k][c] for inner update k and micro-batch c.
+  const P = N / G;
+  if (P % o.grad_accum !== 0) throw new Error(`grpo: prompts_per_step (${P}) must be divisible by training.grad_accum (${o.grad_accum})`);
+  const rowsPerMicro = (P / o.grad_accum) * G;
+  const L = gen.full[0].length;
+  const Lg = o.sampler.gen_length;
+  const micro: MicroBatch[] = [];
+  for (let start = 0; start < N; start += rowsPerMicro) {
+    const end = start + rowsPerMicro;
+    const n = end - start;
+    const full = gen.full.slice(start, end);
+    const ids = tf.tensor2d(full.flat(), [n, L], 'int32');
+    const padLen = full.map((_, j) => L - Lg - gen.promptLengths[start + j]);
+    const attention = tf.tensor2d(full.flatMap((r, j) => r.map((_, l) => (l < padLen[j] ? 0 : 1))), [n, L]);
+    const promptMask = tf.tensor2d(full.flatMap((r, j) => r.map((_, l) => (l >= padLen[j] && l < L - Lg ? 1 : 0))), [n, L], 'int32');
+    const mb: MicroBatch = {
+      start, end, ids, attentionMask: attention, promptMask,
+      completionMask: tf.tensor2d(cmask.slice(start, end).flatMap((m) => Array.from(m)), [n, Lg]),
+      advantages: tf.tensor1d(adv.advantages.slice(start, end)),
+      seeds: [], oldLogp: [], refLogp: [],
+    };
+    for (let k = 0; k < o.mu; k++) {
+      const seed = (rngs.masking.nextU32() % 2147483646) + 1; // non-zero: tfjs treats seed 0 as "unseeded"
+      mb.seeds.push(seed);
+      // With μ = 1 the old policy IS the current one: d1/TRL then use logp.detach() (ratio 1), so skip the pass.
+      mb.oldLogp.push(o.mu > 1 ? logProbs(policy.params, cfg, mb, k, o.p_mask_prompt, Lg) : (null as unknown as tf.Tensor2D));
+      mb.refLogp.push(ref && o.beta > 0 ? logProbs(ref.params, cfg, mb, k, o.p_mask_prompt, Lg) : null);
+    }
+    micro.push(mb);
+  }
+  const t3 = performance.now();
+  return {
+    prompts, completions, completionIds: gen.sequences, rewards: scored.total, perFn: scored.perFn,
+    advantages: adv.advantages, fracZeroStd: adv.fracZeroStd, meanGroupStd: adv.meanGroupStd, completionLengths,
+    nfe: gen.nfe, micro, seconds: { generation: (t1 - t0) / 1000, rewards: (t2 - t1) / 1000, logprobs: (t3 - t2) / 1000 },
+  };
+}
+
+/** One-step per-token log-probs [n, Lg] of micro-batch `mb` under `params`, with the mask of inner update k. */
+export function logProbs(params: Params, cfg: ModelConfig, mb: MicroBatch, k: number, pMaskPrompt: number, Lg: number): tf.Tensor2D {
+  return oneStepLogProbs(modelLogitsFn(params, cfg), mb.ids, mb.promptMask, {
+    maskId: cfg.mask_token_id,
+    pMaskPrompt,
+    maskSeed: mb.seeds[k],
+    attentionMask: mb.attentionMask,
+    genLength: Lg,
+  });
+}
+
+export function disposeRollout(r: Rollout): void {
+  for (const mb of r.micro) {
+    tf.dispose([mb.ids, mb.attentionMask, mb.promptMask, mb.completionMask, mb.advantages]);
+    tf.dispose(mb.oldLogp.filter((t) => t));
+    tf.dispose(mb.refLogp.filter((t): t is tf.Tensor2D => t !== null));
+  }
+}

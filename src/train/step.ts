@@ -1,0 +1,55 @@
+/**
+ * One optimizer step from several micro-batch losses: the gradients of each are summed, divided by their count,
+ * clipped by global norm, and applied with AdamW. Shared by the SFT/pretraining and GRPO trainers.
+ */
+import * as tf from '@tensorflow/tfjs';
+import type { Params } from '../model/model.ts';
+import { AdamW, clipGradsByGlobalNorm } from './optimizer.ts';
+
+/** A micro-batch loss: returns the scalar to differentiate plus any scalars to report (averaged over micro-batches). */
+export type MicroLoss = () => { loss: tf.Scalar; report?: Record<string, tf.Scalar> };
+
+export interface StepResult {
+  loss: number;
+  gradNorm: number;
+  report: Record<string, number>;
+}
+
+export function optimizerStep(params: Params, opt: AdamW, micro: MicroLoss[], lr: number, maxGradNorm: number): StepResult {
+  const names = Object.keys(params);
+  const vars = names.map((n) => params[n]);
+  let sum: tf.Tensor[] | null = null;
+  let lossSum = 0;
+  const reportSum: Record<string, number> = {};
+  for (const f of micro) {
+    const next: tf.Tensor[] = tf.tidy(() => {
+      let report: Record<string, tf.Scalar> = {};
+      const { value, grads } = tf.variableGrads(() => {
+        const out = f();
+        report = out.report ?? {};
+        return out.loss;
+      }, vars);
+      lossSum += value.dataSync()[0];
+      for (const [k, v] of Object.entries(report)) reportSum[k] = (reportSum[k] ?? 0) + v.dataSync()[0];
+      const g = vars.map((v) => grads[v.name]);
+      return sum ? g.map((x, i) => tf.add(sum![i], x)) : g;
+    });
+    if (sum) tf.dispose(sum);
+    sum = next;
+  }
+  const gradNorm = tf.tidy(() => {
+    const mean: Record<string, tf.Tensor> = {};
+    names.forEach((n, i) => (mean[n] = tf.div(sum![i], micro.length)));
+    const clipped = maxGradNorm > 0 ? clipGradsByGlobalNorm(mean, maxGradNorm) : { grads: mean, norm: globalNorm(mean) };
+    opt.step(clipped.grads, lr);
+    return clipped.norm.dataSync()[0];
+  });
+  tf.dispose(sum!);
+  const report: Record<string, number> = {};
+  for (const [k, v] of Object.entries(reportSum)) report[k] = v / micro.length;
+  return { loss: lossSum / micro.length, gradNorm, report };
+}
+
+function globalNorm(grads: Record<string, tf.Tensor>): tf.Scalar {
+  return tf.sqrt(tf.addN(Object.values(grads).map((g) => tf.sum(tf.square(g))))) as tf.Scalar;
+}
