@@ -110,3 +110,9 @@ export function completionMask(completions: number[][], eosId: number): Float32A
     return m;
   });
 }
+
+/** Identity whose gradient is zero (torch's `.detach()`): the old policy when μ = 1, where old = current. */
+export const stopGradient = tf.customGrad(((x: tf.Tensor) => ({
+  value: tf.clone(x),
+  gradFunc: (dy: tf.Tensor) => tf.zerosLike(dy),
+})) as unknown as Parameters<typeof tf.customGrad>[0]) as unknown as (x: tf.Tensor2D) => tf.Tensor2D;

@@ -27,10 +27,12 @@ export function optimizerStep(params: Params, opt: AdamW, micro: MicroLoss[], lr
       const { value, grads } = tf.variableGrads(() => {
         const out = f();
         report = out.report ?? {};
+        for (const t of Object.values(report)) tf.keep(t); // variableGrads disposes everything but the loss
         return out.loss;
       }, vars);
       lossSum += value.dataSync()[0];
       for (const [k, v] of Object.entries(report)) reportSum[k] = (reportSum[k] ?? 0) + v.dataSync()[0];
+      tf.dispose(Object.values(report));
       const g = vars.map((v) => grads[v.name]);
       return sum ? g.map((x, i) => tf.add(sum![i], x)) : g;
     });

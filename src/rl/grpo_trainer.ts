@@ -1,0 +1,218 @@
+/**
+ * diffu-GRPO (d1), the loop only. One GRPO step =
+ *   rollout: P prompts × G completions sampled with the policy, scored, group advantages, and for each of the μ inner
+ *            updates a mask seed with old/ref log-probs cached (rollout.ts)
+ *   μ inner updates: recompute the current log-probs with seed k, clipped-ratio + β·KL loss (policy_loss.ts), AdamW.
+ * So `training.max_steps` counts rollout batches; the optimizer takes μ steps per GRPO step (TRL counts each of them).
+ * The reference model is the frozen starting checkpoint (optionally synced every N steps, TR-DPO style).
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import type { Logger } from 'pino';
+import YAML from 'yaml';
+import { setupBackend } from '../backend/backend.ts';
+import { ConfigError } from '../backend/errors.ts';
+import { Rng, type RngState } from '../backend/rng.ts';
+import { loadCheckpoint, resolveCheckpoint, saveCheckpoint } from '../checkpoint/checkpoint.ts';
+import type { GrpoConfig } from '../config/schema.ts';
+import type { ModelConfig } from '../model/config.ts';
+import { paramShapes, type Params } from '../model/model.ts';
+import { tokenizerFromJSON } from '../tokenizer/index.ts';
+import { BatchCursor, type CursorState } from '../train/dataset.ts';
+import { AdamW } from '../train/optimizer.ts';
+import { createLogger, openRunLog } from '../train/run_log.ts';
+import { learningRate } from '../train/schedule.ts';
+import { optimizerStep, type MicroLoss } from '../train/step.ts';
+import { policyLoss, stopGradient } from './policy_loss.ts';
+import { loadPromptRows } from './prompts.ts';
+import { collectRollout, disposeRollout, logProbs, type RewardSource, type Rollout } from './rollout.ts';
+import { RolloutLog } from './rollout_log.ts';
+
+export interface GrpoOptions {
+  resume?: boolean;
+  logger?: Logger;
+  /** Overrides the rewards named in the config (tests). */
+  rewardSource?: RewardSource;
+  /** Builds the reward source from the config (the CLI passes the reward registry's loader). */
+  makeRewardSource?: (config: GrpoConfig) => Promise<RewardSource>;
+  onStep?: (info: { step: number; metrics: Record<string, number>; numTensors: number }) => void;
+  stopAfter?: number;
+}
+
+export interface GrpoState {
+  step: number;
+  sampling_rng: RngState;
+  masking_rng: RngState;
+  data_cursor: CursorState;
+}
+
+export async function trainGrpo(config: GrpoConfig, opts: GrpoOptions = {}): Promise<{ params: Params; modelConfig: ModelConfig; step: number }> {
+  const logger = opts.logger ?? createLogger(config.logging.level);
+  await setupBackend(config.runtime.backend, (msg, fields) => logger.info(fields, msg));
+  const runDir = config.run.output_dir;
+  const g = config.grpo;
+  const t = config.training;
+
+  // ---- policy, reference, optimizer, state ----
+  const resumeDir = opts.resume ? resolveCheckpoint(runDir) : null;
+  const start = loadCheckpoint(resumeDir ?? resolveCheckpoint(config.init_from));
+  const cfg = start.config as unknown as ModelConfig;
+  const tokenizer = tokenizerFromJSON(start.tokenizerJson);
+  const params = toVariables(start.params, cfg, true);
+  const ref: Params | null = g.beta > 0 ? loadReference(config, start, resumeDir, cfg) : null;
+  const opt = new AdamW(params, config.optimizer);
+  const state: GrpoState = {
+    step: 0,
+    sampling_rng: new Rng(config.run.seed, 'sampling').getState(),
+    masking_rng: new Rng(config.run.seed, 'grpo-masking').getState(),
+    data_cursor: { epoch: 0, pos: 0 },
+  };
+  if (resumeDir) {
+    if (!start.optimizer || !start.trainerState) throw new ConfigError(`--resume: ${resumeDir} has no optimizer or trainer state`);
+    const moments = Object.fromEntries(Object.entries(start.optimizer).filter(([k]) => !k.startsWith('ref.')));
+    Object.assign(state, start.trainerState as unknown as GrpoState);
+    opt.loadState(moments, state.step * g.num_iterations);
+    logger.info({ checkpoint: resumeDir, step: state.step }, 'resuming');
+  }
+  tf.dispose([...Object.values(start.params), ...Object.values(start.optimizer ?? {})]);
+
+  const rewards = opts.rewardSource ?? (await opts.makeRewardSource!(config));
+  const rows = loadPromptRows(config);
+  const cursor = new BatchCursor(rows.length, config.run.seed + 1, state.data_cursor);
+  const samplingRng = new Rng(0);
+  samplingRng.setState(state.sampling_rng);
+  const maskingRng = new Rng(0);
+  maskingRng.setState(state.masking_rng);
+  fs.mkdirSync(runDir, { recursive: true });
+  fs.writeFileSync(path.join(runDir, 'config.yaml'), YAML.stringify(config));
+  const rolloutLog = new RolloutLog(path.join(runDir, 'rollouts.arrow'));
+
+  const s = config.sampler;
+  const steps = s.steps ?? s.gen_length / 2;
+  const lastStep = Math.min(t.max_steps, opts.stopAfter ?? t.max_steps);
+  const log = openRunLog(runDir, lastStep, { logger, progress: config.logging.progress, startStep: state.step });
+  logger.info({ prompts: rows.length, P: g.prompts_per_step, G: g.num_generations, mu: g.num_iterations, gen_length: s.gen_length }, 'diffu-GRPO ready');
+
+  while (state.step < lastStep) {
+    // ---- rollout ----
+    const batchRows = cursor.next(g.prompts_per_step).map((i) => rows[i]);
+    const rollout = await collectRollout(
+      { params, cfg },
+      ref ? { params: ref } : null,
+      batchRows.map((r) => r.row),
+      batchRows.map((r) => r.prompt),
+      tokenizer,
+      rewards,
+      { sampling: samplingRng, masking: maskingRng },
+      {
+        G: g.num_generations, mu: g.num_iterations, grad_accum: t.grad_accum, p_mask_prompt: g.p_mask_prompt,
+        scale_rewards: g.scale_rewards, beta: g.beta,
+        sampler: { sampler: s.name, gen_length: s.gen_length, block_length: s.block_length, steps, temperature: s.temperature, cfg_scale: s.cfg_scale, remasking: s.remasking, threshold: s.threshold },
+      },
+    );
+
+    // ---- μ inner updates, each with its own mask seed ----
+    const tu = performance.now();
+    const updates = [];
+    for (let k = 0; k < g.num_iterations; k++) {
+      const lr = learningRate(state.step * g.num_iterations + k, { lr: config.optimizer.lr, warmup_steps: config.schedule.warmup_steps, max_steps: t.max_steps * g.num_iterations, schedule: config.schedule.type, min_lr_ratio: config.schedule.min_lr_ratio });
+      const losses: MicroLoss[] = rollout.micro.map((mb) => () => {
+        const logp = logProbs(params, cfg, mb, k, g.p_mask_prompt, s.gen_length); // [n, Lg]
+        const out = policyLoss(
+          { logp, oldLogp: mb.oldLogp[k] ?? stopGradient(logp), refLogp: mb.refLogp[k], advantages: mb.advantages, completionMask: mb.completionMask },
+          { epsilon: g.epsilon, epsilon_high: g.epsilon_high, beta: g.beta, loss_type: g.loss_type, max_completion_length: s.gen_length },
+        );
+        return { loss: out.loss, report: { kl: out.kl, clip_low: out.clipLow, clip_high: out.clipHigh } };
+      });
+      updates.push({ lr, ...optimizerStep(params, opt, losses, lr, config.optimizer.max_grad_norm) });
+    }
+    const updateSeconds = (performance.now() - tu) / 1000;
+    state.step++;
+    if (ref && g.ref_model_sync_steps > 0 && state.step % g.ref_model_sync_steps === 0) syncReference(ref, params, g.ref_model_mixup_alpha);
+
+    // ---- metrics, rollouts, checkpoint ----
+    const metrics = stepMetrics(rollout, updates, updateSeconds);
+    rolloutLog.add(state.step, rollout, g.log_rollouts);
+    disposeRollout(rollout);
+    log.progress(state.step, { loss: metrics.loss, tokensPerSec: (rollout.completionIds.length * s.gen_length) / (metrics['time/step']) });
+    opts.onStep?.({ step: state.step, metrics, numTensors: tf.memory().numTensors });
+    if (state.step % t.log_every === 0 || state.step === lastStep) log.metrics({ step: state.step, ...metrics });
+    if ((t.save_every > 0 && state.step % t.save_every === 0) || state.step === lastStep) {
+      state.sampling_rng = samplingRng.getState();
+      state.masking_rng = maskingRng.getState();
+      state.data_cursor = cursor.getState();
+      const optimizer: Record<string, tf.Tensor> = { ...opt.stateTensors() };
+      // A synced reference is part of the run's state: keep it with the optimizer state so a resume is exact.
+      if (ref && g.ref_model_sync_steps > 0) for (const [k, v] of Object.entries(ref)) optimizer[`ref.${k}`] = v;
+      const dir = await saveCheckpoint(runDir, `step-${String(state.step).padStart(6, '0')}`, { config: cfg as unknown as object, params, tokenizerJson: start.tokenizerJson, optimizer, trainerState: { ...state } }, { keepLast: t.keep_last });
+      rolloutLog.flush();
+      logger.info({ checkpoint: dir }, 'checkpoint saved');
+    }
+  }
+  log.close();
+  if (ref) tf.dispose(Object.values(ref));
+  opt.dispose();
+  return { params, modelConfig: cfg, step: state.step };
+}
+
+function stepMetrics(r: Rollout, updates: { lr: number; loss: number; gradNorm: number; report: Record<string, number> }[], updateSeconds: number): Record<string, number> {
+  const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / Math.max(xs.length, 1);
+  const std = (xs: number[]) => Math.sqrt(mean(xs.map((x) => (x - mean(xs)) ** 2)));
+  const m: Record<string, number> = {
+    reward: mean(r.rewards),
+    reward_std: r.meanGroupStd,
+    frac_reward_zero_std: r.fracZeroStd,
+  };
+  for (const [name, values] of Object.entries(r.perFn)) {
+    const v = values.filter((x): x is number => x !== null);
+    m[`rewards/${name}/mean`] = mean(v);
+    m[`rewards/${name}/std`] = std(v);
+  }
+  Object.assign(m, {
+    'completions/mean_length': mean(r.completionLengths),
+    'completions/min_length': Math.min(...r.completionLengths),
+    'completions/max_length': Math.max(...r.completionLengths),
+    loss: mean(updates.map((u) => u.loss)),
+    kl: mean(updates.map((u) => u.report.kl)),
+    'clip_ratio/low_mean': mean(updates.map((u) => u.report.clip_low)),
+    'clip_ratio/high_mean': mean(updates.map((u) => u.report.clip_high)),
+    grad_norm: mean(updates.map((u) => u.gradNorm)),
+    learning_rate: updates[updates.length - 1].lr,
+    nfe: r.nfe,
+    'time/generation': r.seconds.generation,
+    'time/rewards': r.seconds.rewards,
+    'time/logprobs': r.seconds.logprobs,
+    'time/update': updateSeconds,
+  });
+  m['time/step'] = m['time/generation'] + m['time/rewards'] + m['time/logprobs'] + m['time/update'];
+  return m;
+}
+
+function toVariables(tensors: Record<string, tf.Tensor>, cfg: ModelConfig, trainable: boolean): Params {
+  const out: Params = {};
+  for (const [name, shape] of Object.entries(paramShapes(cfg))) {
+    const x = tensors[name];
+    if (!x || x.shape.join() !== shape.join()) throw new ConfigError(`checkpoint parameter ${name}: expected shape [${shape}], got ${x ? `[${x.shape}]` : 'nothing'}`);
+    out[name] = tf.variable(x, trainable);
+  }
+  return out;
+}
+
+/** The frozen reference: init_from's weights, or the synced copy saved with a resumed checkpoint. */
+function loadReference(config: GrpoConfig, start: ReturnType<typeof loadCheckpoint>, resumeDir: string | null, cfg: ModelConfig): Params {
+  const saved = Object.entries(start.optimizer ?? {}).filter(([k]) => k.startsWith('ref.'));
+  if (resumeDir && saved.length > 0) return toVariables(Object.fromEntries(saved.map(([k, v]) => [k.slice(4), v])), cfg, false);
+  if (!resumeDir) return toVariables(start.params, cfg, false); // variables share the loaded buffers until assigned
+  const init = loadCheckpoint(resolveCheckpoint(config.init_from));
+  const ref = toVariables(init.params, cfg, false);
+  tf.dispose(Object.values(init.params));
+  return ref;
+}
+
+/** TR-DPO sync: ref ← α·policy + (1 − α)·ref. */
+function syncReference(ref: Params, policy: Params, alpha: number): void {
+  tf.tidy(() => {
+    for (const [k, v] of Object.entries(ref)) v.assign(tf.add(tf.mul(alpha, policy[k]), tf.mul(1 - alpha, v)));
+  });
+}
