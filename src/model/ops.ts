@@ -1,0 +1,182 @@
+/**
+ * Tensor helpers that keep tfjs-wasm on its fast path (shared/research/tfjs-backends.md §2–3):
+ * XNNPACK serves BatchMatMul only when it is 2-D (batch 1) and non-transposed; everything else runs a naive loop
+ * 5–10× slower. tf.matMul's own gradient uses transposeA/B, so matMul2d is a customGrad whose backward transposes
+ * explicitly; attention is ONE customGrad with a hand-written backward made of batched non-transposed products, which
+ * backend/wasm_kernels.ts runs slice by slice on the fast path. RMSNorm and RoPE's rotation have hand-written
+ * backwards too (fewer kernels than tf's autodiff; no JS-built ones tensors, no gradient for constants).
+ * All functions are pure tensor code: call them inside tf.tidy (or a gradient function).
+ */
+import * as tf from '@tensorflow/tfjs';
+import { ShapeError, assertShape } from '../backend/errors.ts';
+
+type Saver = tf.GradSaveFunc;
+type GradFunc = Parameters<typeof tf.customGrad>[0];
+
+const matMul2dGrad = tf.customGrad(((a: tf.Tensor2D, b: tf.Tensor2D, save: Saver) => {
+  save([a, b]);
+  return {
+    value: tf.matMul(a, b),
+    gradFunc: (dy: tf.Tensor2D, [sa, sb]: tf.Tensor[]) => [tf.matMul(dy, tf.transpose(sb)), weightGrad(sa as tf.Tensor2D, dy)],
+  };
+}) as unknown as GradFunc);
+
+/**
+ * dB = Aᵀ dY for A [N, K], dY [N, M]. XNNPACK repacks its right operand on every call (several ns/element), so the
+ * [N, ·] operand that gets packed should be the narrower one: Aᵀ dY packs dY (N·M), (dYᵀ A)ᵀ packs A (N·K).
+ */
+function weightGrad(a: tf.Tensor2D, dy: tf.Tensor2D): tf.Tensor2D {
+  if (dy.shape[1] > a.shape[1]) return tf.transpose(tf.matMul(tf.transpose(dy), a)) as tf.Tensor2D; // [K, M]
+  return tf.matMul(tf.transpose(a), dy); // [K, M]
+}
+
+/** a float32 [N, K] @ b float32 [K, M] -> [N, M], with a backward made of non-transposed 2-D matmuls. */
+export function matMul2d(a: tf.Tensor2D, b: tf.Tensor2D): tf.Tensor2D {
+  if (a.rank !== 2 || b.rank !== 2 || a.shape[1] !== b.shape[0]) {
+    throw new ShapeError(`matMul2d: expected a [N, K] and b [K, M], got [${a.shape.join(', ')}] and [${b.shape.join(', ')}]`);
+  }
+  return matMul2dGrad(a, b) as tf.Tensor2D;
+}
+
+/**
+ * Batched non-transposed matmul [n, a, k] × [n, k, b] -> [n, a, b]: one 2-D product per (batch·head) slice. On wasm
+ * the BatchMatMul fix in backend/wasm_kernels.ts runs each slice on XNNPACK's fast path through heap views, which
+ * is ~50 ms per training step faster than slicing here with tf.slice + 2-D tf.matMul (thousands of engine ops).
+ */
+function bmm(x: tf.Tensor, y: tf.Tensor): tf.Tensor3D {
+  return tf.matMul(x as tf.Tensor3D, y as tf.Tensor3D);
+}
+
+function transpose3d(x: tf.Tensor): tf.Tensor {
+  return tf.transpose(x, [0, 2, 1]);
+}
+
+/**
+ * Softmax attention over n = B·H independent slices, no causal mask (bidirectional):
+ *   p = softmax(q kᵀ · scale + keyBias), o = p v.
+ * q, k, v float32 [n, T, dh] with slice i = b·H + h; keyBias float32 [B, T] (0 for real keys, large negative for
+ * padding) or null. Returns o [n, T, dh]. Gradients flow to q, k, v (keyBias is a constant).
+ * Backward by hand, every matmul 2-D and non-transposed after explicit transposes:
+ *   dv = pᵀ dO, dp = dO vᵀ, dS = p ⊙ (dp − rowsum(dp ⊙ p)) · scale, dq = dS k, dk = dSᵀ q.
+ */
+export function attention(q: tf.Tensor3D, k: tf.Tensor3D, v: tf.Tensor3D, keyBias: tf.Tensor2D | null, scale: number): tf.Tensor3D {
+  const [n, T, dh] = q.shape;
+  assertShape('attention: q', q.shape, [null, null, null], '[n, T, dh]');
+  assertShape('attention: k', k.shape, [n, T, dh], `[n, T, dh] = [${n}, ${T}, ${dh}]`);
+  assertShape('attention: v', v.shape, [n, T, dh], `[n, T, dh] = [${n}, ${T}, ${dh}]`);
+  let bias: tf.Tensor | null = null;
+  if (keyBias) {
+    const B = keyBias.shape[0];
+    assertShape('attention: keyBias', keyBias.shape, [B, T], `[B, T] with T = ${T}`);
+    if (B < 1 || n % B !== 0) throw new ShapeError(`attention: keyBias batch ${B} does not divide n = B·H = ${n}`);
+    bias = tf.reshape(keyBias, [B, 1, 1, T]);
+  }
+  const core = tf.customGrad(((qq: tf.Tensor3D, kk: tf.Tensor3D, vv: tf.Tensor3D, save: Saver) => {
+    let s = tf.mul(bmm(qq, transpose3d(kk)), scale); // [n, T, T]
+    if (bias) s = tf.reshape(tf.add(tf.reshape(s, [bias.shape[0], -1, T, T]), bias), [n, T, T]);
+    const p = tf.softmax(s); // [n, T, T]
+    save([qq, kk, vv, p]);
+    return {
+      value: bmm(p, vv), // [n, T, dh]
+      gradFunc: (dO: tf.Tensor3D, saved: tf.Tensor[]) => {
+        const [sq, sk, sv, sp] = saved;
+        const dv = bmm(transpose3d(sp), dO); // [n, T, dh]
+        const dp = bmm(dO, transpose3d(sv)); // [n, T, T]
+        const dS = tf.mul(tf.mul(sp, tf.sub(dp, tf.sum(tf.mul(dp, sp), -1, true))), scale); // [n, T, T]
+        const dq = bmm(dS, sk); // [n, T, dh]
+        const dk = bmm(transpose3d(dS), sq); // [n, T, dh]
+        return [dq, dk, dv];
+      },
+    };
+  }) as unknown as GradFunc);
+  return core(q, k, v) as tf.Tensor3D;
+}
+
+/** One-hot as float32. NEVER tf.oneHot(..., 'float32'): on wasm it returns int32 bit patterns labelled float32. */
+export function oneHotF32(indices: tf.Tensor, depth: number): tf.Tensor {
+  return tf.cast(tf.oneHot(tf.cast(indices, 'int32') as tf.Tensor1D, depth), 'float32');
+}
+
+/**
+ * RMSNorm in fp32: y = x · r · w with r = rsqrt(mean(x², −1) + eps). x [N, d], w [d] -> [N, d].
+ * Backward by hand (tf's Mean gradient builds a ones tensor in JS on every call): with x̂ = x · r and g = dy · w,
+ *   dw = Σ_rows dy · x̂,   dx = r · (g − x̂ · mean(g · x̂, −1)).
+ */
+export function rmsNorm(x: tf.Tensor2D, w: tf.Tensor1D, eps: number): tf.Tensor2D {
+  const f = tf.customGrad(((xx: tf.Tensor2D, ww: tf.Tensor1D, save: Saver) => {
+    const r = tf.rsqrt(tf.add(tf.mean(tf.square(xx), -1, true), eps)); // [N, 1]
+    const xhat = tf.mul(xx, r); // [N, d]
+    save([ww, r, xhat]);
+    return {
+      value: tf.mul(xhat, ww),
+      gradFunc: (dy: tf.Tensor2D, [sw, sr, sx]: tf.Tensor[]) => {
+        const g = tf.mul(dy, sw); // [N, d]
+        const dx = tf.mul(sr, tf.sub(g, tf.mul(sx, tf.mean(tf.mul(g, sx), -1, true))));
+        return [dx, tf.sum(tf.mul(dy, sx), 0)];
+      },
+    };
+  }) as unknown as GradFunc);
+  return f(x, w) as tf.Tensor2D;
+}
+
+/** SiLU (swish): x · sigmoid(x). */
+export function silu<T extends tf.Tensor>(x: T): T {
+  return tf.mul(x, tf.sigmoid(x));
+}
+
+/** RoPE tables for positions 0..T−1: cos, sin [T, dh] = cat(f, f) with f[t, j] = t · theta^(−2j/dh), j < dh/2. */
+export function ropeTables(T: number, dh: number, theta: number): { cos: Float32Array; sin: Float32Array } {
+  if (dh % 2 !== 0) throw new ShapeError(`ropeTables: head_dim must be even, got ${dh}`);
+  const half = dh / 2;
+  const cos = new Float32Array(T * dh);
+  const sin = new Float32Array(T * dh);
+  for (let j = 0; j < half; j++) {
+    const invFreq = 1 / Math.pow(theta, (2 * j) / dh);
+    for (let t = 0; t < T; t++) {
+      const a = t * invFreq;
+      cos[t * dh + j] = cos[t * dh + j + half] = Math.cos(a);
+      sin[t * dh + j] = sin[t * dh + j + half] = Math.sin(a);
+    }
+  }
+  return { cos, sin };
+}
+
+/** R [dh, dh] with x @ R = rotate_half(x) = cat(−x2, x1) (NeoX half split): exact in fp32, and a fast-path matmul. */
+function rotateHalfMatrix(dh: number): Float32Array {
+  const half = dh / 2;
+  const r = new Float32Array(dh * dh);
+  for (let j = 0; j < half; j++) {
+    r[(j + half) * dh + j] = -1; // out[j] = −x[j + half]
+    r[j * dh + j + half] = 1; // out[j + half] = x[j]
+  }
+  return r;
+}
+
+export interface Rope {
+  cos: tf.Tensor2D; // [T, dh]
+  sin: tf.Tensor2D; // [T, dh]
+  rot: tf.Tensor2D; // [dh, dh]
+}
+
+/** Creates the RoPE constants for one forward pass (dispose them, or create them inside tf.tidy). */
+export function makeRope(T: number, dh: number, theta: number): Rope {
+  const { cos, sin } = ropeTables(T, dh, theta);
+  return { cos: tf.tensor2d(cos, [T, dh]), sin: tf.tensor2d(sin, [T, dh]), rot: tf.tensor2d(rotateHalfMatrix(dh), [dh, dh]) };
+}
+
+/** rotate_half as x @ R with R constant: its gradient is dy @ Rᵀ = −(dy @ R) (R is a signed permutation, R² = −I). */
+const rotateHalfGrad = tf.customGrad(((x: tf.Tensor2D, rot: tf.Tensor2D, save: Saver) => {
+  save([rot]);
+  return {
+    value: tf.matMul(x, rot),
+    gradFunc: (dy: tf.Tensor2D, [r]: tf.Tensor[]) => [tf.neg(tf.matMul(dy, r)), tf.zerosLike(r)],
+  };
+}) as unknown as GradFunc);
+
+/** x [n, T, dh] -> x · cos + rotate_half(x) · sin (LLaDA's apply_rotary_pos_emb, positions 0..T−1). */
+export function applyRope(x: tf.Tensor3D, rope: Rope): tf.Tensor3D {
+  const [n, T, dh] = x.shape;
+  assertShape('applyRope: cos', rope.cos.shape, [T, dh], `[T, dh] = [${T}, ${dh}]`);
+  const rotated = tf.reshape(rotateHalfGrad(tf.reshape(x, [n * T, dh]), rope.rot), [n, T, dh]); // [n, T, dh]
+  return tf.add(tf.mul(x, rope.cos), tf.mul(rotated, rope.sin));
+}
