@@ -32,10 +32,8 @@ import { RolloutLog } from './rollout_log.ts';
 export interface GrpoOptions {
   resume?: boolean;
   logger?: Logger;
-  /** Overrides the rewards named in the config (tests). */
-  rewardSource?: RewardSource;
-  /** Builds the reward source from the config (the CLI passes the reward registry's loader). */
-  makeRewardSource?: (config: GrpoConfig) => Promise<RewardSource>;
+  /** The rewards, loaded from `config.rewards` by the caller (the CLI uses rewardSourceFromConfig). */
+  rewardSource: RewardSource;
   onStep?: (info: { step: number; metrics: Record<string, number>; numTensors: number }) => void;
   stopAfter?: number;
 }
@@ -47,7 +45,7 @@ export interface GrpoState {
   data_cursor: CursorState;
 }
 
-export async function trainGrpo(config: GrpoConfig, opts: GrpoOptions = {}): Promise<{ params: Params; modelConfig: ModelConfig; step: number }> {
+export async function trainGrpo(config: GrpoConfig, opts: GrpoOptions): Promise<{ params: Params; modelConfig: ModelConfig; step: number }> {
   const logger = opts.logger ?? createLogger(config.logging.level);
   await setupBackend(config.runtime.backend, (msg, fields) => logger.info(fields, msg));
   const runDir = config.run.output_dir;
@@ -77,7 +75,7 @@ export async function trainGrpo(config: GrpoConfig, opts: GrpoOptions = {}): Pro
   }
   tf.dispose([...Object.values(start.params), ...Object.values(start.optimizer ?? {})]);
 
-  const rewards = opts.rewardSource ?? (await opts.makeRewardSource!(config));
+  const rewards = opts.rewardSource;
   const rows = loadPromptRows(config);
   const cursor = new BatchCursor(rows.length, config.run.seed + 1, state.data_cursor);
   const samplingRng = new Rng(0);

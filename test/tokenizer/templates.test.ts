@@ -4,11 +4,11 @@ import { readCsv, readJsonl } from '../../src/data/index.ts';
 import { formatExample, formatPrompt, parseGsm8kAnswer, SYSTEM_PROMPT } from '../../src/tokenizer/templates.ts';
 
 describe('templates', () => {
-  it('sudoku: puzzle= then the solution in <answer> tags (test-file column names accepted)', () => {
+  it('sudoku: puzzle= then the bare solution digits (test-file column names accepted)', () => {
     const row = { puzzle: '3102200002100320', solution: '3142243142131324' };
-    expect(formatExample('sudoku', row)).toEqual({ prompt: '3102200002100320=', answer: '<answer>3142243142131324</answer>' });
+    expect(formatExample('sudoku', row)).toEqual({ prompt: '3102200002100320=', answer: '3142243142131324' });
     const csvRow = readCsv('/work/shared/data/sudoku/4x4_test_sudoku.csv')[0];
-    expect(formatExample('sudoku', csvRow)).toEqual({ prompt: '3102200002100320=', answer: '<answer>3142243142131324</answer>' });
+    expect(formatExample('sudoku', csvRow)).toEqual({ prompt: '3102200002100320=', answer: '3142243142131324' });
     expect(() => formatExample('sudoku', { puzzle: '3102200002100320' })).toThrow(DataError);
     expect(() => formatPrompt('sudoku', { puzzle: '31022' })).toThrow(/16 digits/);
   });

@@ -1,0 +1,52 @@
+/** `yarn eval --checkpoint DIR --task gsm8k --subset 200 --seed 0 [sampler options]`: accuracy with a 95% CI. */
+import path from 'node:path';
+import yargs from 'yargs';
+import { hideBin } from 'yargs/helpers';
+import { setupBackend, type BackendName } from '../backend/backend.ts';
+import { resolveCheckpoint } from '../checkpoint/checkpoint.ts';
+import { resolveDataDir } from '../data/index.ts';
+import { evaluate, writeEvalResults } from '../eval/evaluate.ts';
+import { EVAL_TASKS, type EvalTask } from '../eval/tasks.ts';
+import { loadModel } from '../model/load.ts';
+import { createLogger } from '../train/run_log.ts';
+import { runMain } from './common.ts';
+
+runMain(async () => {
+  const argv = await yargs(hideBin(process.argv))
+    .scriptName('yarn eval')
+    .usage('$0 --checkpoint DIR --task sudoku [--subset 256] [--seed 0] [--sampler llada] [--gen-length N] ...')
+    .option('checkpoint', { type: 'string', demandOption: true, describe: 'checkpoint dir or run dir (follows latest)' })
+    .option('task', { choices: EVAL_TASKS, demandOption: true, describe: 'test set' })
+    .option('subset', { type: 'number', describe: 'evaluate this many items (deterministic by --seed); default all' })
+    .option('seed', { type: 'number', default: 0 })
+    .option('sampler', { choices: ['llada', 'dus', 'remdm', 'threshold'] as const, describe: "default: the task's (llada)" })
+    .option('gen-length', { type: 'number' })
+    .option('block-length', { type: 'number' })
+    .option('steps', { type: 'number' })
+    .option('temperature', { type: 'number', describe: 'default 0 (greedy), as d1 evaluates' })
+    .option('threshold', { type: 'number', describe: 'threshold sampler: confidence to commit' })
+    .option('batch-size', { type: 'number', default: 64 })
+    .option('backend', { choices: ['auto', 'tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'] as const, default: 'auto' as const })
+    .option('data-dir', { type: 'string', describe: 'data directory (default: $DIFFRL_DATA_DIR, ../shared/data, ./data)' })
+    .option('out', { type: 'string', describe: 'results base path (default <checkpoint>/eval/<task>-<n>-seed<seed>)' })
+    .strict()
+    .help()
+    .parse();
+  const logger = createLogger();
+  await setupBackend(argv.backend as BackendName, (msg, fields) => logger.info(fields, msg));
+  const dir = resolveCheckpoint(argv.checkpoint);
+  const model = loadModel(dir);
+  const { summary, items } = await evaluate(model, {
+    task: argv.task as EvalTask,
+    subset: argv.subset ?? null,
+    seed: argv.seed,
+    dataDir: resolveDataDir(argv['data-dir']),
+    batch_size: argv['batch-size'],
+    sampler: { sampler: argv.sampler, gen_length: argv['gen-length'], block_length: argv['block-length'], steps: argv.steps, temperature: argv.temperature, threshold: argv.threshold },
+    onProgress: (done, total) => logger.info({ done, total }, 'eval progress'),
+  });
+  const base = argv.out ?? path.join(dir, 'eval', `${argv.task}-${summary.n}-seed${argv.seed}`);
+  writeEvalResults(base, summary, items);
+  process.stdout.write(JSON.stringify({ ...summary, results: `${base}.jsonl` }) + '\n');
+  model.dispose();
+});

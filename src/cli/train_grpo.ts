@@ -1,0 +1,25 @@
+/** `yarn train:grpo --config configs/sudoku-grpo.yaml`: diffu-GRPO from an SFT checkpoint. */
+import path from 'node:path';
+import yargs from 'yargs';
+import { hideBin } from 'yargs/helpers';
+import { loadConfig } from '../config/load.ts';
+import { grpoConfigSchema } from '../config/schema.ts';
+import { trainGrpo } from '../rl/grpo_trainer.ts';
+import { rewardSourceFromConfig } from '../rl/reward_source.ts';
+import { runMain } from './common.ts';
+
+runMain(async () => {
+  const argv = await yargs(hideBin(process.argv))
+    .scriptName('yarn train:grpo')
+    .usage('$0 --config configs/sudoku-grpo.yaml [--set key.path=value ...] [--resume]')
+    .option('config', { type: 'string', demandOption: true, describe: 'YAML run config' })
+    .option('set', { type: 'string', array: true, default: [], describe: 'override a config value, e.g. --set grpo.beta=0' })
+    .option('resume', { type: 'boolean', default: false, describe: "continue exactly from run.output_dir's latest checkpoint" })
+    .strict()
+    .help()
+    .parse();
+  const { config, path: file } = loadConfig(argv.config, grpoConfigSchema, argv.set);
+  // Reward modules load (and are probed) before any training time is spent; paths are relative to the config file.
+  const rewardSource = await rewardSourceFromConfig(config.rewards, path.dirname(file));
+  await trainGrpo(config, { resume: argv.resume, rewardSource });
+});

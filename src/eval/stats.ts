@@ -1,0 +1,25 @@
+/** 95% confidence intervals for an accuracy over n items. */
+
+/** Wilson score interval for k successes in n binary trials (good near 0 and 1, unlike the normal approximation). */
+export function wilson(k: number, n: number, z = 1.96): [number, number] {
+  if (n === 0) return [0, 1];
+  const p = k / n;
+  const d = 1 + (z * z) / n;
+  const centre = (p + (z * z) / (2 * n)) / d;
+  const half = (z * Math.sqrt((p * (1 - p)) / n + (z * z) / (4 * n * n))) / d;
+  return [Math.max(0, centre - half), Math.min(1, centre + half)];
+}
+
+/**
+ * Interval for the mean of per-item scores in [0, 1] (e.g. Sudoku cell accuracy per puzzle): mean ± z·s/√n, clamped.
+ * Scores are per item, not per cell, because cells of one puzzle are correlated. Binary scores use Wilson instead.
+ */
+export function meanInterval(scores: number[], z = 1.96): [number, number] {
+  const n = scores.length;
+  if (n === 0) return [0, 1];
+  if (scores.every((s) => s === 0 || s === 1)) return wilson(scores.filter((s) => s === 1).length, n, z);
+  const mean = scores.reduce((a, b) => a + b, 0) / n;
+  const sd = n > 1 ? Math.sqrt(scores.reduce((a, s) => a + (s - mean) ** 2, 0) / (n - 1)) : 0;
+  const half = (z * sd) / Math.sqrt(n);
+  return [Math.max(0, mean - half), Math.min(1, mean + half)];
+}

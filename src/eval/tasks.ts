@@ -1,0 +1,43 @@
+/**
+ * The evaluation tasks: where each test set lives in the data directory, how an item becomes a prompt, its gold
+ * answer, how a completion is scored (d1's eval parsing, eval/parse_and_get_acc.py), and the sampler defaults.
+ */
+import path from 'node:path';
+import { ConfigError } from '../backend/errors.ts';
+import { readCsv, type Row } from '../data/index.ts';
+import type { GenerateOptions } from '../sampling/index.ts';
+import { formatPrompt } from '../tokenizer/templates.ts';
+import { sudokuCellAccuracy } from './sudoku_score.ts';
+
+export type EvalTask = 'sudoku' | 'countdown' | 'gsm8k' | 'math500' | 'humaneval' | 'mbpp';
+export const EVAL_TASKS: readonly EvalTask[] = ['sudoku', 'countdown', 'gsm8k', 'math500', 'humaneval', 'mbpp'];
+
+export interface TaskSpec {
+  load(dataDir: string): Row[];
+  prompt(row: Row): string;
+  gold(row: Row): string;
+  score(completion: string, row: Row): Promise<{ score: number; parsed: string | null }>;
+  /** d1's eval: greedy, block 32, steps = gen_length / 2 (scaled to our small tasks). */
+  sampler: Pick<GenerateOptions, 'sampler' | 'gen_length' | 'block_length' | 'steps' | 'temperature'>;
+}
+
+const file = (dataDir: string, rel: string) => path.join(dataDir, rel);
+
+const SPECS: Partial<Record<EvalTask, TaskSpec>> = {
+  sudoku: {
+    load: (d) => readCsv(file(d, 'sudoku/4x4_test_sudoku.csv')),
+    prompt: (row) => formatPrompt('sudoku', row),
+    gold: (row) => String(row.Solution),
+    async score(completion, row) {
+      const { accuracy, digits } = sudokuCellAccuracy(completion, String(row.Puzzle), String(row.Solution));
+      return { score: accuracy, parsed: digits };
+    },
+    sampler: { sampler: 'llada', gen_length: 17, block_length: 17, steps: 17, temperature: 0 }, // 16 digits + EOS
+  },
+};
+
+export function taskSpec(task: EvalTask): TaskSpec {
+  const spec = SPECS[task];
+  if (!spec) throw new ConfigError(`--task ${task}: unknown evaluation task (expected one of ${Object.keys(SPECS).join(', ')})`);
+  return spec;
+}
