@@ -1,0 +1,52 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { ConfigError } from '../../src/backend/errors.ts';
+import { rewardSourceFromConfig } from '../../src/rl/reward_source.ts';
+
+const spec = (s: Record<string, unknown>) => ({ weight: 1, args: {}, ...s });
+const examples = path.resolve('examples');
+
+describe('rewardSourceFromConfig', () => {
+  it('loads the example module and combines weighted rewards with built-ins', async () => {
+    const src = await rewardSourceFromConfig(
+      [spec({ name: 'sudoku' }), spec({ module: 'length_penalty.ts', export: 'lengthPenalty', weight: 0.5, args: { target: 4 } })],
+      examples,
+    );
+    const rows = [{ puzzle: '1200340000000000', solution: '1243342143122134' }];
+    // 12 blanks (positions 2, 3, 6-15); the completion fills two correctly ('4' at 2, '3' at 3) and nothing else: 2/12.
+    const out = await src.score(['p'], ['1243'], rows);
+    expect(out.perFn.sudoku[0]).toBeCloseTo(2 / 12, 10);
+    expect(out.perFn.lengthPenalty[0]).toBe(0); // length 4 = target
+    expect(out.total[0]).toBeCloseTo(2 / 12, 10);
+    const longer = await src.score(['p'], ['12434444'], rows);
+    expect(longer.perFn.lengthPenalty[0]).toBe(-1); // |8 - 4| / 4
+    expect(longer.total[0]).toBeCloseTo(longer.perFn.sudoku[0]! - 0.5, 10);
+  });
+
+  it('rejects a missing file, a missing export and an unknown built-in with the config key', async () => {
+    await expect(rewardSourceFromConfig([spec({ module: 'nope.ts' })], examples)).rejects.toThrow(/rewards\[0\]\.module: file not found/);
+    await expect(rewardSourceFromConfig([spec({ name: 'sudoku' }), spec({ module: 'length_penalty.ts', export: 'missing' })], examples)).rejects.toThrow(
+      /rewards\[1\]\.export: .* has no function export 'missing' \(it exports: lengthPenalty\)/,
+    );
+    await expect(rewardSourceFromConfig([spec({ name: 'nosuch' })], examples)).rejects.toThrow(ConfigError);
+    await expect(rewardSourceFromConfig([spec({})], examples)).rejects.toThrow(/rewards\[0\]: give either name/);
+  });
+
+  it('rejects a wrong return shape or a throw at the probe call, before training', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rw-'));
+    fs.writeFileSync(path.join(dir, 'bad.mjs'), 'export const shape = () => [1, 2];\nexport const boom = () => { throw new Error("kaboom"); };\n');
+    await expect(rewardSourceFromConfig([spec({ module: 'bad.mjs', export: 'shape' })], dir)).rejects.toThrow(/probe call .* must return an array of 1/);
+    await expect(rewardSourceFromConfig([spec({ module: 'bad.mjs', export: 'boom' })], dir)).rejects.toThrow(/probe call .*kaboom/);
+  });
+
+  it('a reward that fails during training scores 0 and is counted, never thrown', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rw-'));
+    fs.writeFileSync(path.join(dir, 'flaky.mjs'), 'export default ({ completions }) => { if (completions.length > 1) throw new Error("late"); return [1]; };\n');
+    const src = await rewardSourceFromConfig([spec({ module: 'flaky.mjs' })], dir);
+    const out = await src.score(['a', 'b'], ['x', 'y'], [{}, {}]);
+    expect(out.total).toEqual([0, 0]);
+    expect(src.errors.default).toBe(1);
+  });
+});
