@@ -18,7 +18,7 @@ describe('rewardSourceFromConfig', () => {
     // 12 blanks (positions 2, 3, 6-15); the completion fills two correctly ('4' at 2, '3' at 3) and nothing else: 2/12.
     const out = await src.score(['p'], ['1243'], rows);
     expect(out.perFn.sudoku[0]).toBeCloseTo(2 / 12, 10);
-    expect(out.perFn.lengthPenalty[0]).toBe(0); // length 4 = target
+    expect(out.perFn.lengthPenalty[0]).toBeCloseTo(0, 10); // length 4 = target
     expect(out.total[0]).toBeCloseTo(2 / 12, 10);
     const longer = await src.score(['p'], ['12434444'], rows);
     expect(longer.perFn.lengthPenalty[0]).toBe(-1); // |8 - 4| / 4
