@@ -204,6 +204,15 @@ export const grpoTrainingSchema = z.strictObject({
   log_every: positiveInt.default(1),
 });
 
+export const periodicEvalSchema = z.strictObject({
+  /** Test set evaluated every training.eval_every steps (greedy, d1's eval parsing); null = no periodic eval. */
+  task: z.enum(['sudoku', 'countdown', 'gsm8k', 'math500', 'humaneval', 'mbpp']).nullable().default(null),
+  /** Items of the test set (deterministic by seed). */
+  subset: positiveInt.default(64),
+  seed: nonNegInt.default(0),
+  batch_size: positiveInt.default(64),
+});
+
 export const grpoConfigSchema = z.strictObject({
   run: runSchema,
   runtime: runtimeSchema.default(runtimeSchema.parse({})),
@@ -216,6 +225,7 @@ export const grpoConfigSchema = z.strictObject({
   optimizer: optimizerSchema.extend({ max_grad_norm: z.number().min(0).default(0.2) }),
   schedule: scheduleSchema.default(scheduleSchema.parse({ type: 'constant' })),
   training: grpoTrainingSchema,
+  eval: periodicEvalSchema.default(periodicEvalSchema.parse({})),
   logging: loggingSchema.default(loggingSchema.parse({})),
 });
 

@@ -15,6 +15,8 @@ import { setupBackend } from '../backend/backend.ts';
 import { ConfigError } from '../backend/errors.ts';
 import { Rng, type RngState } from '../backend/rng.ts';
 import { loadCheckpoint, resolveCheckpoint, saveCheckpoint } from '../checkpoint/checkpoint.ts';
+import { resolveDataDir } from '../data/index.ts';
+import { evaluate } from '../eval/evaluate.ts';
 import type { GrpoConfig } from '../config/schema.ts';
 import type { ModelConfig } from '../model/config.ts';
 import { paramShapes, type Params } from '../model/model.ts';
@@ -136,6 +138,14 @@ export async function trainGrpo(config: GrpoConfig, opts: GrpoOptions): Promise<
     log.progress(state.step, { loss: metrics.loss, tokensPerSec: (rollout.completionIds.length * s.gen_length) / (metrics['time/step']) });
     opts.onStep?.({ step: state.step, metrics, numTensors: tf.memory().numTensors });
     if (state.step % t.log_every === 0 || state.step === lastStep) log.metrics({ step: state.step, ...metrics });
+    if (config.eval.task && t.eval_every > 0 && (state.step % t.eval_every === 0 || state.step === lastStep)) {
+      const e = config.eval;
+      const { summary } = await evaluate({ params, cfg, tokenizer }, {
+        task: e.task!, subset: e.subset, seed: e.seed, batch_size: e.batch_size, dataDir: resolveDataDir(config.runtime.data_dir ?? undefined),
+        sampler: { gen_length: s.gen_length, block_length: s.block_length },
+      });
+      log.metrics({ step: state.step, [`eval/${e.task}/accuracy`]: summary.accuracy, [`eval/${e.task}/ci95_low`]: summary.ci95[0], [`eval/${e.task}/ci95_high`]: summary.ci95[1] });
+    }
     if ((t.save_every > 0 && state.step % t.save_every === 0) || state.step === lastStep) {
       state.sampling_rng = samplingRng.getState();
       state.masking_rng = maskingRng.getState();

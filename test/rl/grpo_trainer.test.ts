@@ -73,10 +73,16 @@ describe('diffu-GRPO trainer', () => {
   it('keeps tf.memory().numTensors flat across steps and writes metrics, rollouts and a checkpoint', async () => {
     const dir = tmp();
     const counts: number[] = [];
-    await trainGrpo(config(dir, { max_steps: 6 }), { logger: quiet, rewardSource: countTarget, onStep: (s) => counts.push(s.numTensors) });
+    const cfg = config(dir, { max_steps: 6 });
+    cfg.eval = { task: 'sudoku', subset: 4, seed: 0, batch_size: 4 };
+    cfg.training.eval_every = 3;
+    await trainGrpo(cfg, { logger: quiet, rewardSource: countTarget, onStep: (s) => counts.push(s.numTensors) });
     expect(counts[5]).toBe(counts[1]);
     const lines = fs.readFileSync(path.join(dir, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
-    expect(lines).toHaveLength(6);
+    const evals = lines.filter((l) => 'eval/sudoku/accuracy' in l);
+    expect(evals.map((l) => l.step)).toEqual([3, 6]);
+    expect(evals[0]['eval/sudoku/accuracy']).toBeGreaterThanOrEqual(0);
+    expect(lines).toHaveLength(8);
     for (const key of ['reward', 'kl', 'clip_ratio/low_mean', 'clip_ratio/high_mean', 'completions/mean_length', 'frac_reward_zero_std', 'rewards/count_target/mean', 'grad_norm', 'nfe', 'time/generation', 'time/update']) {
       expect(typeof lines[0][key]).toBe('number');
     }
