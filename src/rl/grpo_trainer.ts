@@ -19,7 +19,8 @@ import { resolveDataDir } from '../data/index.ts';
 import { evaluate } from '../eval/evaluate.ts';
 import type { GrpoConfig } from '../config/schema.ts';
 import type { ModelConfig } from '../model/config.ts';
-import { paramShapes, type Params } from '../model/model.ts';
+import { paramsFromTensors } from '../model/load.ts';
+import type { Params } from '../model/model.ts';
 import { tokenizerFromJSON } from '../tokenizer/index.ts';
 import { BatchCursor, type CursorState } from '../train/dataset.ts';
 import { AdamW } from '../train/optimizer.ts';
@@ -59,7 +60,7 @@ export async function trainGrpo(config: GrpoConfig, opts: GrpoOptions): Promise<
   const start = loadCheckpoint(resumeDir ?? resolveCheckpoint(config.init_from));
   const cfg = start.config as unknown as ModelConfig;
   const tokenizer = tokenizerFromJSON(start.tokenizerJson);
-  const params = toVariables(start.params, cfg, true);
+  const params = paramsFromTensors(start.params, cfg, true, resumeDir ?? config.init_from);
   const ref: Params | null = g.beta > 0 ? loadReference(config, start, resumeDir, cfg) : null;
   const opt = new AdamW(params, config.optimizer);
   const state: GrpoState = {
@@ -197,23 +198,13 @@ function stepMetrics(r: Rollout, updates: { lr: number; loss: number; gradNorm: 
   return m;
 }
 
-function toVariables(tensors: Record<string, tf.Tensor>, cfg: ModelConfig, trainable: boolean): Params {
-  const out: Params = {};
-  for (const [name, shape] of Object.entries(paramShapes(cfg))) {
-    const x = tensors[name];
-    if (!x || x.shape.join() !== shape.join()) throw new ConfigError(`checkpoint parameter ${name}: expected shape [${shape}], got ${x ? `[${x.shape}]` : 'nothing'}`);
-    out[name] = tf.variable(x, trainable);
-  }
-  return out;
-}
-
 /** The frozen reference: init_from's weights, or the synced copy saved with a resumed checkpoint. */
 function loadReference(config: GrpoConfig, start: ReturnType<typeof loadCheckpoint>, resumeDir: string | null, cfg: ModelConfig): Params {
   const saved = Object.entries(start.optimizer ?? {}).filter(([k]) => k.startsWith('ref.'));
-  if (resumeDir && saved.length > 0) return toVariables(Object.fromEntries(saved.map(([k, v]) => [k.slice(4), v])), cfg, false);
-  if (!resumeDir) return toVariables(start.params, cfg, false); // variables share the loaded buffers until assigned
+  if (resumeDir && saved.length > 0) return paramsFromTensors(Object.fromEntries(saved.map(([k, v]) => [k.slice(4), v])), cfg, false, `${resumeDir} (synced reference)`);
+  if (!resumeDir) return paramsFromTensors(start.params, cfg, false, config.init_from); // variables share the loaded buffers until assigned
   const init = loadCheckpoint(resolveCheckpoint(config.init_from));
-  const ref = toVariables(init.params, cfg, false);
+  const ref = paramsFromTensors(init.params, cfg, false, config.init_from);
   tf.dispose(Object.values(init.params));
   return ref;
 }

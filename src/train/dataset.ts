@@ -53,7 +53,8 @@ export function loadExamples(config: TrainConfig): { train: Example[]; heldOut: 
   return { train: d.num_train ? train.slice(0, d.num_train) : train, heldOut: examples.slice(examples.length - d.num_eval) };
 }
 
-function generateRows(task: string, seed: number, n: number, dataDir: string): Record<string, unknown>[] {
+/** n generated items of a synthetic task, none of them in the task's d1 test file. */
+export function generateRows(task: string, seed: number, n: number, dataDir: string): Record<string, unknown>[] {
   if (task === 'sudoku') {
     const exclude = new Set(readCsv(path.join(dataDir, TEST_FILES.sudoku)).map((r) => String(r.Puzzle)));
     return generateSudokuSet(seed, n, { exclude }) as unknown as Record<string, unknown>[];

@@ -17,7 +17,8 @@ import type { TrainConfig } from '../config/schema.ts';
 import { pretrainMasking, sftMasking, type NoisedBatch } from '../diffusion/forward_process.ts';
 import { weightedCrossEntropy } from '../diffusion/loss.ts';
 import type { ModelConfig } from '../model/config.ts';
-import { forward, initParams, paramShapes, type Params } from '../model/model.ts';
+import { paramsFromTensors } from '../model/load.ts';
+import { forward, initParams, type Params } from '../model/model.ts';
 import { AdamW } from './optimizer.ts';
 import { optimizerStep, type MicroLoss } from './step.ts';
 import { learningRate } from './schedule.ts';
@@ -62,7 +63,7 @@ export async function train(config: TrainConfig, opts: TrainOptions = {}): Promi
   const { tokenizer, trainSet, evalSet } = prepareData(config, ckpt?.tokenizerJson ?? null, logger);
   const modelConfig: ModelConfig = ckpt ? (ckpt.config as unknown as ModelConfig) : newModelConfig(config, tokenizer);
   if (ckpt) checkVocab(modelConfig, tokenizer.vocabSize, initDir!);
-  const params: Params = ckpt ? toVariables(ckpt.params, modelConfig) : initParams(modelConfig);
+  const params: Params = ckpt ? paramsFromTensors(ckpt.params, modelConfig, true, initDir!) : initParams(modelConfig);
   const opt = new AdamW(params, config.optimizer);
   const state: TrainerState = { step: 0, masking_rng: new Rng(config.run.seed, 'masking').getState(), data_cursor: { epoch: 0, pos: 0 }, tokens_seen: 0 };
   if (resumeDir && ckpt) {
@@ -179,15 +180,4 @@ function newModelConfig(config: TrainConfig, tok: { vocabSize: number; maskId: n
 
 function checkVocab(cfg: ModelConfig, vocab: number, dir: string): void {
   if (cfg.vocab_size !== vocab) throw new ConfigError(`${dir}: the checkpoint's vocab_size ${cfg.vocab_size} differs from its tokenizer's ${vocab}`);
-}
-
-/** Checkpoint tensors -> trainable variables, in the model's canonical parameter order (sums over params follow it). */
-function toVariables(tensors: Record<string, tf.Tensor>, cfg: ModelConfig): Params {
-  const out: Params = {};
-  for (const [name, shape] of Object.entries(paramShapes(cfg))) {
-    const t = tensors[name];
-    if (!t || t.shape.join() !== shape.join()) throw new ConfigError(`checkpoint parameter ${name}: expected shape [${shape}], got ${t ? `[${t.shape}]` : 'nothing'}`);
-    out[name] = tf.variable(t, true);
-  }
-  return out;
 }
