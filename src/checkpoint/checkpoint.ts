@@ -17,7 +17,7 @@ import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { ConfigError, ShapeError } from '../backend/errors.ts';
+import { ConfigError, DataError, ShapeError } from '../backend/errors.ts';
 import { storedTransposed } from '../model/config.ts';
 import { readSafetensors, writeSafetensors, type SafetensorsTensor } from './safetensors.ts';
 
@@ -128,9 +128,9 @@ function readJson(file: string): Record<string, unknown> {
   try {
     value = JSON.parse(fs.readFileSync(file, 'utf8'));
   } catch (e) {
-    throw new Error(`loadCheckpoint: cannot read JSON from ${file}: ${(e as Error).message}`);
+    throw new DataError(`loadCheckpoint: cannot read JSON from ${file}: ${(e as Error).message}`);
   }
-  if (value === null || typeof value !== 'object' || Array.isArray(value)) throw new Error(`loadCheckpoint: ${file} does not hold a JSON object`);
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) throw new DataError(`loadCheckpoint: ${file} does not hold a JSON object`);
   return value as Record<string, unknown>;
 }
 
@@ -257,21 +257,21 @@ function missingFiles(dir: string): string[] {
  * file. Throws an Error naming the path otherwise.
  */
 export function resolveCheckpoint(p: string): string {
-  if (!fs.existsSync(p)) throw new Error(`resolveCheckpoint: ${p} does not exist`);
-  if (!fs.statSync(p).isDirectory()) throw new Error(`resolveCheckpoint: ${p} is not a directory`);
+  if (!fs.existsSync(p)) throw new ConfigError(`resolveCheckpoint: ${p} does not exist`);
+  if (!fs.statSync(p).isDirectory()) throw new ConfigError(`resolveCheckpoint: ${p} is not a directory`);
   if (fs.existsSync(path.join(p, 'model.safetensors'))) {
     const missing = missingFiles(p);
-    if (missing.length > 0) throw new Error(`resolveCheckpoint: checkpoint ${p} is incomplete: missing ${missing.join(', ')}`);
+    if (missing.length > 0) throw new ConfigError(`resolveCheckpoint: checkpoint ${p} is incomplete: missing ${missing.join(', ')}`);
     return p;
   }
   const latest = readLatest(p);
   if (latest === null) {
-    throw new Error(`resolveCheckpoint: ${p} is neither a checkpoint directory (no model.safetensors) nor a run directory (no ${LATEST_FILE} file)`);
+    throw new ConfigError(`resolveCheckpoint: ${p} is neither a checkpoint directory (no model.safetensors) nor a run directory (no ${LATEST_FILE} file)`);
   }
   const dir = path.join(p, latest);
-  if (latest === '' || !fs.existsSync(dir)) throw new Error(`resolveCheckpoint: ${path.join(p, LATEST_FILE)} names '${latest}', which does not exist in ${p}`);
+  if (latest === '' || !fs.existsSync(dir)) throw new ConfigError(`resolveCheckpoint: ${path.join(p, LATEST_FILE)} names '${latest}', which does not exist in ${p}`);
   const missing = missingFiles(dir);
-  if (missing.length > 0) throw new Error(`resolveCheckpoint: ${dir} (named by ${path.join(p, LATEST_FILE)}) is incomplete: missing ${missing.join(', ')}`);
+  if (missing.length > 0) throw new ConfigError(`resolveCheckpoint: ${dir} (named by ${path.join(p, LATEST_FILE)}) is incomplete: missing ${missing.join(', ')}`);
   return dir;
 }
 
