@@ -4,9 +4,11 @@
  */
 import path from 'node:path';
 import { ConfigError } from '../backend/errors.ts';
-import { readCsv, type Row } from '../data/index.ts';
+import { readCsv, readJsonl, type Row } from '../data/index.ts';
+import { countdownAnswer, countdownScore } from '../rewards/countdown.ts';
+import { gsm8kGold, parseGsm8kEval, toNumber } from '../rewards/gsm8k.ts';
 import type { GenerateOptions } from '../sampling/index.ts';
-import { formatPrompt } from '../tokenizer/templates.ts';
+import { countdownFields, formatPrompt } from '../tokenizer/templates.ts';
 import { sudokuCellAccuracy } from './sudoku_score.ts';
 
 export type EvalTask = 'sudoku' | 'countdown' | 'gsm8k' | 'math500' | 'humaneval' | 'mbpp';
@@ -33,6 +35,30 @@ const SPECS: Partial<Record<EvalTask, TaskSpec>> = {
       return { score: accuracy, parsed: digits };
     },
     sampler: { sampler: 'llada', gen_length: 17, block_length: 17, steps: 17, temperature: 0 }, // 16 digits + EOS
+  },
+  countdown: {
+    load: (d) => readJsonl(file(d, 'countdown/countdown_cd3_test.jsonl')),
+    prompt: (row) => formatPrompt('countdown', row),
+    gold: (row) => String(row.output),
+    async score(completion, row) {
+      // d1 eval: exact — the equation uses the given numbers once each and reaches the target.
+      const eq = countdownAnswer(completion);
+      const { numbers, target } = countdownFields(row);
+      return { score: countdownScore(eq, numbers, target) === 1 ? 1 : 0, parsed: eq };
+    },
+    sampler: { sampler: 'llada', gen_length: 32, block_length: 32, steps: 32, temperature: 0 },
+  },
+  gsm8k: {
+    load: (d) => readJsonl(file(d, 'gsm8k/test.jsonl')),
+    // d1's RL prompt (SYSTEM_PROMPT + question); d1's eval prompt asks for \boxed{} instead. The parser takes both.
+    prompt: (row) => formatPrompt('gsm8k', row),
+    gold: (row) => gsm8kGold(row),
+    async score(completion, row) {
+      const got = parseGsm8kEval(completion);
+      const gold = toNumber(gsm8kGold(row));
+      return { score: got !== null && gold !== null && Math.abs(got - gold) < 1e-9 ? 1 : 0, parsed: got === null ? null : String(got) };
+    },
+    sampler: { sampler: 'llada', gen_length: 256, block_length: 32, steps: 128, temperature: 0 },
   },
 };
 

@@ -9,6 +9,8 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { ConfigError } from '../backend/errors.ts';
 import { sudokuCellAccuracy } from '../eval/sudoku_score.ts';
+import { countdownReward } from '../rewards/countdown.ts';
+import { gsm8kCorrectness, gsm8kInt, gsm8kSoftFormat, gsm8kStrictFormat, gsm8kXmlCount } from '../rewards/gsm8k.ts';
 import type { RewardSource } from './rollout.ts';
 
 export type RewardFn = (args: {
@@ -31,6 +33,14 @@ export const BUILTIN_REWARDS: Record<string, RewardFn> = {
   /** d1's Sudoku reward: fraction of the puzzle's empty cells filled correctly. */
   sudoku: ({ completions, rows }) =>
     completions.map((c, i) => sudokuCellAccuracy(c, String(rows[i].puzzle ?? rows[i].Puzzle), String(rows[i].solution ?? rows[i].Solution)).accuracy),
+  /** d1's Countdown reward: 1.0 correct, 0.1 parses but wrong (value or numbers), 0 no <answer>. */
+  countdown: countdownReward,
+  /** d1's GSM8K rewards (total max 4.0); `args: { d1_exact: true }` reproduces d1's regex/isdigit/string quirks. */
+  gsm8k_xmlcount: gsm8kXmlCount,
+  gsm8k_soft_format: gsm8kSoftFormat,
+  gsm8k_strict_format: gsm8kStrictFormat,
+  gsm8k_int: gsm8kInt,
+  gsm8k_correctness: gsm8kCorrectness,
 };
 
 export async function rewardSourceFromConfig(specs: RewardSpec[], baseDir: string): Promise<RewardSource & { errors: Record<string, number> }> {

@@ -1,0 +1,79 @@
+import { execFile } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import * as tf from '@tensorflow/tfjs';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { saveCheckpoint } from '../../src/checkpoint/checkpoint.ts';
+import { resolveDataDir } from '../../src/data/index.ts';
+import { evaluate, writeEvalResults } from '../../src/eval/evaluate.ts';
+import { meanInterval, wilson } from '../../src/eval/stats.ts';
+import { sudokuCellAccuracy } from '../../src/eval/sudoku_score.ts';
+import type { ModelConfig } from '../../src/model/config.ts';
+import { loadModel } from '../../src/model/load.ts';
+import { disposeParams, initParams } from '../../src/model/model.ts';
+import { buildCharTokenizer } from '../../src/tokenizer/index.ts';
+
+const tok = buildCharTokenizer('0123456789+-*/()=,:<>answer ');
+let ckpt = '';
+
+beforeAll(async () => {
+  await tf.setBackend('cpu');
+  const cfg: ModelConfig = { vocab_size: tok.vocabSize, d_model: 16, n_layers: 1, n_heads: 2, mlp_hidden: 32, max_seq_len: 64, rope_theta: 10000, norm_eps: 1e-5, mask_token_id: tok.maskId, eos_token_id: tok.eosId, pad_token_id: tok.padId, init_seed: 2 };
+  ckpt = fs.mkdtempSync(path.join(os.tmpdir(), 'eval-'));
+  const params = initParams(cfg);
+  await saveCheckpoint(ckpt, 'step-000001', { config: cfg as unknown as object, params, tokenizerJson: tok.toJSON() });
+  disposeParams(params);
+});
+
+describe('evaluate', () => {
+  it('scores a deterministic 5-item subset of countdown and sudoku and writes JSONL + Arrow', async () => {
+    const model = loadModel(ckpt);
+    for (const task of ['countdown', 'sudoku'] as const) {
+      const opts = { task, subset: 5, seed: 3, dataDir: resolveDataDir(), batch_size: 4, sampler: { gen_length: 8, block_length: 8, steps: 8 } };
+      const a = await evaluate(model, opts);
+      const b = await evaluate(model, opts);
+      expect(a.summary.n).toBe(5);
+      expect(a.items.map((i) => i.index)).toEqual(b.items.map((i) => i.index)); // same subset for the same seed
+      expect(a.items.map((i) => i.completion)).toEqual(b.items.map((i) => i.completion)); // greedy: same outputs
+      expect(a.summary.nfe).toBe(2 * 8); // two batches (4 + 1) of 8 steps
+      for (const it of a.items) expect(it.score).toBeGreaterThanOrEqual(0);
+      const base = path.join(ckpt, 'eval', task);
+      writeEvalResults(base, a.summary, a.items);
+      expect(fs.readFileSync(`${base}.jsonl`, 'utf8').trim().split('\n')).toHaveLength(6);
+      expect(fs.statSync(`${base}.arrow`).size).toBeGreaterThan(0);
+    }
+    model.dispose();
+  });
+
+  it('yarn eval prints the summary line with accuracy, CI and NFE', async () => {
+    const { stdout } = await promisify(execFile)('node', ['--import', 'tsx', 'src/cli/eval.ts', '--checkpoint', ckpt, '--task', 'sudoku', '--subset', '5', '--backend', 'cpu', '--gen-length', '8', '--block-length', '8', '--steps', '4']);
+    const out = JSON.parse(stdout.trim().split('\n').pop()!);
+    expect(out).toMatchObject({ task: 'sudoku', n: 5, nfe: 4, gen_length: 8 });
+    expect(out.ci95[0]).toBeLessThanOrEqual(out.accuracy);
+    expect(fs.existsSync(out.results)).toBe(true);
+  });
+});
+
+describe('eval statistics and Sudoku scoring', () => {
+  it('Wilson interval by hand: 8 of 10', () => {
+    // p = 0.8, z = 1.96: centre (0.8 + 0.19208) / 1.38416 = 0.71675, half 1.96*sqrt(0.016 + 0.00096)/1.38416 = 0.18441
+    const [lo, hi] = wilson(8, 10);
+    expect(lo).toBeCloseTo(0.4902, 3);
+    expect(hi).toBeCloseTo(0.9433, 3);
+  });
+  it('fractional scores use mean ± 1.96 s / sqrt(n)', () => {
+    const [lo, hi] = meanInterval([0.5, 0.75, 1, 0.25]); // mean 0.625, s = 0.3227
+    expect(lo).toBeCloseTo(0.625 - (1.96 * 0.32275) / 2, 3);
+    expect(hi).toBeCloseTo(0.625 + (1.96 * 0.32275) / 2, 3);
+  });
+  it('cell accuracy counts only the empty cells, with or without <answer> tags', () => {
+    const puzzle = '1200340000000000';
+    const solution = '1243342143122134';
+    expect(sudokuCellAccuracy(solution, puzzle, solution).accuracy).toBe(1);
+    expect(sudokuCellAccuracy(`<answer>${solution}</answer>`, puzzle, solution).accuracy).toBe(1);
+    expect(sudokuCellAccuracy('12', puzzle, solution).accuracy).toBe(0); // padded with 0s
+    expect(sudokuCellAccuracy('1243', puzzle, solution).accuracy).toBeCloseTo(2 / 12, 10);
+  });
+});
