@@ -7,6 +7,8 @@ import { ConfigError } from '../backend/errors.ts';
 import { readCsv, readJsonl, type Row } from '../data/index.ts';
 import { countdownAnswer, countdownScore } from '../rewards/countdown.ts';
 import { gsm8kGold, parseGsm8kEval, toNumber } from '../rewards/gsm8k.ts';
+import { lastBoxed, mathEquivalent } from '../rewards/math.ts';
+import { SYSTEM_PROMPT } from '../tokenizer/templates.ts';
 import type { GenerateOptions } from '../sampling/index.ts';
 import { countdownFields, formatPrompt } from '../tokenizer/templates.ts';
 import { sudokuCellAccuracy } from './sudoku_score.ts';
@@ -57,6 +59,16 @@ const SPECS: Partial<Record<EvalTask, TaskSpec>> = {
       const got = parseGsm8kEval(completion);
       const gold = toNumber(gsm8kGold(row));
       return { score: got !== null && gold !== null && Math.abs(got - gold) < 1e-9 ? 1 : 0, parsed: got === null ? null : String(got) };
+    },
+    sampler: { sampler: 'llada', gen_length: 256, block_length: 32, steps: 128, temperature: 0 },
+  },
+  math500: {
+    load: (d) => readJsonl(file(d, 'math500/test.jsonl')),
+    prompt: (row) => `${SYSTEM_PROMPT}\n\n${String(row.problem)}`,
+    gold: (row) => String(row.answer),
+    async score(completion, row) {
+      const got = lastBoxed(completion);
+      return { score: mathEquivalent(got, String(row.answer)) ? 1 : 0, parsed: got };
     },
     sampler: { sampler: 'llada', gen_length: 256, block_length: 32, steps: 128, temperature: 0 },
   },

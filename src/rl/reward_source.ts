@@ -10,6 +10,7 @@ import { pathToFileURL } from 'node:url';
 import { ConfigError } from '../backend/errors.ts';
 import { sudokuCellAccuracy } from '../eval/sudoku_score.ts';
 import { countdownReward } from '../rewards/countdown.ts';
+import { mathBoxed, mathFormat } from '../rewards/math.ts';
 import { gsm8kCorrectness, gsm8kInt, gsm8kSoftFormat, gsm8kStrictFormat, gsm8kXmlCount } from '../rewards/gsm8k.ts';
 import type { RewardSource } from './rollout.ts';
 
@@ -41,6 +42,9 @@ export const BUILTIN_REWARDS: Record<string, RewardFn> = {
   gsm8k_strict_format: gsm8kStrictFormat,
   gsm8k_int: gsm8kInt,
   gsm8k_correctness: gsm8kCorrectness,
+  /** MATH: 2.0 when the last \boxed{} is equivalent to the gold answer; format up to 1.0 (d1: 0.75, see rewards/math.ts). */
+  math_boxed: mathBoxed,
+  math_format: mathFormat,
 };
 
 export async function rewardSourceFromConfig(specs: RewardSpec[], baseDir: string): Promise<RewardSource & { errors: Record<string, number> }> {
