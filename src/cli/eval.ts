@@ -1,5 +1,6 @@
 /** `yarn eval --checkpoint DIR --task gsm8k --subset 200 --seed 0 [sampler options]`: accuracy with a 95% CI. */
 import path from 'node:path';
+import cliProgress from 'cli-progress';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { setupBackend, type BackendName } from '../backend/backend.ts';
@@ -36,6 +37,8 @@ runMain(async () => {
   await setupBackend(argv.backend as BackendName, (msg, fields) => logger.info(fields, msg));
   const dir = resolveCheckpoint(argv.checkpoint);
   const model = loadModel(dir);
+  // A progress bar on a TTY, log lines otherwise.
+  const bar = process.stderr.isTTY ? new cliProgress.SingleBar({ format: `eval ${argv.task} |{bar}| {value}/{total} items | ETA {eta_formatted}`, stream: process.stderr }, cliProgress.Presets.shades_classic) : null;
   const { summary, items } = await evaluate(model, {
     task: argv.task as EvalTask,
     subset: argv.subset ?? null,
@@ -43,8 +46,13 @@ runMain(async () => {
     dataDir: resolveDataDir(argv['data-dir']),
     batch_size: argv['batch-size'],
     sampler: { sampler: argv.sampler, gen_length: argv['gen-length'], block_length: argv['block-length'], steps: argv.steps, temperature: argv.temperature, threshold: argv.threshold },
-    onProgress: (done, total) => logger.info({ done, total }, 'eval progress'),
+    onProgress: (done, total) => {
+      if (!bar) return logger.info({ done, total }, 'eval progress');
+      if (done <= argv['batch-size']) bar.start(total, 0);
+      bar.update(done);
+    },
   });
+  bar?.stop();
   const base = argv.out ?? path.join(dir, 'eval', `${argv.task}-${summary.n}-seed${argv.seed}`);
   writeEvalResults(base, summary, items);
   process.stdout.write(JSON.stringify({ ...summary, results: `${base}.jsonl` }) + '\n');
