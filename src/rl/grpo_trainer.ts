@@ -136,7 +136,7 @@ export async function trainGrpo(config: GrpoConfig, opts: GrpoOptions): Promise<
     const metrics = stepMetrics(rollout, updates, updateSeconds);
     rolloutLog.add(state.step, rollout, g.log_rollouts);
     disposeRollout(rollout);
-    log.progress(state.step, { loss: metrics.loss, tokensPerSec: (rollout.completionIds.length * s.gen_length) / (metrics['time/step']) });
+    log.progress(state.step, { reward: metrics.reward, kl: metrics.kl, clip: metrics['clip_ratio/low_mean'] + metrics['clip_ratio/high_mean'], len: metrics['completions/mean_length'] });
     opts.onStep?.({ step: state.step, metrics, numTensors: tf.memory().numTensors });
     if (state.step % t.log_every === 0 || state.step === lastStep) log.metrics({ step: state.step, ...metrics });
     if (config.eval.task && t.eval_every > 0 && (state.step % t.eval_every === 0 || state.step === lastStep)) {

@@ -19,8 +19,8 @@ export interface RunLog {
   logger: Logger;
   /** Appends one JSON line to metrics.jsonl; logs it too when `echo`. */
   metrics(m: Metrics, echo?: boolean): void;
-  /** Moves the progress bar (TTY) to `step` of `total` with the given fields. */
-  progress(step: number, fields: { loss: number; tokensPerSec: number }): void;
+  /** Moves the progress bar (TTY) to `step` of `total`, showing the given values (e.g. { loss, 'tok/s' }). */
+  progress(step: number, fields: Record<string, number>): void;
   close(): void;
 }
 
@@ -31,7 +31,7 @@ export function openRunLog(runDir: string, total: number, opts: { logger: Logger
   const bar = showBar
     ? new cliProgress.SingleBar(
         {
-          format: 'step {value}/{total} |{bar}| loss {loss} | {tps} tok/s | ETA {eta_formatted}',
+          format: 'step {value}/{total} |{bar}| {fields} | ETA {eta_formatted}',
           stream: process.stderr,
           hideCursor: true,
           etaBuffer: 20,
@@ -39,7 +39,8 @@ export function openRunLog(runDir: string, total: number, opts: { logger: Logger
         cliProgress.Presets.shades_classic,
       )
     : null;
-  bar?.start(total, opts.startStep ?? 0, { loss: '-', tps: '-' });
+  bar?.start(total, opts.startStep ?? 0, { fields: '' });
+  const fmt = (v: number) => (Math.abs(v) >= 100 ? Math.round(v).toString() : v.toPrecision(3));
   const logger = opts.logger;
   return {
     logger,
@@ -52,7 +53,7 @@ export function openRunLog(runDir: string, total: number, opts: { logger: Logger
       }
     },
     progress(step, f) {
-      bar?.update(step, { loss: f.loss.toFixed(4), tps: Math.round(f.tokensPerSec) });
+      bar?.update(step, { fields: Object.entries(f).map(([k, v]) => `${k} ${fmt(v)}`).join(' | ') });
     },
     close() {
       bar?.stop();

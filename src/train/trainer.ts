@@ -124,7 +124,7 @@ export async function train(config: TrainConfig, opts: TrainOptions = {}): Promi
     tokensWindow += t.batch_size * t.grad_accum * trainSet.L;
     const elapsed = (performance.now() - windowStart) / 1000;
     const tokensPerSec = tokensWindow / elapsed;
-    log.progress(state.step, { loss, tokensPerSec });
+    log.progress(state.step, { loss, 'tok/s': tokensPerSec });
     opts.onStep?.({ step: state.step, loss, numTensors: tf.memory().numTensors });
     if (state.step % t.log_every === 0 || state.step === lastStep) {
       log.metrics({ step: state.step, 'loss/train': loss, grad_norm: gradNorm, lr, tokens_per_s: tokensPerSec, tokens_seen: state.tokens_seen });
