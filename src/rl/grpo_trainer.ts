@@ -134,6 +134,7 @@ export async function trainGrpo(config: GrpoConfig, opts: GrpoOptions): Promise<
 
     // ---- metrics, rollouts, checkpoint ----
     const metrics = stepMetrics(rollout, updates, updateSeconds);
+    for (const [name, n] of Object.entries(rewards.errors ?? {})) metrics[`rewards/${name}/errors`] = n;
     rolloutLog.add(state.step, rollout, g.log_rollouts);
     disposeRollout(rollout);
     log.progress(state.step, { reward: metrics.reward, kl: metrics.kl, clip: metrics['clip_ratio/low_mean'] + metrics['clip_ratio/high_mean'], len: metrics['completions/mean_length'] });

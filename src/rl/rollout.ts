@@ -17,6 +17,8 @@ import { computeAdvantages, type ScaleRewards } from './advantages.ts';
 import { completionMask } from './policy_loss.ts';
 
 export interface RewardSource {
+  /** Failed calls per reward function so far (a failing reward scores 0 for its batch and is counted here). */
+  errors?: Record<string, number>;
   /** Per completion: the weighted reward, and each function's raw value (null = not applicable). */
   score(prompts: string[], completions: string[], rows: Record<string, unknown>[]): Promise<{ total: number[]; perFn: Record<string, (number | null)[]> }>;
 }
