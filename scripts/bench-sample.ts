@@ -1,53 +1,100 @@
 /**
- * `yarn bench:sample --checkpoint DIR [--task sudoku] [--n 128]`: every sampler side by side on one checkpoint and
- * one test subset. One JSON line per sampler: NFE per generated token, wall time per sample, task accuracy (95% CI),
- * peak RSS and tf.memory() tensors.
+ * `yarn bench:sample --checkpoint DIR [--task sudoku] [--n 128] [--gen-length N]`: every sampler side by side on one
+ * checkpoint and the same test items, in one run. For Sudoku the items are d1's 4x4_test_sudoku.csv, prompted with
+ * `formatPrompt('sudoku', row)` and scored by cell accuracy on the empty cells (src/eval, via `evaluate`).
+ * One JSON line per sampler: NFE per generated token (model calls per batch / gen_length), wall time per sample, task
+ * accuracy with its 95% CI, then the process's peak RSS so far and tf.memory().numTensors after the sampler ran.
  */
 import * as tf from '@tensorflow/tfjs';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { setupBackend, type BackendName } from '../src/backend/backend.ts';
+import { ConfigError } from '../src/backend/errors.ts';
+import { runMain } from '../src/cli/common.ts';
 import { resolveDataDir } from '../src/data/index.ts';
 import { evaluate } from '../src/eval/evaluate.ts';
 import { EVAL_TASKS, taskSpec, type EvalTask } from '../src/eval/tasks.ts';
+import { resolveCheckpoint } from '../src/checkpoint/checkpoint.ts';
 import { loadModel } from '../src/model/load.ts';
+import type { GenerateOptions } from '../src/sampling/index.ts';
+import { createLogger } from '../src/train/run_log.ts';
 
-const argv = await yargs(hideBin(process.argv))
-  .option('checkpoint', { type: 'string', describe: 'checkpoint or run dir; `yarn train:sft --config configs/sudoku-sft.yaml` makes one' })
-  .option('task', { choices: EVAL_TASKS, default: 'sudoku' as EvalTask })
-  .option('n', { type: 'number', default: 128, describe: 'test items' })
-  .option('gen-length', { type: 'number', describe: "default: the task's" })
-  .option('backend', { choices: ['auto', 'wasm', 'cpu', 'tensorflow', 'tensorflow-gpu'] as const, default: 'auto' as const })
-  .strict()
-  .parse();
-if (!argv.checkpoint) {
-  process.stderr.write('bench:sample needs --checkpoint (train one with `yarn train:sft --config configs/sudoku-sft.yaml`)\n');
-  process.exit(1);
+type Variant = { name: string; options: Partial<GenerateOptions> };
+
+/** The samplers compared, for generation length L (one block of L unless --block-length). */
+function variants(L: number, blocks: number): Variant[] {
+  const half = Math.max(blocks, Math.round(L / 2 / blocks) * blocks); // steps must be a multiple of the block count
+  return [
+    { name: 'llada steps=L', options: { sampler: 'llada', steps: L } },
+    { name: `llada steps=${half}`, options: { sampler: 'llada', steps: half } },
+    { name: 'dus', options: { sampler: 'dus' } },
+    { name: 'threshold 0.9', options: { sampler: 'threshold', threshold: 0.9 } },
+    { name: 'remdm cap steps=2L', options: { sampler: 'remdm', steps: 2 * L, remdm_strategy: 'cap' } },
+  ];
 }
-const info = await setupBackend(argv.backend as BackendName);
-const model = loadModel(argv.checkpoint);
-const L = argv['gen-length'] ?? taskSpec(argv.task).sampler.gen_length;
-const variants = [
-  { name: 'llada steps=L', sampler: { sampler: 'llada' as const, steps: L } },
-  { name: 'llada steps=L/2', sampler: { sampler: 'llada' as const, steps: Math.ceil(L / 2) } },
-  { name: 'dus', sampler: { sampler: 'dus' as const } },
-  { name: 'threshold 0.9', sampler: { sampler: 'threshold' as const, threshold: 0.9 } },
-  { name: 'remdm cap steps=2L', sampler: { sampler: 'remdm' as const, steps: 2 * L, remdm_strategy: 'cap' as const } },
-];
-let peak = process.memoryUsage().rss;
-for (const v of variants) {
-  const t0 = performance.now();
-  const { summary } = await evaluate(model, {
-    task: argv.task, subset: argv.n, seed: 0, dataDir: resolveDataDir(), batch_size: 64,
-    sampler: { gen_length: L, block_length: L, temperature: 0, ...v.sampler },
-  });
-  const seconds = (performance.now() - t0) / 1000;
-  peak = Math.max(peak, process.memoryUsage().rss);
-  const batches = Math.ceil(summary.n / 64);
-  console.log(JSON.stringify({
-    bench: 'sample', task: argv.task, sampler: v.name, backend: info.backend, n: summary.n, gen_length: L,
-    nfe_per_token: summary.nfe / batches / L, ms_per_sample: (1000 * seconds) / summary.n,
-    accuracy: summary.accuracy, ci95: summary.ci95, peak_rss_mb: Math.round(peak / 2 ** 20), num_tensors: tf.memory().numTensors,
-  }));
+
+runMain(async () => {
+  const argv = await yargs(hideBin(process.argv))
+    .scriptName('yarn bench:sample')
+    .usage('$0 --checkpoint DIR [--task sudoku] [--n 128] [--gen-length N]')
+    .option('checkpoint', { type: 'string', describe: 'checkpoint or run dir; `yarn train:sft --config configs/sudoku-sft.yaml` makes one' })
+    .option('task', { choices: EVAL_TASKS, default: 'sudoku' as EvalTask })
+    .option('n', { type: 'number', default: 128, describe: 'test items (the same ones for every sampler)' })
+    .option('gen-length', { type: 'number', describe: "generated tokens (default: the task's, 17 for sudoku)" })
+    .option('block-length', { type: 'number', describe: 'semi-AR block size (default gen_length)' })
+    .option('batch-size', { type: 'number', default: 64, describe: 'rows per generation batch' })
+    .option('seed', { type: 'number', default: 0, describe: 'test subset and sampling seed' })
+    .option('data-dir', { type: 'string', describe: 'data directory (default: $DIFFRL_DATA_DIR, ../shared/data, ./data)' })
+    .option('backend', { choices: ['auto', 'wasm', 'cpu', 'tensorflow', 'tensorflow-gpu'] as const, default: 'auto' as const })
+    .strict()
+    .help()
+    .parse();
+  if (!argv.checkpoint) {
+    throw new ConfigError('bench:sample needs --checkpoint DIR (a checkpoint or run dir); make one with `yarn train:sft --config configs/sudoku-sft.yaml`');
+  }
+  if (!Number.isInteger(argv.n) || argv.n < 1) throw new ConfigError(`--n (${argv.n}) must be an integer >= 1`);
+  const dir = resolveCheckpoint(argv.checkpoint); // a bad path fails before any backend logging
+  const logger = createLogger();
+  const info = await setupBackend(argv.backend as BackendName, (msg, fields) => logger.info(fields, msg));
+  const dataDir = resolveDataDir(argv['data-dir']);
+  const model = loadModel(dir);
+  try {
+    const L = argv['gen-length'] ?? taskSpec(argv.task).sampler.gen_length;
+    const B = argv['block-length'] ?? L;
+    if (!(L % B === 0)) throw new ConfigError(`--gen-length (${L}) must be a multiple of --block-length (${B})`);
+    for (const v of variants(L, L / B)) {
+      const { summary } = await evaluate(model, {
+        task: argv.task,
+        subset: argv.n,
+        seed: argv.seed,
+        dataDir,
+        batch_size: argv['batch-size'],
+        sampler: { gen_length: L, block_length: B, temperature: 0, ...v.options },
+      });
+      const batches = Math.ceil(summary.n / argv['batch-size']);
+      const line = {
+        bench: 'sample',
+        task: argv.task,
+        checkpoint: model.dir,
+        sampler: v.name,
+        backend: info.backend,
+        n: summary.n,
+        gen_length: L,
+        block_length: B,
+        nfe_per_token: round(summary.nfe / batches / L, 3),
+        ms_per_sample: round((1000 * summary.seconds) / summary.n, 1),
+        accuracy: round(summary.accuracy, 4),
+        ci95: summary.ci95.map((x) => round(x, 4)),
+        peak_rss_mb: Math.round(process.resourceUsage().maxRSS / 1024), // maxRSS is in KiB
+        num_tensors: tf.memory().numTensors,
+      };
+      process.stdout.write(JSON.stringify(line) + '\n');
+    }
+  } finally {
+    model.dispose();
+  }
+});
+
+function round(x: number, digits: number): number {
+  return Number(x.toFixed(digits));
 }
-model.dispose();

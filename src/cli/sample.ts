@@ -1,80 +1,129 @@
-/** `yarn sample --checkpoint DIR --prompt "..." --sampler llada|dus|remdm|threshold [options]`: completions + NFE. */
+/**
+ * `yarn sample --checkpoint DIR --prompt "..." [--prompt ...] --sampler llada|dus|remdm|threshold [options]`:
+ * completions (decoded, special tokens skipped, cut at the first EOS), the number of model calls (NFE) and wall time.
+ * `--trace FILE` writes one JSON line per sampler step: step, block, nfe, the decoded state of every row (masks shown
+ * as `_`, or `[MASK]` when the vocabulary is not single characters or has `_`) and the ids, so the unmasking order
+ * can be read off. Kebab-case flags map to the sampling library's snake_case options (`--gen-length` → gen_length).
+ */
 import fs from 'node:fs';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { setupBackend, type BackendName } from '../backend/backend.ts';
+import { ConfigError } from '../backend/errors.ts';
 import { Rng } from '../backend/rng.ts';
+import { resolveCheckpoint } from '../checkpoint/checkpoint.ts';
 import { loadModel } from '../model/load.ts';
-import { generate, type GenerateOptions } from '../sampling/index.ts';
+import { generate, type GenerateOptions, type SamplerName, type StepState } from '../sampling/index.ts';
+import type { Tokenizer } from '../tokenizer/index.ts';
 import { createLogger } from '../train/run_log.ts';
 import { runMain } from './common.ts';
+
+/** Flags that only one sampler reads: giving them to another is a mistake worth an error. */
+const SAMPLER_FLAGS: Record<string, SamplerName[]> = {
+  steps: ['llada', 'remdm'],
+  remasking: ['llada'],
+  threshold: ['threshold'],
+  factor: ['threshold'],
+  'remdm-strategy': ['remdm'],
+  eta: ['remdm'],
+  'top-p': ['remdm'],
+};
+
+/** How special tokens look in a trace: `_`/`⏎` for a character vocabulary that lacks them, else the token strings. */
+function tracePlaceholders(tok: Tokenizer): { mask: string; eos: string; pad: string } {
+  const plain: string[] = [];
+  for (let id = 0; id < tok.vocabSize; id++) {
+    if (id !== tok.maskId && id !== tok.eosId && id !== tok.padId) plain.push(tok.decode([id]));
+  }
+  const charLevel = plain.every((s) => [...s].length === 1) && !plain.includes('_') && !plain.includes('⏎');
+  return charLevel ? { mask: '_', eos: '⏎', pad: '' } : { mask: '[MASK]', eos: tok.decode([tok.eosId]), pad: '' };
+}
 
 runMain(async () => {
   const argv = await yargs(hideBin(process.argv))
     .scriptName('yarn sample')
-    .usage('$0 --checkpoint DIR --prompt "1002300400010030=" [--sampler llada] [--gen-length 17] [--trace steps.jsonl]')
-    .option('checkpoint', { type: 'string', demandOption: true, describe: 'checkpoint dir or run dir (follows latest)' })
-    .option('prompt', { type: 'string', array: true, demandOption: true, describe: 'prompt text (repeat for a batch)' })
+    .usage('$0 --checkpoint DIR --prompt "3102200002100320=" [--prompt ...] [--sampler llada] [--gen-length 17] [--trace steps.jsonl]')
+    .option('checkpoint', { type: 'string', demandOption: true, describe: 'checkpoint dir, or run dir (follows its latest file)' })
+    .option('prompt', { type: 'string', array: true, demandOption: true, describe: 'prompt text; repeat for a batch' })
     .option('sampler', { choices: ['llada', 'dus', 'remdm', 'threshold'] as const, default: 'llada' as const })
-    .option('gen-length', { type: 'number', default: 32, describe: 'generated tokens (LLaDA gen_length)' })
-    .option('block-length', { type: 'number', describe: 'semi-autoregressive block size (default gen_length)' })
-    .option('steps', { type: 'number', describe: 'denoising steps for llada/remdm (default gen_length)' })
-    .option('temperature', { type: 'number', default: 0, describe: 'Gumbel temperature; 0 = greedy' })
-    .option('cfg-scale', { type: 'number', default: 0, describe: 'classifier-free guidance w' })
-    .option('remasking', { choices: ['low_confidence', 'random'] as const, default: 'low_confidence' as const })
-    .option('threshold', { type: 'number', default: 0.9, describe: 'threshold sampler: commit tokens with confidence >= this' })
-    .option('factor', { type: 'number', describe: 'threshold sampler: use the factor rule instead' })
-    .option('remdm-strategy', { choices: ['cap', 'rescale', 'conf', 'loop'] as const, default: 'cap' as const })
-    .option('eta', { type: 'number', describe: 'ReMDM eta (default per strategy)' })
-    .option('top-p', { type: 'number', default: 0.9, describe: 'ReMDM nucleus' })
+    .option('gen-length', { type: 'number', default: 32, describe: 'generated tokens per sample (gen_length)' })
+    .option('block-length', { type: 'number', describe: 'semi-autoregressive block size; must divide gen_length (default gen_length)' })
+    .option('steps', { type: 'number', describe: 'llada/remdm: total denoising steps, a multiple of the block count (default gen_length)' })
+    .option('temperature', { type: 'number', default: 0, describe: 'Gumbel-max temperature for llada/dus/threshold; 0 = greedy' })
+    .option('cfg-scale', { type: 'number', default: 0, describe: 'classifier-free guidance w (0 = off; each step then costs 2 NFE)' })
+    .option('remasking', { choices: ['low_confidence', 'random'] as const, describe: 'llada: which predictions to keep (default low_confidence)' })
+    .option('threshold', { type: 'number', describe: 'threshold (Fast-dLLM): commit every token with confidence >= τ (default 0.9)' })
+    .option('factor', { type: 'number', describe: 'threshold: use the factor rule (n+1)(1 − c_n) <= f instead of τ' })
+    .option('remdm-strategy', { choices: ['cap', 'rescale', 'conf', 'loop'] as const, describe: 'remdm: σ_t schedule (default cap)' })
+    .option('eta', { type: 'number', describe: 'remdm: η (default cap 0.008, rescale 0.015, loop 0.02)' })
+    .option('top-p', { type: 'number', describe: 'remdm: nucleus top-p on p_θ (default 0.9)' })
     .option('num-samples', { type: 'number', default: 1, describe: 'completions per prompt (G)' })
     .option('seed', { type: 'number', default: 0 })
-    .option('backend', { choices: ['auto', 'tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'] as const, default: 'auto' as const })
+    .option('backend', { choices: ['auto', 'wasm', 'cpu', 'tensorflow', 'tensorflow-gpu'] as const, default: 'auto' as const })
     .option('trace', { type: 'string', describe: 'write the sequence state after every step to this JSONL file' })
-    .option('json', { type: 'boolean', default: false, describe: 'one JSON object per completion' })
+    .option('json', { type: 'boolean', default: false, describe: 'print one JSON object per sample' })
     .strict()
     .help()
     .parse();
+  for (const [flag, samplers] of Object.entries(SAMPLER_FLAGS)) {
+    if ((argv as Record<string, unknown>)[flag] !== undefined && !samplers.includes(argv.sampler)) {
+      throw new ConfigError(`--${flag} applies to --sampler ${samplers.join('|')} only (got --sampler ${argv.sampler})`);
+    }
+  }
+  const dir = resolveCheckpoint(argv.checkpoint); // a bad path fails before any backend logging
   const logger = createLogger();
   await setupBackend(argv.backend as BackendName, (msg, fields) => logger.info(fields, msg));
-  const model = loadModel(argv.checkpoint);
-  const { cfg, tokenizer: tok } = model;
-  const show = (ids: number[]) => ids.map((t) => (t === cfg.mask_token_id ? '_' : t === cfg.pad_token_id ? '' : t === cfg.eos_token_id ? '⏎' : tok.decode([t]))).join('');
-  const trace = argv.trace ? fs.openSync(argv.trace, 'w') : null;
-  const t0 = performance.now();
-  const opts: GenerateOptions = {
-    prompts: argv.prompt.map((p) => tok.encode(p)),
-    num_generations: argv['num-samples'],
-    sampler: argv.sampler,
-    gen_length: argv['gen-length'],
-    block_length: argv['block-length'],
-    steps: argv.steps,
-    temperature: argv.temperature,
-    cfg_scale: argv['cfg-scale'],
-    remasking: argv.remasking,
-    threshold: argv.threshold,
-    factor: argv.factor,
-    remdm_strategy: argv['remdm-strategy'],
-    eta: argv.eta,
-    top_p: argv['top-p'],
-    maskId: cfg.mask_token_id,
-    eosId: cfg.eos_token_id,
-    padId: cfg.pad_token_id,
-    rng: new Rng(argv.seed, 'sampling'),
-    onStep: trace
-      ? (s) => fs.writeSync(trace, JSON.stringify({ step: s.step, block: s.block, nfe: s.nfe, text: s.ids.map(show), ids: s.ids }) + '\n')
-      : undefined,
-  };
-  const out = await generate(model.logitsFn, opts);
-  if (trace) fs.closeSync(trace);
-  const seconds = (performance.now() - t0) / 1000;
-  out.sequences.forEach((seq, i) => {
-    const eos = seq.indexOf(cfg.eos_token_id);
-    const completion = tok.decode(eos === -1 ? seq : seq.slice(0, eos), { skipSpecial: true });
-    const prompt = argv.prompt[Math.floor(i / argv['num-samples'])];
-    if (argv.json) process.stdout.write(JSON.stringify({ prompt, completion, ids: seq, nfe: out.nfe, seconds }) + '\n');
-    else process.stdout.write(`${prompt} → ${completion}\n`);
-  });
-  if (!argv.json) process.stdout.write(`NFE ${out.nfe} (model calls for the batch), ${seconds.toFixed(2)} s\n`);
-  model.dispose();
+  const model = loadModel(dir);
+  try {
+    const { config: cfg, tokenizer: tok } = model;
+    const G = argv['num-samples'];
+    const prompts = argv.prompt.map((p) => tok.encode(p));
+    const L = Math.max(...prompts.map((p) => p.length)) + argv['gen-length'];
+    if (L > cfg.max_seq_len) {
+      throw new ConfigError(`longest prompt + --gen-length ${argv['gen-length']} = ${L} tokens exceeds max_seq_len ${cfg.max_seq_len} of ${model.dir}`);
+    }
+    const marks = tracePlaceholders(tok);
+    const show = (row: number[]) =>
+      row.map((t) => (t === cfg.mask_token_id ? marks.mask : t === cfg.eos_token_id ? marks.eos : t === cfg.pad_token_id ? marks.pad : tok.decode([t]))).join('');
+    const trace = argv.trace ? fs.openSync(argv.trace, 'w') : null;
+    const onStep = (s: StepState) => fs.writeSync(trace!, JSON.stringify({ step: s.step, block: s.block, nfe: s.nfe, text: s.ids.map(show), ids: s.ids }) + '\n');
+    const opts: GenerateOptions = {
+      prompts,
+      num_generations: G,
+      sampler: argv.sampler,
+      gen_length: argv['gen-length'],
+      block_length: argv['block-length'],
+      steps: argv.steps,
+      temperature: argv.temperature,
+      cfg_scale: argv['cfg-scale'],
+      remasking: argv.remasking,
+      threshold: argv.threshold,
+      factor: argv.factor,
+      remdm_strategy: argv['remdm-strategy'],
+      eta: argv.eta,
+      top_p: argv['top-p'],
+      maskId: cfg.mask_token_id,
+      eosId: cfg.eos_token_id,
+      padId: cfg.pad_token_id,
+      rng: new Rng(argv.seed, 'sampling'),
+      onStep: trace === null ? undefined : onStep,
+    };
+    const t0 = performance.now();
+    const out = await generate(model.logitsFn, opts).finally(() => trace !== null && fs.closeSync(trace));
+    const seconds = (performance.now() - t0) / 1000;
+    out.sequences.forEach((seq, i) => {
+      const eos = seq.indexOf(cfg.eos_token_id);
+      const completion = tok.decode(eos === -1 ? seq : seq.slice(0, eos), { skipSpecial: true });
+      const prompt = argv.prompt[Math.floor(i / G)];
+      const sample = i % G;
+      if (argv.json) process.stdout.write(JSON.stringify({ prompt, sample, completion, ids: seq, sampler: argv.sampler, nfe: out.nfe, seconds }) + '\n');
+      else process.stdout.write(`${prompt}${G > 1 ? ` [${sample + 1}/${G}]` : ''} → ${completion}\n`);
+    });
+    if (!argv.json) {
+      const perToken = out.nfe / argv['gen-length'];
+      process.stdout.write(`NFE ${out.nfe} (model calls for the batch of ${out.sequences.length}; ${perToken.toFixed(2)} per generated token), ${seconds.toFixed(2)} s\n`);
+    }
+  } finally {
+    model.dispose();
+  }
 });
