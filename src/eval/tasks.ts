@@ -8,6 +8,7 @@ import { readCsv, readJsonl, type Row } from '../data/index.ts';
 import { countdownAnswer, countdownScore } from '../rewards/countdown.ts';
 import { gsm8kGold, parseGsm8kEval, toNumber } from '../rewards/gsm8k.ts';
 import { lastBoxed, mathEquivalent } from '../rewards/math.ts';
+import { codeTestsReward, extractCode } from '../rewards/code_tests.ts';
 import { SYSTEM_PROMPT } from '../tokenizer/templates.ts';
 import type { GenerateOptions } from '../sampling/index.ts';
 import { countdownFields, formatPrompt } from '../tokenizer/templates.ts';
@@ -71,6 +72,29 @@ const SPECS: Partial<Record<EvalTask, TaskSpec>> = {
       return { score: mathEquivalent(got, String(row.answer)) ? 1 : 0, parsed: got };
     },
     sampler: { sampler: 'llada', gen_length: 256, block_length: 32, steps: 128, temperature: 0 },
+  },
+  humaneval: {
+    load: (d) => readJsonl(file(d, 'humaneval/HumanEval.jsonl')),
+    prompt: (row) => String(row.prompt), // code completion: the signature and docstring
+    gold: (row) => String(row.canonical_solution),
+    async score(completion, row) {
+      // pass@1 in the sandbox: the harness's check() must pass.
+      const [score] = await codeTestsReward({ completions: [completion], rows: [row] });
+      return { score: score === 1 ? 1 : 0, parsed: extractCode(completion) };
+    },
+    sampler: { sampler: 'llada', gen_length: 256, block_length: 32, steps: 256, temperature: 0 },
+  },
+  mbpp: {
+    // The standard test split: task_id 11-510.
+    load: (d) => readJsonl(file(d, 'mbpp/mbpp.jsonl')).filter((r) => Number(r.task_id) >= 11 && Number(r.task_id) <= 510),
+    prompt: (row) => `${String(row.text)}\nYour code should pass this test:\n${(row.test_list as string[])[0]}\n`,
+    gold: (row) => String(row.code),
+    async score(completion, row) {
+      // pass@1: every assert passes.
+      const [score] = await codeTestsReward({ completions: [completion], rows: [row] });
+      return { score: score === 1 ? 1 : 0, parsed: extractCode(completion) };
+    },
+    sampler: { sampler: 'llada', gen_length: 256, block_length: 32, steps: 256, temperature: 0 },
   },
 };
 

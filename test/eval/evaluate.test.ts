@@ -77,3 +77,19 @@ describe('eval statistics and Sudoku scoring', () => {
     expect(sudokuCellAccuracy('1243', puzzle, solution).accuracy).toBeCloseTo(2 / 12, 10);
   });
 });
+
+describe('code tasks (sandboxed pass@1)', () => {
+  it('HumanEval and MBPP reference solutions score 1, a wrong one 0', async () => {
+    const { taskSpec } = await import('../../src/eval/tasks.ts');
+    const dataDir = resolveDataDir();
+    const he = taskSpec('humaneval');
+    const row = he.load(dataDir)[0];
+    expect(he.prompt(row)).toContain('def ');
+    expect((await he.score(String(row.canonical_solution), row)).score).toBe(1);
+    expect((await he.score('    return None\n', row)).score).toBe(0);
+    const mb = taskSpec('mbpp');
+    const rows = mb.load(dataDir);
+    expect(rows).toHaveLength(500);
+    expect((await mb.score('```python\n' + String(rows[0].code) + '\n```', rows[0])).score).toBe(1);
+  });
+});
