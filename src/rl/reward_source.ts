@@ -9,6 +9,7 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { ConfigError } from '../backend/errors.ts';
 import { sudokuCellAccuracy } from '../eval/sudoku_score.ts';
+import { codeTestsReward } from '../rewards/code_tests.ts';
 import { countdownReward } from '../rewards/countdown.ts';
 import { mathBoxed, mathFormat } from '../rewards/math.ts';
 import { gsm8kCorrectness, gsm8kInt, gsm8kSoftFormat, gsm8kStrictFormat, gsm8kXmlCount } from '../rewards/gsm8k.ts';
@@ -45,6 +46,8 @@ export const BUILTIN_REWARDS: Record<string, RewardFn> = {
   /** MATH: 2.0 when the last \boxed{} is equivalent to the gold answer; format up to 1.0 (d1: 0.75, see rewards/math.ts). */
   math_boxed: mathBoxed,
   math_format: mathFormat,
+  /** Code (HumanEval / MBPP rows): fraction of the unit tests passed in the sandbox (src/sandbox); args timeout_ms, memory_mb. */
+  code_tests: codeTestsReward,
 };
 
 export async function rewardSourceFromConfig(specs: RewardSpec[], baseDir: string): Promise<RewardSource & { errors: Record<string, number> }> {

@@ -25,6 +25,15 @@ describe('rewardSourceFromConfig', () => {
     expect(longer.total[0]).toBeCloseTo(longer.perFn.sudoku[0]! - 0.5, 10);
   });
 
+  it('code_tests runs the completion against the row\'s unit tests in the sandbox', async () => {
+    const src = await rewardSourceFromConfig([spec({ name: 'code_tests', args: { timeout_ms: 10000 } })], examples);
+    const rows = [{ test_list: ['assert add(1, 2) == 3', 'assert add(2, 2) == 4', 'assert add(0, 0) == 1'] }];
+    const out = await src.score(['p', 'p'], ['```python\ndef add(a, b):\n    return a + b\n```', 'def add(a, b):\n    while True: pass'], [rows[0], rows[0]]);
+    expect(out.perFn.code_tests[0]).toBeCloseTo(2 / 3, 10); // the third assert is wrong on purpose
+    expect(out.perFn.code_tests[1]).toBe(0);
+    expect(src.errors.code_tests ?? 0).toBe(0);
+  }, 60000);
+
   it('rejects a missing file, a missing export and an unknown built-in with the config key', async () => {
     await expect(rewardSourceFromConfig([spec({ module: 'nope.ts' })], examples)).rejects.toThrow(/rewards\[0\]\.module: file not found/);
     await expect(rewardSourceFromConfig([spec({ name: 'sudoku' }), spec({ module: 'length_penalty.ts', export: 'missing' })], examples)).rejects.toThrow(
