@@ -165,6 +165,7 @@ export const grpoSchema = z.strictObject({
   loss_type: z.enum(['bnpo', 'grpo', 'dr_grpo']).default('bnpo'),
   /** Each prompt token masked with this prob in the one-step log-prob estimate (d1 train.yaml: 0.15). */
   p_mask_prompt: z.number().min(0).max(1).default(0.15),
+  logp_estimator: z.enum(['one_step', 'coupled', 'trajectory']).default('one_step'),
   /** Sync the reference model every N steps as ref = α·policy + (1−α)·ref (TR-DPO); 0 = never. */
   ref_model_sync_steps: nonNegInt.default(0),
   ref_model_mixup_alpha: z.number().min(0).max(1).default(0.6),

@@ -107,7 +107,7 @@ export async function trainGrpo(config: GrpoConfig, opts: GrpoOptions): Promise<
       rewards,
       { sampling: samplingRng, masking: maskingRng },
       {
-        G: g.num_generations, mu: g.num_iterations, grad_accum: t.grad_accum, p_mask_prompt: g.p_mask_prompt,
+        G: g.num_generations, mu: g.num_iterations, grad_accum: t.grad_accum, p_mask_prompt: g.p_mask_prompt, logp_estimator: g.logp_estimator,
         scale_rewards: g.scale_rewards, beta: g.beta,
         sampler: { sampler: s.name, gen_length: s.gen_length, block_length: s.block_length, steps, temperature: s.temperature, cfg_scale: s.cfg_scale, remasking: s.remasking, threshold: s.threshold },
       },
@@ -119,7 +119,7 @@ export async function trainGrpo(config: GrpoConfig, opts: GrpoOptions): Promise<
     for (let k = 0; k < g.num_iterations; k++) {
       const lr = learningRate(state.step * g.num_iterations + k, { lr: config.optimizer.lr, warmup_steps: config.schedule.warmup_steps, max_steps: t.max_steps * g.num_iterations, schedule: config.schedule.type, min_lr_ratio: config.schedule.min_lr_ratio });
       const losses: MicroLoss[] = rollout.micro.map((mb) => () => {
-        const logp = logProbs(params, cfg, mb, k, g.p_mask_prompt, s.gen_length); // [n, Lg]
+        const logp = logProbs(params, cfg, mb, k, g.p_mask_prompt, s.gen_length, g.logp_estimator); // [n, Lg]
         const out = policyLoss(
           { logp, oldLogp: mb.oldLogp[k] ?? stopGradient(logp), refLogp: mb.refLogp[k], advantages: mb.advantages, completionMask: mb.completionMask },
           { epsilon: g.epsilon, epsilon_high: g.epsilon_high, beta: g.beta, loss_type: g.loss_type, max_completion_length: s.gen_length },

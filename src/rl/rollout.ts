@@ -6,13 +6,14 @@
  * completion fully masked], log p of the sampled token at every completion position (no 1/t weight). The mask is a
  * function of (seed, micro-batch shape) only, so the current policy at inner update k sees exactly the mask that the
  * cached old/ref log-probs of update k saw (seeds are indexed by the inner-update number k and the micro-batch c,
- * never by a running micro-step counter: see d1-grpo.md "Quirks").
+ * never by a running micro-step counter: see d1-grpo.md "Quirks"). `logp_estimator: coupled` swaps in DiffuCoder's
+ * complementary-mask pair (see coupledLogProbs), under the same seed discipline.
  */
 import * as tf from '@tensorflow/tfjs';
 import type { Rng } from '../backend/rng.ts';
 import { forward, type Params } from '../model/model.ts';
 import type { ModelConfig } from '../model/config.ts';
-import { generate, oneStepLogProbs, type GenerateOptions, type LogitsFn } from '../sampling/index.ts';
+import { coupledLogProbs, generate, oneStepLogProbs, trajectoryLogProbs, type GenerateOptions, type LogitsFn } from '../sampling/index.ts';
 import { computeAdvantages, type ScaleRewards } from './advantages.ts';
 import { completionMask } from './policy_loss.ts';
 
@@ -32,6 +33,9 @@ export interface MicroBatch {
   promptMask: tf.Tensor2D; // int32 [n, L]: 1 on real prompt tokens (the maskable ones)
   completionMask: tf.Tensor2D; // float32 [n, Lg]
   advantages: tf.Tensor1D; // float32 [n]
+  /** Sampler step (1-based) at which each completion token was committed, int32 [n, Lg]; trajectory estimator only. */
+  commitStep: tf.Tensor2D | null;
+  numSteps: number;
   /** Per inner update k: the mask seed and the cached log-probs [n, Lg]. */
   seeds: number[];
   oldLogp: tf.Tensor2D[];
@@ -58,6 +62,7 @@ export interface RolloutOptions {
   mu: number;
   grad_accum: number;
   p_mask_prompt: number;
+  logp_estimator?: LogpEstimator; // default one_step
   scale_rewards: ScaleRewards;
   beta: number;
   sampler: Omit<GenerateOptions, 'prompts' | 'num_generations' | 'maskId' | 'eosId' | 'padId' | 'rng'>;
@@ -84,6 +89,19 @@ export async function collectRollout(
   const cfg = policy.cfg;
   const G = o.G;
   const t0 = performance.now();
+  // The trajectory estimator needs the step at which each position was (last) unmasked.
+  const rec: { commit: Int32Array | null; L: number } = { commit: null, L: 0 };
+  const onStep = o.logp_estimator === 'trajectory'
+    ? (st: { step: number; ids: number[][] }) => {
+        const Lf = (rec.L = st.ids[0].length);
+        const c = (rec.commit ??= new Int32Array(st.ids.length * Lf));
+        st.ids.forEach((row, n) => row.forEach((v, l) => {
+          if (v === cfg.mask_token_id) c[n * Lf + l] = 0; // (re)masked
+          else if (c[n * Lf + l] === 0) c[n * Lf + l] = st.step;
+        }));
+      }
+    : undefined;
+  const commit = () => rec.commit;
   const gen = await generate(modelLogitsFn(policy.params, cfg), {
     ...o.sampler,
     prompts: promptTexts.map((p) => tok.encode(p)),
@@ -92,6 +110,7 @@ export async function collectRollout(
     eosId: cfg.eos_token_id,
     padId: cfg.pad_token_id,
     rng: rngs.sampling,
+    onStep,
   });
   const t1 = performance.now();
 
@@ -124,14 +143,16 @@ export async function collectRollout(
       start, end, ids, attentionMask: attention, promptMask,
       completionMask: tf.tensor2d(cmask.slice(start, end).flatMap((m) => Array.from(m)), [n, Lg]),
       advantages: tf.tensor1d(adv.advantages.slice(start, end)),
+      commitStep: commitTensor(commit(), rec.L, start, n, Lg),
+      numSteps: commit() ? Math.max(...commit()!) : 0,
       seeds: [], oldLogp: [], refLogp: [],
     };
     for (let k = 0; k < o.mu; k++) {
       const seed = (rngs.masking.nextU32() % 2147483646) + 1; // non-zero: tfjs treats seed 0 as "unseeded"
       mb.seeds.push(seed);
       // With μ = 1 the old policy IS the current one: d1/TRL then use logp.detach() (ratio 1), so skip the pass.
-      mb.oldLogp.push(o.mu > 1 ? logProbs(policy.params, cfg, mb, k, o.p_mask_prompt, Lg) : (null as unknown as tf.Tensor2D));
-      mb.refLogp.push(ref && o.beta > 0 ? logProbs(ref.params, cfg, mb, k, o.p_mask_prompt, Lg) : null);
+      mb.oldLogp.push(o.mu > 1 ? logProbs(policy.params, cfg, mb, k, o.p_mask_prompt, Lg, o.logp_estimator) : (null as unknown as tf.Tensor2D));
+      mb.refLogp.push(ref && o.beta > 0 ? logProbs(ref.params, cfg, mb, k, o.p_mask_prompt, Lg, o.logp_estimator) : null);
     }
     micro.push(mb);
   }
@@ -143,20 +164,36 @@ export async function collectRollout(
   };
 }
 
-/** One-step per-token log-probs [n, Lg] of micro-batch `mb` under `params`, with the mask of inner update k. */
-export function logProbs(params: Params, cfg: ModelConfig, mb: MicroBatch, k: number, pMaskPrompt: number, Lg: number): tf.Tensor2D {
-  return oneStepLogProbs(modelLogitsFn(params, cfg), mb.ids, mb.promptMask, {
-    maskId: cfg.mask_token_id,
-    pMaskPrompt,
-    maskSeed: mb.seeds[k],
-    attentionMask: mb.attentionMask,
-    genLength: Lg,
-  });
+/** Commit steps [n, Lg] of rows start..start+n from the flat [N, Lfull] record (prompt tokens are committed at 0). */
+function commitTensor(commit: Int32Array | null, Lfull: number, start: number, n: number, Lg: number): tf.Tensor2D | null {
+  if (!commit) return null;
+  const out = new Int32Array(n * Lg);
+  for (let j = 0; j < n; j++) for (let k = 0; k < Lg; k++) out[j * Lg + k] = Math.max(1, commit[(start + j) * Lfull + Lfull - Lg + k]);
+  return tf.tensor2d(out, [n, Lg], 'int32');
+}
+
+/**
+ * `one_step`: d1's estimate (completion fully masked, one pass). `coupled`: DiffuCoder's complementary pair of partial
+ * completion masks (one pass over 2n rows; see coupledLogProbs). `trajectory`: each token scored in the state the
+ * sampler drew it from (one pass over steps·n rows; see trajectoryLogProbs).
+ */
+export type LogpEstimator = 'one_step' | 'coupled' | 'trajectory';
+
+/** Per-token log-probs [n, Lg] of micro-batch `mb` under `params`, with the mask of inner update k. */
+export function logProbs(params: Params, cfg: ModelConfig, mb: MicroBatch, k: number, pMaskPrompt: number, Lg: number, estimator: LogpEstimator = 'one_step'): tf.Tensor2D {
+  const opts = { maskId: cfg.mask_token_id, pMaskPrompt, maskSeed: mb.seeds[k], attentionMask: mb.attentionMask, genLength: Lg };
+  const fn = modelLogitsFn(params, cfg);
+  if (estimator === 'trajectory') {
+    if (!mb.commitStep) throw new Error('logProbs: the trajectory estimator needs the rollout\'s commit steps');
+    return trajectoryLogProbs(fn, mb.ids, mb.promptMask, mb.commitStep, mb.numSteps, opts);
+  }
+  return estimator === 'coupled' ? coupledLogProbs(fn, mb.ids, mb.promptMask, opts) : oneStepLogProbs(fn, mb.ids, mb.promptMask, opts);
 }
 
 export function disposeRollout(r: Rollout): void {
   for (const mb of r.micro) {
     tf.dispose([mb.ids, mb.attentionMask, mb.promptMask, mb.completionMask, mb.advantages]);
+    if (mb.commitStep) mb.commitStep.dispose();
     tf.dispose(mb.oldLogp.filter((t) => t));
     tf.dispose(mb.refLogp.filter((t): t is tf.Tensor2D => t !== null));
   }

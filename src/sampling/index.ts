@@ -10,6 +10,8 @@ export {
   mcLogLikelihood,
   oneStepLogLikelihood,
   oneStepLogProbs,
+  coupledLogProbs,
+  trajectoryLogProbs,
   stratifiedMaskCounts,
   targetLogProbs,
   type McOptions,

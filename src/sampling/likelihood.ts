@@ -163,6 +163,82 @@ export function oneStepLogProbs(logitsFn: LogitsFn, ids: tf.Tensor2D, prompt: nu
 }
 
 /**
+ * DiffuCoder's coupled estimate (coupled-GRPO), differentiable: per sequence a mask ratio t ~ U(0.2, 0.8); each
+ * completion token is masked in view A with prob t, else in view B (the complement), so every token is scored exactly
+ * once, with the rest of the sampled completion visible as context — closer to what the sampler conditions on than
+ * the fully masked one-step view. The prompt mask (p_mask_prompt) is the same in both views. Both views go through one
+ * forward pass of 2N rows. DiffuCoder also averages in the fully masked view; this keeps only the pair (no 1/t weight:
+ * these are per-token log-probs, not an ELBO). Same arguments and output [N, Lg] as oneStepLogProbs; maskSeed required.
+ */
+export function coupledLogProbs(logitsFn: LogitsFn, ids: tf.Tensor2D, promptMask: tf.Tensor2D, opts: OneStepOptions & { genLength: number; maskSeed: number }): tf.Tensor2D {
+  const [N, L] = ids.shape;
+  const Lg = opts.genLength;
+  const p = opts.pMaskPrompt ?? 0;
+  const am = opts.attentionMask ?? null;
+  return tf.tidy(() => {
+    const completion = tf.greaterEqual(tf.range(0, L, 1, 'int32'), L - Lg).reshape([1, L]); // [1, L]
+    let maskable = tf.notEqual(promptMask, 0); // [N, L]
+    if (am) maskable = tf.logicalAnd(maskable, tf.greater(am, 0));
+    const promptHit = tf.logicalAnd(maskable, tf.less(tf.randomUniform([N, L], 0, 1, 'float32', opts.maskSeed), p)); // [N, L]
+    const t = tf.randomUniform([N, 1], 0.2, 0.8, 'float32', opts.maskSeed + 1); // [N, 1]
+    const inA = tf.less(tf.randomUniform([N, L], 0, 1, 'float32', opts.maskSeed + 2), t); // [N, L]
+    const maskA = tf.logicalOr(promptHit, tf.logicalAnd(completion, inA));
+    const maskB = tf.logicalOr(promptHit, tf.logicalAnd(completion, tf.logicalNot(inA)));
+    const mId = tf.scalar(opts.maskId, 'int32');
+    const noisy = tf.concat([select<tf.Tensor2D>(maskA, mId, ids), select<tf.Tensor2D>(maskB, mId, ids)], 0); // [2N, L]
+    const logits = callChecked(logitsFn, noisy, am ? tf.concat([am, am], 0) : null); // [2N, L, V]
+    const tail = tf.slice(logits, [0, L - Lg, 0], [2 * N, Lg, -1]); // [2N, Lg, V]
+    const target = tf.slice(ids, [0, L - Lg], [N, Lg]); // [N, Lg]
+    const lp = targetLogProbs(tail, tf.concat([target, target], 0)); // [2N, Lg]
+    const [lpA, lpB] = tf.split(lp, 2, 0) as [tf.Tensor2D, tf.Tensor2D];
+    return tf.where(tf.slice(inA, [0, L - Lg], [N, Lg]), lpA, lpB) as tf.Tensor2D; // [N, Lg]
+  });
+}
+
+/**
+ * Log-probs of the completion along the sampler's own trajectory, differentiable: token i was committed at sampler step
+ * s_i (1-based, `commitStep` [N, Lg]); its log-prob is taken from the state just before that step (prompt + the tokens
+ * committed at steps < s_i, the rest [MASK]) — the distribution the sampler actually drew it from (which positions got
+ * committed is treated as given). The S = max s_i states take S forward passes of N rows: S times the one-step
+ * estimate's cost. With steps = 1 it equals the one-step estimate. The prompt mask (p_mask_prompt) is
+ * shared by all states. Output [N, Lg]; maskSeed required when p_mask_prompt > 0.
+ */
+export function trajectoryLogProbs(
+  logitsFn: LogitsFn,
+  ids: tf.Tensor2D,
+  promptMask: tf.Tensor2D,
+  commitStep: tf.Tensor2D,
+  numSteps: number,
+  opts: OneStepOptions & { genLength: number },
+): tf.Tensor2D {
+  const [N, L] = ids.shape;
+  const Lg = opts.genLength;
+  const S = numSteps;
+  assertShape('trajectoryLogProbs: commitStep', commitStep.shape, [N, Lg], `[${N}, ${Lg}]`);
+  const p = opts.pMaskPrompt ?? 0;
+  if (p > 0 && !opts.maskSeed) throw new ConfigError('trajectoryLogProbs: p_mask_prompt > 0 needs a non-zero maskSeed');
+  const am = opts.attentionMask ?? null;
+  return tf.tidy(() => {
+    let maskable = tf.notEqual(promptMask, 0); // [N, L]
+    if (am) maskable = tf.logicalAnd(maskable, tf.greater(am, 0));
+    const promptHit = p > 0 ? tf.logicalAnd(maskable, tf.less(tf.randomUniform([N, L], 0, 1, 'float32', opts.maskSeed), p)) : tf.zerosLike(maskable).cast('bool');
+    const stepFull = tf.concat([tf.zeros([N, L - Lg], 'int32'), tf.cast(commitStep, 'int32')], 1); // [N, L], 0 on the prompt
+    const mId = tf.scalar(opts.maskId, 'int32');
+    const target = tf.slice(ids, [0, L - Lg], [N, Lg]); // [N, Lg]
+    const step = tf.cast(commitStep, 'int32'); // [N, Lg]
+    let out: tf.Tensor2D = tf.zeros([N, Lg]);
+    // One forward pass per state (S calls of N rows: the same work as S batched rows, without a huge batch).
+    for (let st = 1; st <= S; st++) {
+      const state = select<tf.Tensor2D>(tf.logicalOr(promptHit, tf.greaterEqual(stepFull, st)), mId, ids); // [N, L]
+      const logits = callChecked(logitsFn, state, am); // [N, L, V]
+      const lp = targetLogProbs(tf.slice(logits, [0, L - Lg, 0], [N, Lg, -1]), target); // [N, Lg]
+      out = tf.add(out, tf.mul(lp, tf.cast(tf.equal(step, st), 'float32'))); // keep the tokens committed at this step
+    }
+    return out;
+  });
+}
+
+/**
  * Number-returning wrapper of oneStepLogProbs for token arrays: prompts are left-padded with padId; rows are grouped
  * by completion length (one forward pass per distinct length). Returns log p per completion token and their sums.
  */

@@ -124,6 +124,31 @@ describe('rollout', () => {
     disposeParams(params);
   });
 
+  it('trajectory estimator: records the step that committed each token, and scores the sampler\'s own states', async () => {
+    const cfg = modelConfig();
+    const params = initParams(cfg);
+    const prompts = ['1200=', '0034=', '4100='];
+    const r = await collectRollout(
+      { params, cfg }, { params }, prompts.map(() => ({})), prompts, tok, countTarget,
+      { sampling: new Rng(3, 's'), masking: new Rng(3, 'm') },
+      { G: 2, mu: 2, grad_accum: 1, p_mask_prompt: 0, logp_estimator: 'trajectory', scale_rewards: 'none', beta: 0.04, sampler: { sampler: 'llada', gen_length: 8, block_length: 4, steps: 4, temperature: 1 } },
+    );
+    const mb = r.micro[0];
+    expect(mb.numSteps).toBe(4);
+    // 2 blocks of 4 tokens, 2 steps per block, 2 tokens per step: steps 1-2 fill the first block, 3-4 the second.
+    for (const row of mb.commitStep!.arraySync()) {
+      expect([...row.slice(0, 4)].sort()).toEqual([1, 1, 2, 2]);
+      expect([...row.slice(4)].sort()).toEqual([3, 3, 4, 4]);
+    }
+    const again = tf.tidy(() => logProbs(params, cfg, mb, 1, 0, 8, 'trajectory').arraySync());
+    expect(again).toEqual(mb.oldLogp[1].arraySync());
+    // It differs from the one-step (fully masked) estimate: later tokens see the earlier ones.
+    const oneStep = tf.tidy(() => logProbs(params, cfg, mb, 1, 0, 8, 'one_step').arraySync());
+    expect(oneStep.map((row) => row.slice(0, 2))).not.toEqual(again.map((row) => row.slice(0, 2)));
+    disposeRollout(r);
+    disposeParams(params);
+  });
+
   it('the GRPO loss gradient matches a finite-difference estimate on a tiny model', async () => {
     const cfg = modelConfig();
     const params = initParams(cfg);

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { Rng } from '../../src/backend/rng.ts';
-import { mcLogLikelihood, oneStepLogLikelihood, oneStepLogProbs, stratifiedMaskCounts } from '../../src/sampling/likelihood.ts';
+import { coupledLogProbs, mcLogLikelihood, oneStepLogLikelihood, oneStepLogProbs, stratifiedMaskCounts, trajectoryLogProbs } from '../../src/sampling/likelihood.ts';
 import type { LogitsFn } from '../../src/sampling/types.ts';
 import { IDS, MASK, V, contextLogits, tableLogits, useBackend } from './helpers.ts';
 
@@ -90,6 +90,83 @@ describe('mcLogLikelihood', () => {
   it('rejects mc_num not divisible by batch_size', async () => {
     await expect(mcLogLikelihood(tableLogits(4, 1).fn, [1], [2, 3, 4], { maskId: MASK, rng: new Rng(1), mc_num: 10, batch_size: 4 }))
       .rejects.toThrow(/mc_num \(10\) must be a positive multiple of batch_size \(4\)/);
+  });
+});
+
+describe('coupledLogProbs', () => {
+  it('scores every completion token once, in the view where it is masked; views are complementary; prompt mask shared', () => {
+    const L = 10;
+    const Lg = 6;
+    const { fn: table, T, M } = maskAwareTable(L, 9);
+    const seen: number[][][] = [];
+    const spy: LogitsFn = (ids, am) => {
+      seen.push(ids.arraySync());
+      return table(ids, am);
+    };
+    const rows = [[1, 2, 3, 4, 5, 6, 7, 8, 1, 2], [PADT, 3, 4, 5, 6, 7, 8, 1, 2, 3], [4, 4, 4, 4, 1, 2, 3, 4, 5, 6]];
+    const ids = tf.tensor2d(rows, [3, L], 'int32');
+    const am = tf.tensor2d(rows.map((r) => r.map((x) => (x === PADT ? 0 : 1))));
+    const pm = tf.tensor2d(rows.map((r) => r.map((x, l) => (x !== PADT && l < L - Lg ? 1 : 0))));
+    const opts = { maskId: MASK, pMaskPrompt: 0.5, maskSeed: 21, genLength: Lg, attentionMask: am as tf.Tensor2D };
+    const lp = coupledLogProbs(spy, ids as tf.Tensor2D, pm as tf.Tensor2D, opts);
+    expect(lp.shape).toEqual([3, Lg]);
+    const got = lp.arraySync();
+    const views = seen[0]; // [2N, L]: view A rows then view B rows
+    expect(views.length).toBe(6);
+    let inA = 0;
+    for (let n = 0; n < 3; n++) {
+      const a = views[n];
+      const b = views[3 + n];
+      for (let l = 0; l < L - Lg; l++) {
+        expect(a[l]).toBe(b[l]); // same prompt mask in both views
+        if (rows[n][l] === PADT) expect(a[l]).toBe(PADT); // padding never masked
+        else expect([rows[n][l], MASK]).toContain(a[l]);
+      }
+      for (let k = 0; k < Lg; k++) {
+        const l = L - Lg + k;
+        expect((a[l] === MASK ? 1 : 0) + (b[l] === MASK ? 1 : 0)).toBe(1); // complementary
+        expect(a[l] === MASK ? b[l] : a[l]).toBe(rows[n][l]); // the other view shows the sampled token
+        if (a[l] === MASK) inA++;
+        // the table's logits only depend on "masked or not", so the masked view's value is T + M
+        expect(got[n][k]).toBeCloseTo(logSoftmax(T[l].map((t, v) => t + M[l][v]))[rows[n][l]], 4);
+      }
+    }
+    expect(inA).toBeGreaterThan(0);
+    expect(inA).toBeLessThan(3 * Lg);
+    // reproducible from the seed (current / old / ref see the same masks)
+    coupledLogProbs(spy, ids as tf.Tensor2D, pm as tf.Tensor2D, opts).dispose();
+    expect(seen[1]).toEqual(seen[0]);
+    tf.dispose([ids, am, pm, lp]);
+  });
+});
+
+describe('trajectoryLogProbs', () => {
+  it('scores each token in the state before the step that committed it (hand computation with context-dependent logits)', () => {
+    const L = 7;
+    const Lg = 4;
+    const fn = contextLogits(5);
+    const rows = [[1, 2, 3, 4, 5, 6, 7], [3, 3, 1, 8, 0, 2, 4]];
+    const steps = [[2, 1, 3, 2], [1, 1, 2, 2]];
+    const ids = tf.tensor2d(rows, [2, L], 'int32');
+    const pm = tf.tensor2d(rows.map((r) => r.map((_, l) => (l < L - Lg ? 1 : 0))));
+    const cs = tf.tensor2d(steps, [2, Lg], 'int32');
+    const got = trajectoryLogProbs(fn, ids as tf.Tensor2D, pm as tf.Tensor2D, cs as tf.Tensor2D, 3, { maskId: MASK, genLength: Lg });
+    const out = got.arraySync();
+    for (let n = 0; n < 2; n++) {
+      for (let k = 0; k < Lg; k++) {
+        const s = steps[n][k];
+        // the state before step s: completion tokens committed at steps < s visible, the rest masked
+        const state = rows[n].map((x, l) => (l >= L - Lg && steps[n][l - (L - Lg)] >= s ? MASK : x));
+        const logits = fn(tf.tensor2d([state], [1, L], 'int32') as tf.Tensor2D, null).arraySync()[0][L - Lg + k];
+        expect(out[n][k]).toBeCloseTo(logSoftmax(logits)[rows[n][L - Lg + k]], 4);
+      }
+    }
+    // every token committed at step 1 = the one-step estimate
+    const ones = tf.onesLike(cs);
+    const a = trajectoryLogProbs(fn, ids as tf.Tensor2D, pm as tf.Tensor2D, ones as tf.Tensor2D, 1, { maskId: MASK, genLength: Lg });
+    const b = oneStepLogProbs(fn, ids as tf.Tensor2D, L - Lg, { maskId: MASK });
+    expect(a.arraySync()).toEqual(b.arraySync());
+    tf.dispose([ids, pm, cs, got, ones, a, b]);
   });
 });
 
