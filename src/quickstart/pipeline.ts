@@ -26,9 +26,11 @@ export interface QuickstartOptions {
 export interface QuickstartResult {
   sft: EvalSummary;
   grpo: EvalSummary;
-  /** Mean paired difference (GRPO − SFT) over the same items and its 95% CI. */
+  /** Headline comparison (the rollout sampler's schedule): mean paired difference (GRPO − SFT) and its 95% CI. */
   gain: number;
   gainCi95: [number, number];
+  /** Every decoding schedule evaluated (the rollout schedule first). */
+  comparisons: Comparison[];
   table: string;
   seconds: { sft: number; grpo: number; eval: number };
 }
@@ -60,41 +62,71 @@ export async function runQuickstart(o: QuickstartOptions): Promise<QuickstartRes
 
   logger.info({ subset: o.subset }, 'stage 3/3: evaluating both checkpoints on the d1 test set');
   const dataDir = resolveDataDir(sftCfg.runtime.data_dir ?? undefined);
-  const results: Awaited<ReturnType<typeof evaluate>>[] = [];
-  for (const [label, dir] of [['SFT', sftDir], ['SFT + diffu-GRPO', grpoDir]] as const) {
-    const model = loadModel(dir);
-    const out = await evaluate(model, {
-      task: o.task, subset: o.subset, seed: 0, dataDir, batch_size: 64,
-      sampler: { gen_length: grpoCfg.sampler.gen_length, block_length: grpoCfg.sampler.block_length },
-      onProgress: (done, total) => logger.debug({ label, done, total }, 'eval'),
-    });
-    model.dispose();
-    writeEvalResults(path.join(o.outDir, 'eval', label === 'SFT' ? 'sft' : 'grpo'), out.summary, out.items);
-    results.push(out);
+  const gs = grpoCfg.sampler;
+  // Headline: greedy decoding with the rollout sampler's schedule (what diffu-GRPO optimised). Also: the task's
+  // standard greedy decoding (one token per step), when that is a different schedule.
+  const standardSteps = gs.gen_length;
+  const schedules = [{ key: 'rollout', steps: gs.steps ?? Math.floor(gs.gen_length / 2) }];
+  if (schedules[0].steps !== standardSteps) schedules.push({ key: 'standard', steps: standardSteps });
+  const comparisons: Comparison[] = [];
+  for (const sch of schedules) {
+    const results: Awaited<ReturnType<typeof evaluate>>[] = [];
+    for (const [label, dir] of [['sft', sftDir], ['grpo', grpoDir]] as const) {
+      const model = loadModel(dir);
+      const out = await evaluate(model, {
+        task: o.task, subset: o.subset, seed: 0, dataDir, batch_size: 64,
+        sampler: { sampler: gs.name, gen_length: gs.gen_length, block_length: gs.block_length, steps: sch.steps, temperature: 0 },
+        onProgress: (done, total) => logger.debug({ label, done, total }, 'eval'),
+      });
+      model.dispose();
+      writeEvalResults(path.join(o.outDir, 'eval', sch.key === 'rollout' ? label : `${label}-${sch.key}`), out.summary, out.items);
+      results.push(out);
+    }
+    comparisons.push(compare(results[0], results[1], sch.steps));
   }
   const t3 = performance.now();
-  const diffs = results[1].items.map((it, i) => it.score - results[0].items[i].score);
-  const gain = diffs.reduce((a, b) => a + b, 0) / diffs.length;
-  const sd = Math.sqrt(diffs.reduce((a, d) => a + (d - gain) ** 2, 0) / Math.max(diffs.length - 1, 1));
-  const half = (1.96 * sd) / Math.sqrt(diffs.length);
-  const gainCi95: [number, number] = [gain - half, gain + half];
-  const [sft, grpo] = results.map((r) => r.summary);
   const metric = o.task === 'sudoku' ? 'cell accuracy' : 'accuracy';
   const pct = (x: number) => (100 * x).toFixed(1);
-  const row = (name: string, s: EvalSummary) => `| ${name.padEnd(17)} | ${pct(s.accuracy).padStart(5)}% | [${pct(s.ci95[0])}, ${pct(s.ci95[1])}] |`;
-  const table = [
-    `${o.task}: ${metric} on ${sft.n} items of d1's test set (greedy, ${sft.sampler}, gen_length ${sft.gen_length})`,
-    `| model             | ${metric.padEnd(6)} | 95% CI        |`,
-    `|-------------------|--------|---------------|`,
-    row('SFT', sft),
-    row('SFT + diffu-GRPO', grpo),
-    `gain ${gain >= 0 ? '+' : ''}${pct(gain)} points, paired 95% CI [${pct(gainCi95[0])}, ${pct(gainCi95[1])}]${gainCi95[0] > 0 ? ' (outside the CI of zero: a real gain)' : ' (not significant)'}`,
-    `time: SFT ${((t1 - t0) / 1000).toFixed(0)} s, diffu-GRPO ${((t2 - t1) / 1000).toFixed(0)} s, eval ${((t3 - t2) / 1000).toFixed(0)} s`,
-  ].join('\n');
-  const result: QuickstartResult = { sft, grpo, gain, gainCi95, table, seconds: { sft: (t1 - t0) / 1000, grpo: (t2 - t1) / 1000, eval: (t3 - t2) / 1000 } };
+  const lines = [`${o.task}: ${metric} on ${comparisons[0].sft.n} items of d1's test set, greedy ${gs.name} decoding, gen_length ${gs.gen_length}`];
+  lines.push(`| model             | decoding steps | ${metric} | 95% CI         |`, `|-------------------|----------------|${'-'.repeat(metric.length + 2)}|----------------|`);
+  for (const c of comparisons) {
+    for (const [name, e] of [['SFT', c.sft], ['SFT + diffu-GRPO', c.grpo]] as const) {
+      lines.push(`| ${name.padEnd(17)} | ${String(c.steps).padStart(14)} | ${(pct(e.accuracy) + '%').padStart(metric.length)} | [${pct(e.ci95[0])}, ${pct(e.ci95[1])}]${' '.repeat(Math.max(0, 14 - `[${pct(e.ci95[0])}, ${pct(e.ci95[1])}]`.length))} |`);
+    }
+  }
+  for (const c of comparisons) {
+    const verdict = c.gainCi95[0] > 0 ? (c.gain > halfWidth(c.sft) ? 'larger than the CI of either accuracy' : 'paired CI excludes 0') : 'not significant';
+    lines.push(`gain with ${c.steps}-step decoding: ${c.gain >= 0 ? '+' : ''}${pct(c.gain)} points, paired 95% CI [${pct(c.gainCi95[0])}, ${pct(c.gainCi95[1])}] (${verdict})`);
+  }
+  lines.push(`time: SFT ${((t1 - t0) / 1000).toFixed(0)} s, diffu-GRPO ${((t2 - t1) / 1000).toFixed(0)} s, eval ${((t3 - t2) / 1000).toFixed(0)} s`);
+  const table = lines.join('\n');
+  const head = comparisons[0];
+  const result: QuickstartResult = {
+    sft: head.sft, grpo: head.grpo, gain: head.gain, gainCi95: head.gainCi95, comparisons, table,
+    seconds: { sft: (t1 - t0) / 1000, grpo: (t2 - t1) / 1000, eval: (t3 - t2) / 1000 },
+  };
   fs.writeFileSync(path.join(o.outDir, 'results.json'), JSON.stringify({ ...result, table: undefined }, null, 2));
   return result;
 }
+
+export interface Comparison {
+  steps: number;
+  sft: EvalSummary;
+  grpo: EvalSummary;
+  /** Mean paired difference (GRPO − SFT) over the same items and its 95% CI. */
+  gain: number;
+  gainCi95: [number, number];
+}
+
+function compare(a: { summary: EvalSummary; items: { score: number }[] }, b: { summary: EvalSummary; items: { score: number }[] }, steps: number): Comparison {
+  const diffs = b.items.map((it, i) => it.score - a.items[i].score);
+  const gain = diffs.reduce((x, y) => x + y, 0) / diffs.length;
+  const sd = Math.sqrt(diffs.reduce((x, d) => x + (d - gain) ** 2, 0) / Math.max(diffs.length - 1, 1));
+  const half = (1.96 * sd) / Math.sqrt(diffs.length);
+  return { steps, sft: a.summary, grpo: b.summary, gain, gainCi95: [gain - half, gain + half] };
+}
+
+const halfWidth = (s: EvalSummary) => (s.ci95[1] - s.ci95[0]) / 2;
 
 /** A run is finished when its latest checkpoint is at max_steps. */
 function finished(runDir: string, maxSteps: number): boolean {

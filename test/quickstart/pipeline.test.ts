@@ -8,7 +8,7 @@ import { runQuickstart } from '../../src/quickstart/pipeline.ts';
 // The same pipeline as `yarn quickstart`, on a micro configuration (seconds), so CI guards every stage's wiring.
 const micro = {
   setSft: ['model.d_model=16', 'model.n_layers=1', 'model.n_heads=2', 'model.mlp_hidden=32', 'data.num_train=200', 'data.num_eval=16', 'training.batch_size=8', 'training.max_steps=6', 'training.eval_every=0', 'training.log_every=3', 'logging.progress=off'],
-  setGrpo: ['data.num_train=50', 'grpo.prompts_per_step=2', 'grpo.num_generations=2', 'grpo.num_iterations=2', 'training.max_steps=2', 'training.save_every=0', 'logging.progress=off'],
+  setGrpo: ['data.num_train=50', 'grpo.prompts_per_step=2', 'grpo.num_generations=2', 'grpo.num_iterations=2', 'training.max_steps=2', 'training.save_every=0', 'logging.progress=off', 'sampler.steps=9'],
   subset: 8,
 };
 
@@ -26,8 +26,11 @@ describe('quickstart pipeline (micro)', () => {
       expect(s.ci95[1]).toBeGreaterThanOrEqual(s.accuracy);
       expect(s.nfe).toBeGreaterThan(0);
     }
-    expect(first.table).toMatch(/\| SFT +\| +[\d.]+% \| \[/);
-    expect(first.table).toMatch(/\| SFT \+ diffu-GRPO +\|/);
+    expect(first.table).toMatch(/\| SFT +\| +9 \| +[\d.]+% \| \[/); // the rollout schedule (sudoku-grpo: 9 steps)
+    expect(first.table).toMatch(/\| SFT \+ diffu-GRPO +\| +17 \|/); // and the standard one (one token per step)
+    expect(first.comparisons.map((c) => c.steps)).toEqual([9, 17]);
+    expect(first.comparisons[1].sft.nfe).toBeGreaterThan(first.comparisons[0].sft.nfe);
+    expect(fs.existsSync(path.join(outDir, 'eval', 'grpo-standard.jsonl'))).toBe(true);
     expect(fs.existsSync(path.join(outDir, 'results.json'))).toBe(true);
     expect(fs.existsSync(path.join(outDir, 'eval', 'grpo.arrow'))).toBe(true);
     const items = fs.readFileSync(path.join(outDir, 'eval', 'sft.jsonl'), 'utf8').trim().split('\n');
