@@ -22,7 +22,7 @@ runMain(async () => {
     .option('out', { type: 'string', default: 'checkpoints/quickstart', describe: 'output root' })
     .option('set-sft', { type: 'string', array: true, default: [], describe: 'override an SFT config value' })
     .option('set-grpo', { type: 'string', array: true, default: [], describe: 'override a GRPO config value' })
-    .option('subset', { type: 'number', default: 256, describe: 'test items evaluated (d1 uses 256 Sudoku / all 256 Countdown)' })
+    .option('subset', { type: 'number', default: 500, describe: 'test items evaluated (all 500 Sudoku puzzles; Countdown has 256)' })
     .strict()
     .help()
     .parse();

@@ -91,6 +91,17 @@ describe('diffu-GRPO trainer', () => {
     expect(fs.existsSync(path.join(dir, 'latest'))).toBe(true);
   });
 
+  it('keeps memory flat with the trajectory and coupled estimators too', async () => {
+    for (const est of ['trajectory', 'coupled'] as const) {
+      const counts: number[] = [];
+      const cfg = config(tmp(), { max_steps: 4 });
+      cfg.grpo.logp_estimator = est;
+      cfg.training.grad_accum = 2;
+      await trainGrpo(cfg, { logger: quiet, rewardSource: countTarget, onStep: (s) => counts.push(s.numTensors) });
+      expect(counts[3]).toBe(counts[1]);
+    }
+  });
+
   it('resumes exactly: 4 steps straight equal 2 + resume + 2 (cpu)', async () => {
     const a = await trainGrpo(config(tmp(), { max_steps: 4 }), { logger: quiet, rewardSource: countTarget });
     const dir = tmp();
