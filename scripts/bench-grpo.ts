@@ -1,0 +1,107 @@
+/**
+ * One diffu-GRPO step at the issue's reference shape: 16 prompts × 6 completions × 64 generated tokens, split into
+ * generation / rewards / log-probs (old + reference) / updates, through the real trainer (trainGrpo).
+ * Model: a fresh vocab-≈30 char model, d_model 128, 4 layers, 4 heads, MLP 512 (bench-train's shape); prompts:
+ * generated Countdown puzzles (`a,b,c->t:`); reward: d1's Countdown reward; sampler LLaDA, block 32, 32 steps
+ * (2 tokens per step, as d1), T 0.9.
+ *
+ *   yarn bench:grpo [--steps 3] [--mu 1] [--estimator one_step|coupled|trajectory] [--backend wasm]
+ * Prints one JSON line per measured step (after 1 warm-up step) and a summary line with the means, generated tokens
+ * per second, peak RSS and tf.memory().numTensors at the first and last measured step. Check `uptime` first.
+ */
+import fs from 'node:fs';
+import os, { loadavg } from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { pino } from 'pino';
+import { setupBackend, type BackendName } from '../src/backend/backend.ts';
+import { saveCheckpoint } from '../src/checkpoint/checkpoint.ts';
+import { parseConfig } from '../src/config/load.ts';
+import { grpoConfigSchema } from '../src/config/schema.ts';
+import type { ModelConfig } from '../src/model/config.ts';
+import { disposeParams, initParams } from '../src/model/model.ts';
+import { trainGrpo } from '../src/rl/grpo_trainer.ts';
+import { rewardSourceFromConfig } from '../src/rl/reward_source.ts';
+import { buildCharTokenizer } from '../src/tokenizer/index.ts';
+
+const { values: args } = parseArgs({
+  options: {
+    backend: { type: 'string', default: 'wasm' },
+    steps: { type: 'string', default: '3' },
+    mu: { type: 'string', default: '1' },
+    estimator: { type: 'string', default: 'one_step' },
+  },
+});
+const measured = Number(args.steps);
+const P = 16;
+const G = 6;
+const GEN = 64;
+
+async function main(): Promise<void> {
+  const loadBefore = loadavg()[0];
+  await setupBackend(args.backend as BackendName);
+  const tok = buildCharTokenizer('0123456789,->:+*/() <answer></answer>=');
+  const cfg: ModelConfig = {
+    vocab_size: tok.vocabSize, d_model: 128, n_layers: 4, n_heads: 4, mlp_hidden: 512, max_seq_len: 128,
+    rope_theta: 10000, norm_eps: 1e-5, mask_token_id: tok.maskId, eos_token_id: tok.eosId, pad_token_id: tok.padId, init_seed: 1,
+  };
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-grpo-'));
+  const initDir = path.join(root, 'init');
+  const params = initParams(cfg);
+  await saveCheckpoint(initDir, 'step-000000', { config: cfg as unknown as object, params, tokenizerJson: tok.toJSON() });
+  disposeParams(params);
+
+  const config = parseConfig(
+    {
+      run: { output_dir: path.join(root, 'run'), seed: 0 },
+      runtime: { backend: args.backend },
+      init_from: initDir,
+      data: { task: 'countdown', num_train: P * (measured + 1) },
+      rewards: [{ name: 'countdown' }],
+      sampler: { name: 'llada', gen_length: GEN, block_length: 32, steps: 32, temperature: 0.9 },
+      grpo: { num_generations: G, prompts_per_step: P, num_iterations: Number(args.mu), beta: 0.04, logp_estimator: args.estimator, log_rollouts: 0 },
+      optimizer: { lr: 1e-5 },
+      training: { max_steps: measured + 1, save_every: 0, log_every: 1 },
+      logging: { level: 'warn', progress: 'off' },
+    },
+    grpoConfigSchema,
+  );
+  const rewardSource = await rewardSourceFromConfig(config.rewards, process.cwd());
+  const rows: Record<string, number>[] = [];
+  const tensors: number[] = [];
+  await trainGrpo(config, {
+    logger: pino({ level: 'warn' }),
+    rewardSource,
+    onStep: ({ step, metrics, numTensors }) => {
+      if (step === 1) return; // warm-up: wasm kernel set-up and first-call allocations
+      const row = {
+        step,
+        generation_s: metrics['time/generation'],
+        rewards_s: metrics['time/rewards'],
+        logprobs_s: metrics['time/logprobs'],
+        update_s: metrics['time/update'],
+        step_s: metrics['time/step'],
+        nfe: metrics.nfe,
+      };
+      rows.push(row);
+      tensors.push(numTensors);
+      process.stdout.write(JSON.stringify(row) + '\n');
+    },
+  });
+  const mean = (k: string) => rows.reduce((a, r) => a + r[k], 0) / rows.length;
+  process.stdout.write(
+    JSON.stringify({
+      bench: 'grpo', backend: args.backend, shape: `${P} prompts x ${G} completions x ${GEN} tokens`, mu: Number(args.mu), estimator: args.estimator,
+      params_M: +((cfg.vocab_size * 128 * 2 + 4 * (4 * 128 * 128 + 3 * 128 * 512)) / 1e6).toFixed(2),
+      generation_s: +mean('generation_s').toFixed(2), rewards_s: +mean('rewards_s').toFixed(3), logprobs_s: +mean('logprobs_s').toFixed(2),
+      update_s: +mean('update_s').toFixed(2), step_s: +mean('step_s').toFixed(2),
+      generated_tokens_per_s: Math.round((P * G * GEN) / mean('generation_s')),
+      peak_rss_mb: Math.round(process.resourceUsage().maxRSS / 1024),
+      num_tensors_first: tensors[0], num_tensors_last: tensors[tensors.length - 1],
+      load_before: +loadBefore.toFixed(2),
+    }) + '\n',
+  );
+  fs.rmSync(root, { recursive: true, force: true });
+}
+
+await main();
