@@ -166,6 +166,11 @@ export const grpoSchema = z.strictObject({
   /** Each prompt token masked with this prob in the one-step log-prob estimate (d1 train.yaml: 0.15). */
   p_mask_prompt: z.number().min(0).max(1).default(0.15),
   logp_estimator: z.enum(['one_step', 'coupled', 'trajectory']).default('one_step'),
+  /**
+   * outcome: one advantage per completion, r − group mean (d1). process: rewards that credit characters (e.g. sudoku's
+   * cells) give each token the reward-to-go from its sampler step on, minus the group mean (DeepSeekMath §4.1.3).
+   */
+  credit: z.enum(['outcome', 'process']).default('outcome'),
   /** Sync the reference model every N steps as ref = α·policy + (1−α)·ref (TR-DPO); 0 = never. */
   ref_model_sync_steps: nonNegInt.default(0),
   ref_model_mixup_alpha: z.number().min(0).max(1).default(0.6),

@@ -5,19 +5,44 @@
  * accuracy"). Note: 124 of the 500 test puzzles have several solutions; like d1 we compare with the given one.
  */
 export function sudokuDigits(completion: string): string {
+  return sudokuCells(completion).digits;
+}
+
+/** The 16 cell digits and, for each digit actually present, its character offset in the completion. */
+function sudokuCells(completion: string): { digits: string; offsets: number[] } {
   const blocks = [...completion.matchAll(/<answer>([\s\S]*?)<\/answer>/g)];
-  const source = blocks.length > 0 ? blocks[blocks.length - 1][1] : completion;
-  return source.replace(/\D/g, '').padEnd(16, '0').slice(0, 16);
+  const last = blocks.length > 0 ? blocks[blocks.length - 1] : null;
+  const source = last ? last[1] : completion;
+  const base = last ? last.index! + '<answer>'.length : 0;
+  const offsets: number[] = [];
+  let digits = '';
+  for (let i = 0; i < source.length && digits.length < 16; i++) {
+    if (source[i] >= '0' && source[i] <= '9') {
+      digits += source[i];
+      offsets.push(base + i);
+    }
+  }
+  return { digits: digits.padEnd(16, '0'), offsets };
 }
 
 export function sudokuCellAccuracy(completion: string, puzzle: string, solution: string): { accuracy: number; digits: string } {
-  const digits = sudokuDigits(completion);
+  const { accuracy, digits } = sudokuCellCredit(completion, puzzle, solution);
+  return { accuracy, digits };
+}
+
+/**
+ * Cell accuracy plus its process credit: each correctly filled empty cell is worth 1/empty, tied to the character
+ * offset of its digit in the completion (GRPO's `credit: process`; the credit sums to the accuracy).
+ */
+export function sudokuCellCredit(completion: string, puzzle: string, solution: string): { accuracy: number; digits: string; credit: { at: number; value: number }[] } {
+  const { digits, offsets } = sudokuCells(completion);
   let empty = 0;
-  let correct = 0;
+  const correct: number[] = [];
   for (let i = 0; i < 16; i++) {
     if (puzzle[i] !== '0') continue;
     empty++;
-    if (digits[i] === solution[i]) correct++;
+    if (digits[i] === solution[i] && i < offsets.length) correct.push(offsets[i]);
   }
-  return { accuracy: empty === 0 ? 1 : correct / empty, digits };
+  if (empty === 0) return { accuracy: 1, digits, credit: [] };
+  return { accuracy: correct.length / empty, digits, credit: correct.map((at) => ({ at, value: 1 / empty })) };
 }

@@ -18,31 +18,77 @@ export interface Advantages {
 }
 
 export function computeAdvantages(rewards: number[], G: number, scale: ScaleRewards): Advantages {
-  if (!Number.isInteger(G) || G < 2) throw new Error(`computeAdvantages: num_generations (${G}) must be an integer >= 2`);
-  if (rewards.length % G !== 0) throw new Error(`computeAdvantages: ${rewards.length} rewards are not a whole number of groups of ${G}`);
+  checkGroups(rewards.length, G);
   const P = rewards.length / G;
+  const divisors = scaleDivisors(rewards, G, scale);
   const advantages = new Array<number>(rewards.length);
   let zeroStd = 0;
   let stdSum = 0;
   for (let g = 0; g < P; g++) {
     const group = rewards.slice(g * G, (g + 1) * G);
     const mean = group.reduce((s, r) => s + r, 0) / G;
-    const std = sampleStd(group, mean);
-    stdSum += std;
+    stdSum += sampleStd(group, mean);
     if (group.every((r) => r === group[0])) zeroStd++;
-    for (let i = 0; i < G; i++) {
-      const centred = group[i] - mean;
-      advantages[g * G + i] = scale === 'group' ? centred / (std + 1e-4) : centred;
-    }
-  }
-  if (scale === 'batch') {
-    const batchStd = sampleStd(rewards, rewards.reduce((s, r) => s + r, 0) / rewards.length);
-    for (let i = 0; i < advantages.length; i++) advantages[i] /= batchStd + 1e-4;
+    for (let i = 0; i < G; i++) advantages[g * G + i] = (group[i] - mean) / divisors[g * G + i];
   }
   return { advantages, fracZeroStd: zeroStd / P, meanGroupStd: stdSum / P };
+}
+
+function checkGroups(n: number, G: number): void {
+  if (!Number.isInteger(G) || G < 2) throw new Error(`computeAdvantages: num_generations (${G}) must be an integer >= 2`);
+  if (n % G !== 0) throw new Error(`computeAdvantages: ${n} rewards are not a whole number of groups of ${G}`);
+}
+
+/** Per completion: what its centred reward is divided by (1, its group's std + 1e-4, or the batch std + 1e-4). */
+function scaleDivisors(rewards: number[], G: number, scale: ScaleRewards): number[] {
+  const stdOf = (xs: number[]) => sampleStd(xs, xs.reduce((s, x) => s + x, 0) / xs.length) + 1e-4;
+  const batch = scale === 'batch' ? stdOf(rewards) : 1;
+  return rewards.map((_, i) => (scale === 'group' ? stdOf(rewards.slice(i - (i % G), i - (i % G) + G)) : batch));
 }
 
 function sampleStd(xs: number[], mean: number): number {
   if (xs.length < 2) return 0;
   return Math.sqrt(xs.reduce((s, x) => s + (x - mean) ** 2, 0) / (xs.length - 1));
+}
+
+/**
+ * Process supervision (`grpo.credit: process`): GRPO's process-reward advantages (DeepSeekMath §4.1.3, "the advantage
+ * of a token is the sum of the normalised rewards from the following steps"), with the sampler's denoising steps as
+ * the steps. A token committed at sampler step s can change only what is committed at steps ≥ s, never what was
+ * committed before, so its return is the reward-to-go
+ *   R_{i,s} = outcome_i + Σ_{l : step_il ≥ s} credit_il          (outcome_i = r_i − Σ_l credit_il)
+ * and its advantage is R_{i,s} minus the group's mean return at the same step:
+ *   A_{i,l} = R_{i,s} − mean_{j in group} R_{j,s},   s = step_il
+ * (scaled like computeAdvantages). At the first step R_{i,1} = r_i, and with no credit A_{i,l} = r_i − mean: plain GRPO.
+ *
+ * rewards [N]; credit [N][Lg] reward credited to each completion token; step [N][Lg] the 1-based sampler step that
+ * committed each token. Returns [N][Lg].
+ */
+export function processAdvantages(rewards: number[], credit: number[][], step: number[][], G: number, scale: ScaleRewards): number[][] {
+  const N = rewards.length;
+  checkGroups(N, G);
+  if (credit.length !== N || step.length !== N) throw new Error(`processAdvantages: ${N} rewards but ${credit.length} credit rows and ${step.length} step rows`);
+  const S = Math.max(1, ...step.flat());
+  // R[i][s] for s = 1..S (index 0 unused): suffix sums of the per-step credit, plus the outcome part.
+  const R = rewards.map((r, i) => {
+    const perStep = new Array<number>(S + 2).fill(0);
+    let credited = 0;
+    credit[i].forEach((c, l) => {
+      perStep[step[i][l]] += c;
+      credited += c;
+    });
+    const ret = new Array<number>(S + 2).fill(0);
+    ret[S + 1] = r - credited;
+    for (let s = S; s >= 1; s--) ret[s] = ret[s + 1] + perStep[s];
+    return ret;
+  });
+  const divisors = scaleDivisors(rewards, G, scale); // the same scaling as the outcome advantages
+  return step.map((row, i) => {
+    const g0 = i - (i % G);
+    return row.map((s) => {
+      let mean = 0;
+      for (let j = g0; j < g0 + G; j++) mean += R[j][s];
+      return (R[i][s] - mean / G) / divisors[i];
+    });
+  });
 }

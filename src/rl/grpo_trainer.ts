@@ -107,7 +107,7 @@ export async function trainGrpo(config: GrpoConfig, opts: GrpoOptions): Promise<
       rewards,
       { sampling: samplingRng, masking: maskingRng },
       {
-        G: g.num_generations, mu: g.num_iterations, grad_accum: t.grad_accum, p_mask_prompt: g.p_mask_prompt, logp_estimator: g.logp_estimator,
+        G: g.num_generations, mu: g.num_iterations, grad_accum: t.grad_accum, p_mask_prompt: g.p_mask_prompt, logp_estimator: g.logp_estimator, credit: g.credit,
         scale_rewards: g.scale_rewards, beta: g.beta,
         sampler: { sampler: s.name, gen_length: s.gen_length, block_length: s.block_length, steps, temperature: s.temperature, cfg_scale: s.cfg_scale, remasking: s.remasking, threshold: s.threshold },
       },

@@ -2,7 +2,8 @@
  * The diffu-GRPO loss (d1 `compute_loss`, TRL GRPOTrainer), per completion token t of completion i:
  *
  *   ρ_it   = exp(logp_it − old_it)                                     importance ratio to the sampling policy
- *   pg_it  = −min(ρ_it·A_i, clip(ρ_it, 1 − ε, 1 + ε_high)·A_i)          clipped surrogate (ε = epsilon)
+ *   pg_it  = −min(ρ_it·A_i, clip(ρ_it, 1 − ε, 1 + ε_high)·A_i)          clipped surrogate (ε = epsilon; A_it per token
+ *                                                                      with credit: process)
  *   kl_it  = exp(ref_it − logp_it) − (ref_it − logp_it) − 1             k3 estimator of KL(π‖π_ref), ≥ 0
  *   l_it   = pg_it + β·kl_it
  *
@@ -38,8 +39,8 @@ export interface PolicyLossInputs {
   oldLogp: tf.Tensor2D;
   /** [N, Lg] reference log-probs (constants), or null when β = 0. */
   refLogp: tf.Tensor2D | null;
-  /** [N] advantages. */
-  advantages: tf.Tensor1D;
+  /** [N] advantages, one per completion, or [N, Lg] one per token (credit: process). */
+  advantages: tf.Tensor1D | tf.Tensor2D;
   /** [N, Lg] 1 on completion tokens up to and including the first EOS, else 0. */
   completionMask: tf.Tensor2D;
 }
@@ -59,9 +60,10 @@ export function policyLoss(x: PolicyLossInputs, o: PolicyLossOptions): PolicyLos
   for (const [name, t] of [['oldLogp', x.oldLogp], ['completionMask', x.completionMask], ['refLogp', x.refLogp]] as const) {
     if (t) assertShape(`policyLoss: ${name}`, t.shape, [N, Lg], `[N, Lg] = [${N}, ${Lg}]`);
   }
-  assertShape('policyLoss: advantages', x.advantages.shape, [N], `[N] = [${N}]`);
+  if (x.advantages.rank === 2) assertShape('policyLoss: advantages', x.advantages.shape, [N, Lg], `[N, Lg] = [${N}, ${Lg}]`);
+  else assertShape('policyLoss: advantages', x.advantages.shape, [N], `[N] = [${N}]`);
   const epsHigh = o.epsilon_high ?? o.epsilon;
-  const A = x.advantages.reshape([N, 1]); // [N, 1]
+  const A = x.advantages.rank === 2 ? x.advantages : x.advantages.reshape([N, 1]); // [N, Lg] or [N, 1]
   const m = x.completionMask; // [N, Lg]
 
   const ratio = tf.exp(tf.sub(x.logp, x.oldLogp)); // [N, Lg]

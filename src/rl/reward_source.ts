@@ -3,24 +3,34 @@
  * every column of the data rows, returns a number or null (not applicable) per completion; the total is the weighted
  * sum with nulls skipped. A reward that throws scores 0 for that batch and is counted (`rewards/<name>/errors`), so a
  * failing reward never kills training. Custom modules are loaded and probed before any training time is spent.
+ *
+ * A reward may also say which part of the completion earned it (process supervision, DeepSeekMath §4.1.3): instead of
+ * a number it returns `{ reward, credit: [{ at, value }] }`, where `at` is a character offset in the completion and
+ * the values sum to at most `reward` (the rest is outcome reward, earned by the completion as a whole). Only
+ * `grpo.credit: process` uses the credit (see advantages.ts); otherwise `reward` is all that counts.
  */
 import fs from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { ConfigError } from '../backend/errors.ts';
-import { sudokuCellAccuracy } from '../eval/sudoku_score.ts';
+import { sudokuCellCredit } from '../eval/sudoku_score.ts';
 import { codeTestsReward } from '../rewards/code_tests.ts';
 import { countdownReward } from '../rewards/countdown.ts';
 import { mathBoxed, mathFormat } from '../rewards/math.ts';
 import { gsm8kCorrectness, gsm8kInt, gsm8kSoftFormat, gsm8kStrictFormat, gsm8kXmlCount } from '../rewards/gsm8k.ts';
 import type { RewardSource } from './rollout.ts';
 
+/** Part of a reward tied to the completion character (offset `at`) that earned it. */
+export interface Credit { at: number; value: number }
+export interface CreditedReward { reward: number; credit: Credit[] }
+export type RewardValue = number | null | CreditedReward;
+
 export type RewardFn = (args: {
   prompts: string[];
   completions: string[];
   rows: Record<string, unknown>[];
   args: Record<string, unknown>;
-}) => (number | null)[] | Promise<(number | null)[]>;
+}) => RewardValue[] | Promise<RewardValue[]>;
 
 export interface RewardSpec {
   name?: string;
@@ -32,9 +42,12 @@ export interface RewardSpec {
 
 /** Built-in rewards by config name. */
 export const BUILTIN_REWARDS: Record<string, RewardFn> = {
-  /** d1's Sudoku reward: fraction of the puzzle's empty cells filled correctly. */
+  /** d1's Sudoku reward: fraction of the puzzle's empty cells filled correctly; credit 1/empty at each right digit. */
   sudoku: ({ completions, rows }) =>
-    completions.map((c, i) => sudokuCellAccuracy(c, String(rows[i].puzzle ?? rows[i].Puzzle), String(rows[i].solution ?? rows[i].Solution)).accuracy),
+    completions.map((c, i) => {
+      const { accuracy, credit } = sudokuCellCredit(c, String(rows[i].puzzle ?? rows[i].Puzzle), String(rows[i].solution ?? rows[i].Solution));
+      return { reward: accuracy, credit };
+    }),
   /** d1's Countdown reward: 1.0 correct, 0.1 parses but wrong (value or numbers), 0 no <answer>. */
   countdown: countdownReward,
   /** d1's GSM8K rewards (total max 4.0); `args: { d1_exact: true }` reproduces d1's regex/isdigit/string quirks. */
@@ -71,20 +84,26 @@ export async function rewardSourceFromConfig(specs: RewardSpec[], baseDir: strin
     async score(prompts, completions, rows) {
       const perFn: Record<string, (number | null)[]> = {};
       const total = new Array<number>(completions.length).fill(0);
+      const credit: Credit[][] = completions.map(() => []);
       for (const { name, fn, weight, args } of fns) {
-        let values: (number | null)[];
+        let values: RewardValue[];
         try {
-          values = checkShape(await fn({ prompts, completions, rows, args }), completions.length, name);
+          values = checkShape(await fn({ prompts, completions, rows, args }), completions, name);
         } catch {
           errors[name] = (errors[name] ?? 0) + 1;
           values = new Array(completions.length).fill(0);
         }
-        perFn[name] = values;
+        perFn[name] = values.map((v) => (v !== null && typeof v === 'object' ? v.reward : v));
         values.forEach((v, j) => {
-          if (v !== null) total[j] += weight * v;
+          if (v === null) return;
+          if (typeof v === 'number') total[j] += weight * v;
+          else {
+            total[j] += weight * v.reward;
+            for (const c of v.credit) credit[j].push({ at: c.at, value: weight * c.value });
+          }
         });
       }
-      return { total, perFn };
+      return { total, perFn, credit };
     },
   };
 }
@@ -101,16 +120,22 @@ async function loadModuleReward(spec: RewardSpec, baseDir: string, key: string):
   }
   // Probe once with a tiny fake batch, so a broken reward fails now rather than an hour into training.
   try {
-    checkShape(await (fn as RewardFn)({ prompts: ['1+1?'], completions: ['2'], rows: [{}], args: spec.args }), 1, `${key} (${file}#${name})`);
+    checkShape(await (fn as RewardFn)({ prompts: ['1+1?'], completions: ['2'], rows: [{}], args: spec.args }), ['2'], `${key} (${file}#${name})`);
   } catch (e) {
     throw new ConfigError(`${key}: probe call of ${file}#${name} failed: ${(e as Error).message}`);
   }
   return fn as RewardFn;
 }
 
-function checkShape(values: unknown, n: number, name: string): (number | null)[] {
-  if (!Array.isArray(values) || values.length !== n || values.some((v) => v !== null && (typeof v !== 'number' || !Number.isFinite(v)))) {
-    throw new Error(`reward ${name} must return an array of ${n} finite numbers or nulls, got ${JSON.stringify(values)?.slice(0, 80)}`);
+function checkShape(values: unknown, completions: string[], name: string): RewardValue[] {
+  const n = completions.length;
+  const finite = (v: unknown) => typeof v === 'number' && Number.isFinite(v);
+  const ok = (v: unknown, j: number) =>
+    v === null || finite(v) ||
+    (typeof v === 'object' && finite((v as CreditedReward).reward) && Array.isArray((v as CreditedReward).credit) &&
+      (v as CreditedReward).credit.every((c) => finite(c?.value) && Number.isInteger(c?.at) && c.at >= 0 && c.at < completions[j].length));
+  if (!Array.isArray(values) || values.length !== n || !values.every(ok)) {
+    throw new Error(`reward ${name} must return an array of ${n} finite numbers, nulls or { reward, credit: [{ at, value }] } (at: a character offset of the completion), got ${JSON.stringify(values)?.slice(0, 80)}`);
   }
-  return values as (number | null)[];
+  return values as RewardValue[];
 }

@@ -14,14 +14,15 @@ import type { Rng } from '../backend/rng.ts';
 import { forward, type Params } from '../model/model.ts';
 import type { ModelConfig } from '../model/config.ts';
 import { coupledLogProbs, generate, oneStepLogProbs, trajectoryLogProbs, type GenerateOptions, type LogitsFn } from '../sampling/index.ts';
-import { computeAdvantages, type ScaleRewards } from './advantages.ts';
+import { computeAdvantages, processAdvantages, type ScaleRewards } from './advantages.ts';
 import { completionMask } from './policy_loss.ts';
+import type { Credit } from './reward_source.ts';
 
 export interface RewardSource {
   /** Failed calls per reward function so far (a failing reward scores 0 for its batch and is counted here). */
   errors?: Record<string, number>;
   /** Per completion: the weighted reward, and each function's raw value (null = not applicable). */
-  score(prompts: string[], completions: string[], rows: Record<string, unknown>[]): Promise<{ total: number[]; perFn: Record<string, (number | null)[]> }>;
+  score(prompts: string[], completions: string[], rows: Record<string, unknown>[]): Promise<{ total: number[]; perFn: Record<string, (number | null)[]>; credit?: Credit[][] }>;
 }
 
 export interface MicroBatch {
@@ -32,7 +33,7 @@ export interface MicroBatch {
   attentionMask: tf.Tensor2D; // float32 [n, L]
   promptMask: tf.Tensor2D; // int32 [n, L]: 1 on real prompt tokens (the maskable ones)
   completionMask: tf.Tensor2D; // float32 [n, Lg]
-  advantages: tf.Tensor1D; // float32 [n]
+  advantages: tf.Tensor1D | tf.Tensor2D; // float32 [n], or [n, Lg] per token with credit: process
   /** Sampler step (1-based) at which each completion token was committed, int32 [n, Lg]; trajectory estimator only. */
   commitStep: tf.Tensor2D | null;
   numSteps: number;
@@ -63,6 +64,8 @@ export interface RolloutOptions {
   grad_accum: number;
   p_mask_prompt: number;
   logp_estimator?: LogpEstimator; // default one_step
+  /** outcome: one advantage per completion (d1). process: per-token reward-to-go advantages (advantages.ts). */
+  credit?: 'outcome' | 'process';
   scale_rewards: ScaleRewards;
   beta: number;
   sampler: Omit<GenerateOptions, 'prompts' | 'num_generations' | 'maskId' | 'eosId' | 'padId' | 'rng'>;
@@ -89,9 +92,9 @@ export async function collectRollout(
   const cfg = policy.cfg;
   const G = o.G;
   const t0 = performance.now();
-  // The trajectory estimator needs the step at which each position was (last) unmasked.
+  // The trajectory estimator and process credit need the step at which each position was (last) unmasked.
   const rec: { commit: Int32Array | null; L: number } = { commit: null, L: 0 };
-  const onStep = o.logp_estimator === 'trajectory'
+  const onStep = o.logp_estimator === 'trajectory' || o.credit === 'process'
     ? (st: { step: number; ids: number[][] }) => {
         const Lf = (rec.L = st.ids[0].length);
         const c = (rec.commit ??= new Int32Array(st.ids.length * Lf));
@@ -101,7 +104,6 @@ export async function collectRollout(
         }));
       }
     : undefined;
-  const commit = () => rec.commit;
   const gen = await generate(modelLogitsFn(policy.params, cfg), {
     ...o.sampler,
     prompts: promptTexts.map((p) => tok.encode(p)),
@@ -122,6 +124,13 @@ export async function collectRollout(
   const rowsPerCompletion = Array.from({ length: N }, (_, i) => rows[Math.floor(i / G)]);
   const scored = await rewards.score(prompts, completions, rowsPerCompletion);
   const adv = computeAdvantages(scored.total, G, o.scale_rewards);
+  const Lg = o.sampler.gen_length;
+  const steps = rec.commit ? commitSteps(rec.commit, rec.L, N, Lg) : null; // [N][Lg]
+  let tokenAdv: number[][] | null = null; // [N][Lg] with credit: process
+  if (o.credit === 'process') {
+    const credit = gen.sequences.map((seq, i) => tokenCredit(seq.slice(0, completionLengths[i]), Lg, scored.credit?.[i] ?? [], tok));
+    tokenAdv = processAdvantages(scored.total, credit, steps!, G, o.scale_rewards);
+  }
   const t2 = performance.now();
 
   // Micro-batches of whole groups; seeds[k][c] for inner update k and micro-batch c.
@@ -129,7 +138,6 @@ export async function collectRollout(
   if (P % o.grad_accum !== 0) throw new Error(`grpo: prompts_per_step (${P}) must be divisible by training.grad_accum (${o.grad_accum})`);
   const rowsPerMicro = (P / o.grad_accum) * G;
   const L = gen.full[0].length;
-  const Lg = o.sampler.gen_length;
   const micro: MicroBatch[] = [];
   for (let start = 0; start < N; start += rowsPerMicro) {
     const end = start + rowsPerMicro;
@@ -142,9 +150,9 @@ export async function collectRollout(
     const mb: MicroBatch = {
       start, end, ids, attentionMask: attention, promptMask,
       completionMask: tf.tensor2d(cmask.slice(start, end).flatMap((m) => Array.from(m)), [n, Lg]),
-      advantages: tf.tensor1d(adv.advantages.slice(start, end)),
-      commitStep: commitTensor(commit(), rec.L, start, n, Lg),
-      numSteps: commit() ? Math.max(...commit()!) : 0,
+      advantages: tokenAdv ? tf.tensor2d(tokenAdv.slice(start, end).flat(), [n, Lg]) : tf.tensor1d(adv.advantages.slice(start, end)),
+      commitStep: steps ? tf.tensor2d(steps.slice(start, end).flat(), [n, Lg], 'int32') : null,
+      numSteps: steps ? Math.max(...steps.flat()) : 0,
       seeds: [], oldLogp: [], refLogp: [],
     };
     for (let k = 0; k < o.mu; k++) {
@@ -164,12 +172,25 @@ export async function collectRollout(
   };
 }
 
-/** Commit steps [n, Lg] of rows start..start+n from the flat [N, Lfull] record (prompt tokens are committed at 0). */
-function commitTensor(commit: Int32Array | null, Lfull: number, start: number, n: number, Lg: number): tf.Tensor2D | null {
-  if (!commit) return null;
-  const out = new Int32Array(n * Lg);
-  for (let j = 0; j < n; j++) for (let k = 0; k < Lg; k++) out[j * Lg + k] = Math.max(1, commit[(start + j) * Lfull + Lfull - Lg + k]);
-  return tf.tensor2d(out, [n, Lg], 'int32');
+/** Commit steps [N][Lg] of the completion positions from the flat [N, Lfull] record (≥ 1; prompt tokens are at 0). */
+function commitSteps(commit: Int32Array, Lfull: number, N: number, Lg: number): number[][] {
+  return Array.from({ length: N }, (_, j) => Array.from({ length: Lg }, (_, k) => Math.max(1, commit[j * Lfull + Lfull - Lg + k])));
+}
+
+/**
+ * Reward credit per completion token [Lg]: each { at, value } (a character offset of the decoded completion) goes to
+ * the token whose decoded text contains that character. `ids` are the completion's tokens up to its first EOS.
+ */
+export function tokenCredit(ids: number[], Lg: number, credit: Credit[], tok: { decode(ids: number[], o?: { skipSpecial?: boolean }): string }): number[] {
+  const out = new Array<number>(Lg).fill(0);
+  if (credit.length === 0) return out;
+  // ends[k] = length of the text of tokens 0..k (prefix decoding, so multi-byte characters land on the right token).
+  const ends = ids.map((_, k) => tok.decode(ids.slice(0, k + 1), { skipSpecial: true }).length);
+  for (const { at, value } of credit) {
+    const k = ends.findIndex((e) => e > at);
+    if (k >= 0) out[k] += value;
+  }
+  return out;
 }
 
 /**

@@ -9,7 +9,7 @@ import { saveCheckpoint } from '../../src/checkpoint/checkpoint.ts';
 import { resolveDataDir } from '../../src/data/index.ts';
 import { evaluate, writeEvalResults } from '../../src/eval/evaluate.ts';
 import { meanInterval, wilson } from '../../src/eval/stats.ts';
-import { sudokuCellAccuracy } from '../../src/eval/sudoku_score.ts';
+import { sudokuCellAccuracy, sudokuCellCredit } from '../../src/eval/sudoku_score.ts';
 import type { ModelConfig } from '../../src/model/config.ts';
 import { loadModel } from '../../src/model/load.ts';
 import { disposeParams, initParams } from '../../src/model/model.ts';
@@ -75,6 +75,20 @@ describe('eval statistics and Sudoku scoring', () => {
     expect(sudokuCellAccuracy(`<answer>${solution}</answer>`, puzzle, solution).accuracy).toBe(1);
     expect(sudokuCellAccuracy('12', puzzle, solution).accuracy).toBe(0); // padded with 0s
     expect(sudokuCellAccuracy('1243', puzzle, solution).accuracy).toBeCloseTo(2 / 12, 10);
+  });
+  it('process credit: 1/empty at the character of each correct empty cell, summing to the accuracy', () => {
+    const puzzle = '1200340000000000';
+    const solution = '1243342143122134';
+    // '1243' fills cells 2 and 3 correctly: their digits sit at offsets 2 and 3.
+    expect(sudokuCellCredit('1243', puzzle, solution).credit).toEqual([{ at: 2, value: 1 / 12 }, { at: 3, value: 1 / 12 }]);
+    // In tags, after some text, with a wrong digit at cell 3: the offset points into the completion string.
+    const text = 'x <answer>1 2 4 1</answer>';
+    const { credit, accuracy } = sudokuCellCredit(text, puzzle, solution);
+    expect(credit).toEqual([{ at: text.indexOf('4'), value: 1 / 12 }]);
+    expect(accuracy).toBeCloseTo(1 / 12, 12);
+    const full = sudokuCellCredit(solution, puzzle, solution);
+    expect(full.credit.map((c) => c.at)).toEqual([2, 3, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15]);
+    expect(full.credit.reduce((a, c) => a + c.value, 0)).toBeCloseTo(full.accuracy, 12);
   });
 });
 

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { computeAdvantages } from '../../src/rl/advantages.ts';
+import { computeAdvantages, processAdvantages } from '../../src/rl/advantages.ts';
+import { Rng } from '../../src/backend/rng.ts';
 
 describe('computeAdvantages', () => {
   it('d1: reward minus group mean, no std division', () => {
@@ -27,5 +28,51 @@ describe('computeAdvantages', () => {
   it('rejects a batch that is not whole groups', () => {
     expect(() => computeAdvantages([1, 2, 3], 2, 'none')).toThrow(/whole number of groups of 2/);
     expect(() => computeAdvantages([1, 2], 1, 'none')).toThrow(/num_generations \(1\) must be an integer >= 2/);
+  });
+});
+
+describe('processAdvantages (credit: process)', () => {
+  it('reward-to-go from each token\'s sampler step minus the group mean at that step, by hand', () => {
+    // G = 2, 3 tokens. Row 0: reward 1.0, tokens 0 and 1 earned 0.5 each, committed at steps 1, 2, 3.
+    // Row 1: reward 0.5, token 0 earned 0.5; its tokens were committed at steps 2, 1, 3.
+    // Returns R_s: row 0 = {1: 1.0, 2: 0.5, 3: 0}; row 1 = {1: 0.5, 2: 0.5, 3: 0}; means {1: 0.75, 2: 0.5, 3: 0}.
+    const A = processAdvantages([1.0, 0.5], [[0.5, 0.5, 0], [0.5, 0, 0]], [[1, 2, 3], [2, 1, 3]], 2, 'none');
+    expect(A[0]).toEqual([0.25, 0, 0]);
+    expect(A[1]).toEqual([0, -0.25, 0]);
+  });
+
+  it('outcome reward not credited to any token counts at every step', () => {
+    // Row 0: reward 1 of which 0.25 credited to token 1 (step 2) -> outcome 0.75. Row 1: reward 0, no credit.
+    const A = processAdvantages([1, 0], [[0, 0.25], [0, 0]], [[1, 2], [1, 2]], 2, 'none');
+    // R row 0: step 1 = 1, step 2 = 1; row 1: 0, 0; means 0.5, 0.5.
+    expect(A).toEqual([[0.5, 0.5], [-0.5, -0.5]]);
+  });
+
+  it('without credit it is plain GRPO: every token gets its completion\'s advantage, for every scaling', () => {
+    const rng = new Rng(7, 'adv');
+    for (const scale of ['none', 'group', 'batch'] as const) {
+      const rewards = Array.from({ length: 12 }, () => Math.floor(rng.random() * 5) / 4);
+      const steps = rewards.map(() => Array.from({ length: 5 }, () => 1 + Math.floor(rng.random() * 4)));
+      const A = processAdvantages(rewards, rewards.map(() => new Array(5).fill(0)), steps, 4, scale);
+      const outcome = computeAdvantages(rewards, 4, scale).advantages;
+      A.forEach((row, i) => row.forEach((a) => expect(a).toBeCloseTo(outcome[i], 12)));
+    }
+  });
+
+  it('tokens committed at the first step get the plain GRPO advantage (the whole reward is still ahead of them)', () => {
+    const rng = new Rng(3, 'adv');
+    const G = 4;
+    const rewards: number[] = [];
+    const credit: number[][] = [];
+    const steps: number[][] = [];
+    for (let i = 0; i < 8; i++) {
+      const c = Array.from({ length: 6 }, () => (rng.random() < 0.5 ? 0.125 : 0));
+      credit.push(c);
+      rewards.push(c.reduce((a, b) => a + b, 0) + (rng.random() < 0.5 ? 0.25 : 0)); // + an outcome part
+      steps.push(Array.from({ length: 6 }, (_, l) => (l === 0 ? 1 : 1 + Math.floor(rng.random() * 3))));
+    }
+    const A = processAdvantages(rewards, credit, steps, G, 'none');
+    const outcome = computeAdvantages(rewards, G, 'none').advantages;
+    A.forEach((row, i) => expect(row[0]).toBeCloseTo(outcome[i], 12));
   });
 });

@@ -12,7 +12,8 @@ import type { ModelConfig } from '../../src/model/config.ts';
 import { initParams, disposeParams } from '../../src/model/model.ts';
 import { trainGrpo } from '../../src/rl/grpo_trainer.ts';
 import { policyLoss } from '../../src/rl/policy_loss.ts';
-import { collectRollout, disposeRollout, logProbs, type RewardSource } from '../../src/rl/rollout.ts';
+import { processAdvantages } from '../../src/rl/advantages.ts';
+import { collectRollout, disposeRollout, logProbs, tokenCredit, type RewardSource } from '../../src/rl/rollout.ts';
 import { buildCharTokenizer } from '../../src/tokenizer/index.ts';
 
 const quiet = pino({ level: 'silent' });
@@ -24,6 +25,15 @@ const countTarget: RewardSource = {
   async score(_prompts, completions) {
     const values = completions.map((c) => [...c].filter((ch) => ch === TARGET).length / 8);
     return { total: values, perFn: { count_target: values } };
+  },
+};
+
+/** The same reward with process credit: 1/8 at each '7'. */
+const countTargetCredited: RewardSource = {
+  async score(_prompts, completions) {
+    const credit = completions.map((c) => [...c].flatMap((ch, at) => (ch === TARGET ? [{ at, value: 1 / 8 }] : [])));
+    const values = credit.map((cs) => cs.length / 8);
+    return { total: values, perFn: { count_target: values }, credit };
   },
 };
 
@@ -102,6 +112,17 @@ describe('diffu-GRPO trainer', () => {
     }
   });
 
+  it('credit: process keeps memory flat too and still learns the toy reward', async () => {
+    const counts: number[] = [];
+    const rewards: number[] = [];
+    const cfg = config(tmp(), { max_steps: 30, backend: 'wasm', lr: 2e-2 });
+    cfg.grpo.credit = 'process';
+    await trainGrpo(cfg, { logger: quiet, rewardSource: countTargetCredited, onStep: (s) => { counts.push(s.numTensors); rewards.push(s.metrics.reward); } });
+    expect(counts[29]).toBe(counts[1]);
+    const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+    expect(mean(rewards.slice(-5))).toBeGreaterThan(mean(rewards.slice(0, 5)) + 0.15);
+  });
+
   it('resumes exactly: 4 steps straight equal 2 + resume + 2 (cpu)', async () => {
     const a = await trainGrpo(config(tmp(), { max_steps: 4 }), { logger: quiet, rewardSource: countTarget });
     const dir = tmp();
@@ -158,6 +179,36 @@ describe('rollout', () => {
     expect(oneStep.map((row) => row.slice(0, 2))).not.toEqual(again.map((row) => row.slice(0, 2)));
     disposeRollout(r);
     disposeParams(params);
+  });
+
+  it('credit: process gives each token the reward-to-go advantage of its commit step', async () => {
+    const cfg = modelConfig();
+    const params = initParams(cfg);
+    const prompts = ['1200=', '0034=', '4100='];
+    const r = await collectRollout(
+      { params, cfg }, { params }, prompts.map(() => ({})), prompts, tok, countTargetCredited,
+      { sampling: new Rng(4, 's'), masking: new Rng(4, 'm') },
+      { G: 2, mu: 1, grad_accum: 1, p_mask_prompt: 0, credit: 'process', scale_rewards: 'none', beta: 0.04, sampler: { sampler: 'llada', gen_length: 8, block_length: 8, steps: 4, temperature: 1 } },
+    );
+    const mb = r.micro[0];
+    expect(mb.advantages.shape).toEqual([6, 8]);
+    expect(mb.commitStep).not.toBeNull(); // recorded for the credit even with the one_step estimator
+    const steps = mb.commitStep!.arraySync() as number[][];
+    // Credit per token by hand (char tokenizer: character k of the completion is token k).
+    const credit = r.completions.map((c) => Array.from({ length: 8 }, (_, k) => (c[k] === TARGET ? 1 / 8 : 0)));
+    const expected = processAdvantages(r.rewards, credit, steps, 2, 'none');
+    const got = mb.advantages.arraySync() as number[][];
+    got.forEach((row, i) => row.forEach((a, l) => expect(a).toBeCloseTo(expected[i][l], 6)));
+    disposeRollout(r);
+    disposeParams(params);
+  });
+
+  it('tokenCredit puts each credited character on the token that decodes to it', () => {
+    const pieces = ['ab', 'c', 'de', '<eos>'];
+    const multi = { decode: (ids: number[], o?: { skipSpecial?: boolean }) => ids.map((i) => (o?.skipSpecial && i === 3 ? '' : pieces[i])).join('') };
+    // text 'abcde': chars 0-1 -> token 0, 2 -> token 1, 3-4 -> token 2.
+    const out = tokenCredit([0, 1, 2, 3], 6, [{ at: 1, value: 0.5 }, { at: 2, value: 0.25 }, { at: 3, value: 1 }, { at: 4, value: 1 }], multi);
+    expect(out).toEqual([0.5, 0.25, 2, 0, 0, 0]);
   });
 
   it('the GRPO loss gradient matches a finite-difference estimate on a tiny model', async () => {

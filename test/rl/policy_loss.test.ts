@@ -81,6 +81,22 @@ describe('policyLoss', () => {
     expect(g[0][1]).toBeCloseTo(-1.1 / 2, 6); // d/dx of -exp(x) * A / 2 tokens at x = ln 1.1
   });
 
+  it('per-token advantages [N, Lg] (credit: process) weight each token; a constant row equals the [N] form', () => {
+    const old = [[-1.2, -1.9, -0.5], [-0.1, -0.9, -1.0]];
+    const perRow = run(logp, old, null, [2, -1], mask);
+    const perToken = tf.tidy(() => policyLoss(
+      { logp: tf.tensor2d(logp), oldLogp: tf.tensor2d(old), refLogp: null, advantages: tf.tensor2d([[2, 2, 2], [-1, -1, -1]]), completionMask: tf.tensor2d(mask) },
+      opts,
+    ).loss.arraySync());
+    expect(perToken).toBeCloseTo(perRow.loss, 6);
+    // With old = current, bnpo loss = −(Σ A·m)/Σ m: A only on token (0, 1) and (1, 2) -> −(3 − 1)/5.
+    const sparse = tf.tidy(() => policyLoss(
+      { logp: tf.tensor2d(logp), oldLogp: tf.tensor2d(logp), refLogp: null, advantages: tf.tensor2d([[0, 3, 0], [0, 0, -1]]), completionMask: tf.tensor2d(mask) },
+      opts,
+    ).loss.arraySync());
+    expect(sparse).toBeCloseTo(-2 / 5, 6);
+  });
+
   it('rejects mismatched shapes by name', () => {
     expect(() => run([[0, 0]], [[0]], null, [1], [[1, 1]])).toThrow('policyLoss: oldLogp expected [N, Lg] = [1, 2], got [1, 1]');
   });

@@ -50,6 +50,18 @@ describe('rewardSourceFromConfig', () => {
     await expect(rewardSourceFromConfig([spec({ module: 'bad.mjs', export: 'boom' })], dir)).rejects.toThrow(/probe call .*kaboom/);
   });
 
+  it('passes process credit through, weighted, and rejects credit outside the completion', async () => {
+    const src = await rewardSourceFromConfig([spec({ name: 'sudoku', weight: 2 })], examples);
+    const rows = [{ puzzle: '1200340000000000', solution: '1243342143122134' }];
+    const out = await src.score(['p'], ['1243'], rows);
+    expect(out.perFn.sudoku[0]).toBeCloseTo(2 / 12, 10);
+    expect(out.total[0]).toBeCloseTo(4 / 12, 10);
+    expect(out.credit![0]).toEqual([{ at: 2, value: 2 / 12 }, { at: 3, value: 2 / 12 }]);
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rw-'));
+    fs.writeFileSync(path.join(dir, 'far.mjs'), 'export default ({ completions }) => completions.map((c) => ({ reward: 1, credit: [{ at: c.length, value: 1 }] }));\n');
+    await expect(rewardSourceFromConfig([spec({ module: 'far.mjs' })], dir)).rejects.toThrow(/character offset of the completion/);
+  });
+
   it('a reward that fails during training scores 0 and is counted, never thrown', async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rw-'));
     fs.writeFileSync(path.join(dir, 'flaky.mjs'), 'export default ({ completions }) => { if (completions.length > 1) throw new Error("late"); return [1]; };\n');
