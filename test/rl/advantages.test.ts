@@ -66,7 +66,7 @@ describe('processAdvantages (credit: process)', () => {
     const credit: number[][] = [];
     const steps: number[][] = [];
     for (let i = 0; i < 8; i++) {
-      const c = Array.from({ length: 6 }, () => (rng.random() < 0.5 ? 0.125 : 0));
+      const c: number[] = Array.from({ length: 6 }, () => (rng.random() < 0.5 ? 0.125 : 0));
       credit.push(c);
       rewards.push(c.reduce((a, b) => a + b, 0) + (rng.random() < 0.5 ? 0.25 : 0)); // + an outcome part
       steps.push(Array.from({ length: 6 }, (_, l) => (l === 0 ? 1 : 1 + Math.floor(rng.random() * 3))));
