@@ -82,13 +82,8 @@ export function processAdvantages(rewards: number[], credit: number[][], step: n
     for (let s = S; s >= 1; s--) ret[s] = ret[s + 1] + perStep[s];
     return ret;
   });
+  // meanR[g][s]: the group's mean return at step s (the baseline).
+  const meanR = Array.from({ length: N / G }, (_, g) => R[g * G].map((_, s) => R.slice(g * G, (g + 1) * G).reduce((a, row) => a + row[s], 0) / G));
   const divisors = scaleDivisors(rewards, G, scale); // the same scaling as the outcome advantages
-  return step.map((row, i) => {
-    const g0 = i - (i % G);
-    return row.map((s) => {
-      let mean = 0;
-      for (let j = g0; j < g0 + G; j++) mean += R[j][s];
-      return (R[i][s] - mean / G) / divisors[i];
-    });
-  });
+  return step.map((row, i) => row.map((s) => (R[i][s] - meanR[Math.floor(i / G)][s]) / divisors[i]));
 }

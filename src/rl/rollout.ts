@@ -126,6 +126,7 @@ export async function collectRollout(
   const adv = computeAdvantages(scored.total, G, o.scale_rewards);
   const Lg = o.sampler.gen_length;
   const steps = rec.commit ? commitSteps(rec.commit, rec.L, N, Lg) : null; // [N][Lg]
+  const numSteps = steps ? Math.max(...steps.flat()) : 0;
   let tokenAdv: number[][] | null = null; // [N][Lg] with credit: process
   if (o.credit === 'process') {
     const credit = gen.sequences.map((seq, i) => tokenCredit(seq.slice(0, completionLengths[i]), Lg, scored.credit?.[i] ?? [], tok));
@@ -152,7 +153,7 @@ export async function collectRollout(
       completionMask: tf.tensor2d(cmask.slice(start, end).flatMap((m) => Array.from(m)), [n, Lg]),
       advantages: tokenAdv ? tf.tensor2d(tokenAdv.slice(start, end).flat(), [n, Lg]) : tf.tensor1d(adv.advantages.slice(start, end)),
       commitStep: steps ? tf.tensor2d(steps.slice(start, end).flat(), [n, Lg], 'int32') : null,
-      numSteps: steps ? Math.max(...steps.flat()) : 0,
+      numSteps,
       seeds: [], oldLogp: [], refLogp: [],
     };
     for (let k = 0; k < o.mu; k++) {
@@ -184,8 +185,13 @@ function commitSteps(commit: Int32Array, Lfull: number, N: number, Lg: number): 
 export function tokenCredit(ids: number[], Lg: number, credit: Credit[], tok: { decode(ids: number[], o?: { skipSpecial?: boolean }): string }): number[] {
   const out = new Array<number>(Lg).fill(0);
   if (credit.length === 0) return out;
-  // ends[k] = length of the text of tokens 0..k (prefix decoding, so multi-byte characters land on the right token).
-  const ends = ids.map((_, k) => tok.decode(ids.slice(0, k + 1), { skipSpecial: true }).length);
+  // ends[k] = length of the text of tokens 0..k (prefix decoding, so multi-byte characters land on the right token),
+  // decoded only as far as the last credited character.
+  const lastAt = Math.max(...credit.map((c) => c.at));
+  const ends: number[] = [];
+  for (let k = 0; k < ids.length && (ends.length === 0 || ends[ends.length - 1] <= lastAt); k++) {
+    ends.push(tok.decode(ids.slice(0, k + 1), { skipSpecial: true }).length);
+  }
   for (const { at, value } of credit) {
     const k = ends.findIndex((e) => e > at);
     if (k >= 0) out[k] += value;

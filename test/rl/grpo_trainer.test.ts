@@ -13,7 +13,7 @@ import { initParams, disposeParams } from '../../src/model/model.ts';
 import { trainGrpo } from '../../src/rl/grpo_trainer.ts';
 import { policyLoss } from '../../src/rl/policy_loss.ts';
 import { processAdvantages } from '../../src/rl/advantages.ts';
-import { collectRollout, disposeRollout, logProbs, tokenCredit, type RewardSource } from '../../src/rl/rollout.ts';
+import { collectRollout, disposeRollout, logProbs, tokenCredit, type RewardSource, type RolloutOptions } from '../../src/rl/rollout.ts';
 import { buildCharTokenizer } from '../../src/tokenizer/index.ts';
 
 const quiet = pino({ level: 'silent' });
@@ -133,16 +133,22 @@ describe('diffu-GRPO trainer', () => {
   });
 });
 
+/** A rollout of 3 prompts × G 2 from a fresh tiny model (dispose `r` and `params` after). */
+async function tinyRollout(seed: number, reward: RewardSource, o: Partial<RolloutOptions> & { mu: number; p_mask_prompt: number; sampler: RolloutOptions['sampler'] }) {
+  const cfg = modelConfig();
+  const params = initParams(cfg);
+  const prompts = ['1200=', '0034=', '4100='];
+  const r = await collectRollout(
+    { params, cfg }, { params }, prompts.map(() => ({})), prompts, tok, reward,
+    { sampling: new Rng(seed, 's'), masking: new Rng(seed, 'm') },
+    { G: 2, grad_accum: 1, scale_rewards: 'none', beta: 0.04, ...o },
+  );
+  return { cfg, params, r };
+}
+
 describe('rollout', () => {
   it('the current-policy mask at inner step k is the one the cached old log-probs used', async () => {
-    const cfg = modelConfig();
-    const params = initParams(cfg);
-    const prompts = ['1200=', '0034=', '4100='];
-    const r = await collectRollout(
-      { params, cfg }, { params }, prompts.map(() => ({})), prompts, tok, countTarget,
-      { sampling: new Rng(1, 's'), masking: new Rng(1, 'm') },
-      { G: 2, mu: 3, grad_accum: 1, p_mask_prompt: 0.5, scale_rewards: 'none', beta: 0.04, sampler: { sampler: 'llada', gen_length: 8, block_length: 8, steps: 8, temperature: 1 } },
-    );
+    const { cfg, params, r } = await tinyRollout(1, countTarget, { mu: 3, p_mask_prompt: 0.5, sampler: { sampler: 'llada', gen_length: 8, block_length: 8, steps: 8, temperature: 1 } });
     const mb = r.micro[0];
     expect(new Set(mb.seeds).size).toBe(3);
     for (let k = 0; k < 3; k++) {
@@ -157,14 +163,7 @@ describe('rollout', () => {
   });
 
   it('trajectory estimator: records the step that committed each token, and scores the sampler\'s own states', async () => {
-    const cfg = modelConfig();
-    const params = initParams(cfg);
-    const prompts = ['1200=', '0034=', '4100='];
-    const r = await collectRollout(
-      { params, cfg }, { params }, prompts.map(() => ({})), prompts, tok, countTarget,
-      { sampling: new Rng(3, 's'), masking: new Rng(3, 'm') },
-      { G: 2, mu: 2, grad_accum: 1, p_mask_prompt: 0, logp_estimator: 'trajectory', scale_rewards: 'none', beta: 0.04, sampler: { sampler: 'llada', gen_length: 8, block_length: 4, steps: 4, temperature: 1 } },
-    );
+    const { cfg, params, r } = await tinyRollout(3, countTarget, { mu: 2, p_mask_prompt: 0, logp_estimator: 'trajectory', sampler: { sampler: 'llada', gen_length: 8, block_length: 4, steps: 4, temperature: 1 } });
     const mb = r.micro[0];
     expect(mb.numSteps).toBe(4);
     // 2 blocks of 4 tokens, 2 steps per block, 2 tokens per step: steps 1-2 fill the first block, 3-4 the second.
@@ -182,14 +181,7 @@ describe('rollout', () => {
   });
 
   it('credit: process gives each token the reward-to-go advantage of its commit step', async () => {
-    const cfg = modelConfig();
-    const params = initParams(cfg);
-    const prompts = ['1200=', '0034=', '4100='];
-    const r = await collectRollout(
-      { params, cfg }, { params }, prompts.map(() => ({})), prompts, tok, countTargetCredited,
-      { sampling: new Rng(4, 's'), masking: new Rng(4, 'm') },
-      { G: 2, mu: 1, grad_accum: 1, p_mask_prompt: 0, credit: 'process', scale_rewards: 'none', beta: 0.04, sampler: { sampler: 'llada', gen_length: 8, block_length: 8, steps: 4, temperature: 1 } },
-    );
+    const { params, r } = await tinyRollout(4, countTargetCredited, { mu: 1, p_mask_prompt: 0, credit: 'process', sampler: { sampler: 'llada', gen_length: 8, block_length: 8, steps: 4, temperature: 1 } });
     const mb = r.micro[0];
     expect(mb.advantages.shape).toEqual([6, 8]);
     expect(mb.commitStep).not.toBeNull(); // recorded for the credit even with the one_step estimator
