@@ -167,6 +167,11 @@ export const grpoSchema = z.strictObject({
   p_mask_prompt: z.number().min(0).max(1).default(0.15),
   logp_estimator: z.enum(['one_step', 'coupled', 'trajectory']).default('one_step'),
   /**
+   * trajectory only: score K random sampler states per completion instead of all (K passes instead of sampler.steps;
+   * the loss averages over the tokens committed at those states, each token drawn with prob K/steps). null = all.
+   */
+  trajectory_states: positiveInt.nullable().default(null),
+  /**
    * outcome: one advantage per completion, r − group mean (d1). process: rewards that credit characters (e.g. sudoku's
    * cells) give each token the reward-to-go from its sampler step on, minus the group mean (DeepSeekMath §4.1.3).
    */

@@ -54,6 +54,9 @@ export async function trainGrpo(config: GrpoConfig, opts: GrpoOptions): Promise<
   const runDir = config.run.output_dir;
   const g = config.grpo;
   const t = config.training;
+  if (g.trajectory_states !== null && g.logp_estimator !== 'trajectory') {
+    throw new ConfigError(`grpo.trajectory_states (${g.trajectory_states}) needs grpo.logp_estimator: trajectory (got ${g.logp_estimator})`);
+  }
 
   // ---- policy, reference, optimizer, state ----
   const resumeDir = opts.resume ? resolveCheckpoint(runDir) : null;
@@ -107,7 +110,7 @@ export async function trainGrpo(config: GrpoConfig, opts: GrpoOptions): Promise<
       rewards,
       { sampling: samplingRng, masking: maskingRng },
       {
-        G: g.num_generations, mu: g.num_iterations, grad_accum: t.grad_accum, p_mask_prompt: g.p_mask_prompt, logp_estimator: g.logp_estimator, credit: g.credit,
+        G: g.num_generations, mu: g.num_iterations, grad_accum: t.grad_accum, p_mask_prompt: g.p_mask_prompt, logp_estimator: g.logp_estimator, trajectory_states: g.trajectory_states, credit: g.credit,
         scale_rewards: g.scale_rewards, beta: g.beta,
         sampler: { sampler: s.name, gen_length: s.gen_length, block_length: s.block_length, steps, temperature: s.temperature, cfg_scale: s.cfg_scale, remasking: s.remasking, threshold: s.threshold },
       },
@@ -121,7 +124,7 @@ export async function trainGrpo(config: GrpoConfig, opts: GrpoOptions): Promise<
       const losses: MicroLoss[] = rollout.micro.map((mb) => () => {
         const logp = logProbs(params, cfg, mb, k, g.p_mask_prompt, s.gen_length, g.logp_estimator); // [n, Lg]
         const out = policyLoss(
-          { logp, oldLogp: mb.oldLogp[k] ?? stopGradient(logp), refLogp: mb.refLogp[k], advantages: mb.advantages, completionMask: mb.completionMask },
+          { logp, oldLogp: mb.oldLogp[k] ?? stopGradient(logp), refLogp: mb.refLogp[k], advantages: mb.advantages, completionMask: mb.lossMask[k] ?? mb.completionMask },
           { epsilon: g.epsilon, epsilon_high: g.epsilon_high, beta: g.beta, loss_type: g.loss_type, max_completion_length: s.gen_length },
         );
         return { loss: out.loss, report: { kl: out.kl, clip_low: out.clipLow, clip_high: out.clipHigh } };

@@ -13,7 +13,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { Rng } from '../backend/rng.ts';
 import { forward, type Params } from '../model/model.ts';
 import type { ModelConfig } from '../model/config.ts';
-import { coupledLogProbs, generate, oneStepLogProbs, trajectoryLogProbs, type GenerateOptions, type LogitsFn } from '../sampling/index.ts';
+import { coupledLogProbs, generate, oneStepLogProbs, scoredMask, trajectoryLogProbs, type GenerateOptions, type LogitsFn } from '../sampling/index.ts';
 import { computeAdvantages, processAdvantages, type ScaleRewards } from './advantages.ts';
 import { completionMask } from './policy_loss.ts';
 import type { Credit } from './reward_source.ts';
@@ -39,6 +39,12 @@ export interface MicroBatch {
   numSteps: number;
   /** Per inner update k: the mask seed and the cached log-probs [n, Lg]. */
   seeds: number[];
+  /**
+   * Per inner update k, with `trajectory_states` K < numSteps: the sampler states scored per row, int32 [n, K], and the
+   * loss mask [n, Lg] (completion mask × the tokens committed at those states); null = all states, completionMask.
+   */
+  states: (tf.Tensor2D | null)[];
+  lossMask: (tf.Tensor2D | null)[];
   oldLogp: tf.Tensor2D[];
   refLogp: (tf.Tensor2D | null)[];
 }
@@ -64,6 +70,8 @@ export interface RolloutOptions {
   grad_accum: number;
   p_mask_prompt: number;
   logp_estimator?: LogpEstimator; // default one_step
+  /** Trajectory estimator: score K random sampler states per completion (each token with prob K/S); null = all S. */
+  trajectory_states?: number | null;
   /** outcome: one advantage per completion (d1). process: per-token reward-to-go advantages (advantages.ts). */
   credit?: 'outcome' | 'process';
   scale_rewards: ScaleRewards;
@@ -154,11 +162,16 @@ export async function collectRollout(
       advantages: tokenAdv ? tf.tensor2d(tokenAdv.slice(start, end).flat(), [n, Lg]) : tf.tensor1d(adv.advantages.slice(start, end)),
       commitStep: steps ? tf.tensor2d(steps.slice(start, end).flat(), [n, Lg], 'int32') : null,
       numSteps,
-      seeds: [], oldLogp: [], refLogp: [],
+      seeds: [], oldLogp: [], refLogp: [], states: [], lossMask: [],
     };
+    const K = o.logp_estimator === 'trajectory' ? (o.trajectory_states ?? numSteps) : numSteps;
     for (let k = 0; k < o.mu; k++) {
       const seed = (rngs.masking.nextU32() % 2147483646) + 1; // non-zero: tfjs treats seed 0 as "unseeded"
       mb.seeds.push(seed);
+      // Scored states are drawn once per inner update, like the prompt mask: old, ref and current policy share them.
+      const states = K < numSteps ? tf.tensor2d(Array.from({ length: n }, () => drawStates(numSteps, K, rngs.masking)).flat(), [n, K], 'int32') : null;
+      mb.states.push(states);
+      mb.lossMask.push(states ? tf.tidy(() => tf.mul(mb.completionMask, scoredMask(mb.commitStep!, states)) as tf.Tensor2D) : null);
       // With μ = 1 the old policy IS the current one: d1/TRL then use logp.detach() (ratio 1), so skip the pass.
       mb.oldLogp.push(o.mu > 1 ? logProbs(policy.params, cfg, mb, k, o.p_mask_prompt, Lg, o.logp_estimator) : (null as unknown as tf.Tensor2D));
       mb.refLogp.push(ref && o.beta > 0 ? logProbs(ref.params, cfg, mb, k, o.p_mask_prompt, Lg, o.logp_estimator) : null);
@@ -171,6 +184,16 @@ export async function collectRollout(
     advantages: adv.advantages, fracZeroStd: adv.fracZeroStd, meanGroupStd: adv.meanGroupStd, completionLengths,
     nfe: gen.nfe, micro, seconds: { generation: (t1 - t0) / 1000, rewards: (t2 - t1) / 1000, logprobs: (t3 - t2) / 1000 },
   };
+}
+
+/** K distinct sampler steps out of 1..S, uniformly (a partial Fisher–Yates shuffle). */
+export function drawStates(S: number, K: number, rng: Rng): number[] {
+  const all = Array.from({ length: S }, (_, i) => i + 1);
+  for (let i = 0; i < K; i++) {
+    const j = i + (rng.nextU32() % (S - i));
+    [all[i], all[j]] = [all[j], all[i]];
+  }
+  return all.slice(0, K);
 }
 
 /** Commit steps [N][Lg] of the completion positions from the flat [N, Lfull] record (≥ 1; prompt tokens are at 0). */
@@ -202,7 +225,7 @@ export function tokenCredit(ids: number[], Lg: number, credit: Credit[], tok: { 
 /**
  * `one_step`: d1's estimate (completion fully masked, one pass). `coupled`: DiffuCoder's complementary pair of partial
  * completion masks (one pass over 2n rows; see coupledLogProbs). `trajectory`: each token scored in the state the
- * sampler drew it from (one pass over steps·n rows; see trajectoryLogProbs).
+ * sampler drew it from (one pass over steps·n rows, or K·n rows with `trajectory_states` K; see trajectoryLogProbs).
  */
 export type LogpEstimator = 'one_step' | 'coupled' | 'trajectory';
 
@@ -212,7 +235,7 @@ export function logProbs(params: Params, cfg: ModelConfig, mb: MicroBatch, k: nu
   const fn = modelLogitsFn(params, cfg);
   if (estimator === 'trajectory') {
     if (!mb.commitStep) throw new Error('logProbs: the trajectory estimator needs the rollout\'s commit steps');
-    return trajectoryLogProbs(fn, mb.ids, mb.promptMask, mb.commitStep, mb.numSteps, opts);
+    return trajectoryLogProbs(fn, mb.ids, mb.promptMask, mb.commitStep, mb.numSteps, { ...opts, states: mb.states[k] ?? null });
   }
   return estimator === 'coupled' ? coupledLogProbs(fn, mb.ids, mb.promptMask, opts) : oneStepLogProbs(fn, mb.ids, mb.promptMask, opts);
 }
@@ -221,6 +244,7 @@ export function disposeRollout(r: Rollout): void {
   for (const mb of r.micro) {
     tf.dispose([mb.ids, mb.attentionMask, mb.promptMask, mb.completionMask, mb.advantages]);
     if (mb.commitStep) mb.commitStep.dispose();
+    tf.dispose([...mb.states, ...mb.lossMask].filter((t): t is tf.Tensor2D => t !== null));
     tf.dispose(mb.oldLogp.filter((t) => t));
     tf.dispose(mb.refLogp.filter((t): t is tf.Tensor2D => t !== null));
   }

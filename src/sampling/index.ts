@@ -12,6 +12,7 @@ export {
   oneStepLogProbs,
   coupledLogProbs,
   trajectoryLogProbs,
+  scoredMask,
   stratifiedMaskCounts,
   targetLogProbs,
   type McOptions,

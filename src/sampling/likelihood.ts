@@ -202,6 +202,10 @@ export function coupledLogProbs(logitsFn: LogitsFn, ids: tf.Tensor2D, promptMask
  * committed is treated as given). The S = max s_i states take S forward passes of N rows: S times the one-step
  * estimate's cost. With steps = 1 it equals the one-step estimate. The prompt mask (p_mask_prompt) is
  * shared by all states. Output [N, Lg]; maskSeed required when p_mask_prompt > 0.
+ *
+ * `states` (int32 [N, K], values in 1..S) scores only K states per row instead of all S: pass j puts row n in state
+ * states[n, j] and keeps the tokens committed at that step; every other token's entry is 0 (the caller drops them
+ * from the loss with `scoredMask`). K passes instead of S.
  */
 export function trajectoryLogProbs(
   logitsFn: LogitsFn,
@@ -209,12 +213,14 @@ export function trajectoryLogProbs(
   promptMask: tf.Tensor2D,
   commitStep: tf.Tensor2D,
   numSteps: number,
-  opts: OneStepOptions & { genLength: number },
+  opts: OneStepOptions & { genLength: number; states?: tf.Tensor2D | null },
 ): tf.Tensor2D {
   const [N, L] = ids.shape;
   const Lg = opts.genLength;
   const S = numSteps;
   assertShape('trajectoryLogProbs: commitStep', commitStep.shape, [N, Lg], `[${N}, ${Lg}]`);
+  const states = opts.states ?? null;
+  if (states && states.shape[0] !== N) throw new ShapeError(`trajectoryLogProbs: states has shape [${states.shape}], expected [${N}, K]`);
   const p = opts.pMaskPrompt ?? 0;
   if (p > 0 && !opts.maskSeed) throw new ConfigError('trajectoryLogProbs: p_mask_prompt > 0 needs a non-zero maskSeed');
   const am = opts.attentionMask ?? null;
@@ -227,14 +233,26 @@ export function trajectoryLogProbs(
     const target = tf.slice(ids, [0, L - Lg], [N, Lg]); // [N, Lg]
     const step = tf.cast(commitStep, 'int32'); // [N, Lg]
     let out: tf.Tensor2D = tf.zeros([N, Lg]);
-    // One forward pass per state (S calls of N rows: the same work as S batched rows, without a huge batch).
-    for (let st = 1; st <= S; st++) {
+    // One forward pass per state (S calls of N rows: the same work as S batched rows, without a huge batch), or per
+    // column of `states`; st is a scalar step or the per-row steps [N, 1].
+    const passes: (number | tf.Tensor2D)[] = states
+      ? Array.from({ length: states.shape[1] }, (_, j) => tf.slice(tf.cast(states, 'int32'), [0, j], [N, 1]) as tf.Tensor2D)
+      : Array.from({ length: S }, (_, i) => i + 1);
+    for (const st of passes) {
       const state = select<tf.Tensor2D>(tf.logicalOr(promptHit, tf.greaterEqual(stepFull, st)), mId, ids); // [N, L]
       const logits = callChecked(logitsFn, state, am); // [N, L, V]
       const lp = targetLogProbs(tf.slice(logits, [0, L - Lg, 0], [N, Lg, -1]), target); // [N, Lg]
       out = tf.add(out, tf.mul(lp, tf.cast(tf.equal(step, st), 'float32'))); // keep the tokens committed at this step
     }
     return out;
+  });
+}
+
+/** 1 where a completion token's commit step is one of its row's scored states: commitStep [N, Lg], states [N, K] → [N, Lg]. */
+export function scoredMask(commitStep: tf.Tensor2D, states: tf.Tensor2D): tf.Tensor2D {
+  return tf.tidy(() => {
+    const hit = tf.equal(tf.expandDims(tf.cast(commitStep, 'int32'), 2), tf.expandDims(tf.cast(states, 'int32'), 1)); // [N, Lg, K]
+    return tf.max(tf.cast(hit, 'float32'), 2) as tf.Tensor2D;
   });
 }
 

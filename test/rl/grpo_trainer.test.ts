@@ -13,7 +13,7 @@ import { initParams, disposeParams } from '../../src/model/model.ts';
 import { trainGrpo } from '../../src/rl/grpo_trainer.ts';
 import { policyLoss } from '../../src/rl/policy_loss.ts';
 import { processAdvantages } from '../../src/rl/advantages.ts';
-import { collectRollout, disposeRollout, logProbs, tokenCredit, type RewardSource, type RolloutOptions } from '../../src/rl/rollout.ts';
+import { collectRollout, disposeRollout, drawStates, logProbs, tokenCredit, type RewardSource, type RolloutOptions } from '../../src/rl/rollout.ts';
 import { buildCharTokenizer } from '../../src/tokenizer/index.ts';
 
 const quiet = pino({ level: 'silent' });
@@ -112,6 +112,18 @@ describe('diffu-GRPO trainer', () => {
     }
   });
 
+  it('trajectory_states: memory flat, and the key is refused without the trajectory estimator', async () => {
+    const counts: number[] = [];
+    const cfg = config(tmp(), { max_steps: 4 });
+    cfg.grpo.logp_estimator = 'trajectory';
+    cfg.grpo.trajectory_states = 1;
+    await trainGrpo(cfg, { logger: quiet, rewardSource: countTarget, onStep: (s) => counts.push(s.numTensors) });
+    expect(counts[3]).toBe(counts[1]);
+    const bad = config(tmp(), { max_steps: 1 });
+    bad.grpo.trajectory_states = 2;
+    await expect(trainGrpo(bad, { logger: quiet, rewardSource: countTarget })).rejects.toThrow('grpo.trajectory_states (2) needs grpo.logp_estimator: trajectory (got one_step)');
+  });
+
   it('credit: process keeps memory flat too and still learns the toy reward', async () => {
     const counts: number[] = [];
     const rewards: number[] = [];
@@ -178,6 +190,42 @@ describe('rollout', () => {
     expect(oneStep.map((row) => row.slice(0, 2))).not.toEqual(again.map((row) => row.slice(0, 2)));
     disposeRollout(r);
     disposeParams(params);
+  });
+
+  it('trajectory_states: K random states per row, shared by ref and current policy, and a loss mask of their tokens', async () => {
+    const { cfg, params, r } = await tinyRollout(3, countTarget, { mu: 2, p_mask_prompt: 0, beta: 0.04, logp_estimator: 'trajectory', trajectory_states: 1, sampler: { sampler: 'llada', gen_length: 8, block_length: 4, steps: 4, temperature: 1 } });
+    for (const mb of r.micro) {
+      const steps = mb.commitStep!.arraySync();
+      const cm = mb.completionMask.arraySync();
+      for (let k = 0; k < 2; k++) {
+        const states = mb.states[k]!.arraySync();
+        expect(states.every((row) => row.length === 1 && row[0] >= 1 && row[0] <= 4)).toBe(true);
+        // loss mask = completion mask x (commit step == the row's state): 2 tokens per step here
+        const lm = mb.lossMask[k]!.arraySync();
+        lm.forEach((row, n) => row.forEach((v, l) => expect(v).toBe(steps[n][l] === states[n][0] ? cm[n][l] : 0)));
+        // the reference log-probs were taken under the same states: recomputing with the ref's params reproduces them
+        const again = tf.tidy(() => logProbs(params, cfg, mb, k, 0, 8, 'trajectory').arraySync());
+        expect(again).toEqual(mb.refLogp[k]!.arraySync());
+        expect(again.flat().filter((v) => v !== 0).length).toBe(steps.flat().filter((v, i) => v === states[Math.floor(i / 8)][0]).length);
+      }
+    }
+    const drawn = r.micro.flatMap((mb) => mb.states.flatMap((t) => t!.arraySync().flat()));
+    expect(new Set(drawn).size).toBeGreaterThan(1); // the states really vary
+    disposeRollout(r);
+    disposeParams(params);
+  });
+
+  it('drawStates: K distinct steps in 1..S, each step equally likely', () => {
+    const rng = new Rng(3);
+    const counts = new Array(6).fill(0);
+    for (let i = 0; i < 6000; i++) {
+      const d = drawStates(5, 2, rng);
+      expect(new Set(d).size).toBe(2);
+      for (const s of d) counts[s]++;
+    }
+    expect(counts[0]).toBe(0);
+    for (let s = 1; s <= 5; s++) expect(Math.abs(counts[s] / 6000 - 2 / 5)).toBeLessThan(0.03);
+    expect(drawStates(4, 4, rng).sort()).toEqual([1, 2, 3, 4]);
   });
 
   it('credit: process gives each token the reward-to-go advantage of its commit step', async () => {

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { Rng } from '../../src/backend/rng.ts';
-import { coupledLogProbs, mcLogLikelihood, oneStepLogLikelihood, oneStepLogProbs, stratifiedMaskCounts, trajectoryLogProbs } from '../../src/sampling/likelihood.ts';
+import { coupledLogProbs, mcLogLikelihood, oneStepLogLikelihood, oneStepLogProbs, scoredMask, stratifiedMaskCounts, trajectoryLogProbs } from '../../src/sampling/likelihood.ts';
 import type { LogitsFn } from '../../src/sampling/types.ts';
 import { IDS, MASK, V, contextLogits, tableLogits, useBackend } from './helpers.ts';
 
@@ -167,6 +167,36 @@ describe('trajectoryLogProbs', () => {
     const b = oneStepLogProbs(fn, ids as tf.Tensor2D, L - Lg, { maskId: MASK });
     expect(a.arraySync()).toEqual(b.arraySync());
     tf.dispose([ids, pm, cs, got, ones, a, b]);
+  });
+
+  it('with per-row states scores exactly the tokens committed at those states, with the full estimate\'s values', () => {
+    const L = 7;
+    const Lg = 4;
+    const fn = contextLogits(5);
+    const rows = [[1, 2, 3, 4, 5, 6, 7], [3, 3, 1, 8, 0, 2, 4]];
+    const steps = [[2, 1, 3, 2], [1, 1, 2, 3]];
+    const ids = tf.tensor2d(rows, [2, L], 'int32') as tf.Tensor2D;
+    const pm = tf.tensor2d(rows.map((r) => r.map((_, l) => (l < L - Lg ? 1 : 0)))) as tf.Tensor2D;
+    const cs = tf.tensor2d(steps, [2, Lg], 'int32') as tf.Tensor2D;
+    const full = trajectoryLogProbs(fn, ids, pm, cs, 3, { maskId: MASK, genLength: Lg }).arraySync();
+    const states = tf.tensor2d([[2], [3]], [2, 1], 'int32') as tf.Tensor2D; // row 0 scores step 2, row 1 step 3
+    const part = trajectoryLogProbs(fn, ids, pm, cs, 3, { maskId: MASK, genLength: Lg, states }).arraySync();
+    const mask = scoredMask(cs, states).arraySync();
+    expect(mask).toEqual([[1, 0, 0, 1], [0, 0, 0, 1]]);
+    for (let n = 0; n < 2; n++) {
+      for (let k = 0; k < Lg; k++) {
+        if (mask[n][k]) expect(part[n][k]).toBeCloseTo(full[n][k], 5);
+        else expect(part[n][k]).toBe(0);
+      }
+    }
+    // Two states per row: the union of their tokens.
+    const two = tf.tensor2d([[1, 3], [2, 1]], [2, 2], 'int32') as tf.Tensor2D;
+    expect(scoredMask(cs, two).arraySync()).toEqual([[0, 1, 1, 0], [1, 1, 1, 0]]);
+    // Every state listed = the full estimate.
+    const all = tf.tensor2d([[3, 1, 2], [2, 3, 1]], [2, 3], 'int32') as tf.Tensor2D;
+    const allOut = trajectoryLogProbs(fn, ids, pm, cs, 3, { maskId: MASK, genLength: Lg, states: all }).arraySync();
+    allOut.forEach((row, n) => row.forEach((v, k) => expect(v).toBeCloseTo(full[n][k], 5)));
+    tf.dispose([ids, pm, cs, states, two, all]);
   });
 });
 
