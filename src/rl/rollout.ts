@@ -85,7 +85,9 @@ export function modelLogitsFn(params: Params, cfg: ModelConfig): LogitsFn {
 
 /**
  * Samples, scores and prepares one rollout batch. `rows` are the P data rows; `encodePrompt`/`decode` come from the
- * tokenizer. The returned tensors are kept (outside any tidy): call `disposeRollout` when done.
+ * tokenizer. The returned tensors are kept (outside any tidy): call `disposeRollout` when done. It is the three phases
+ * below in one process; the data-parallel trainer (workers.ts) runs phases 1 and 3 on each worker's share of the
+ * prompts and phase 2 (rewards, advantages over the whole batch) in the main thread.
  */
 export async function collectRollout(
   policy: { params: Params; cfg: ModelConfig },
@@ -97,8 +99,27 @@ export async function collectRollout(
   rngs: { sampling: Rng; masking: Rng },
   o: RolloutOptions,
 ): Promise<Rollout> {
+  const samples = await sampleCompletions(policy, promptTexts.map((p) => tok.encode(p)), rngs.sampling, o);
+  const scored = await scoreSamples(samples, rows, promptTexts, tok, rewards, policy.cfg.eos_token_id, o);
+  const t0 = performance.now();
+  const micro = prepareMicroBatches(policy, ref, samples, scored.advantages, scored.tokenAdvantages, rngs.masking, o, o.grad_accum);
+  return { ...scored, nfe: samples.nfe, micro, seconds: { generation: samples.seconds, rewards: scored.seconds, logprobs: (performance.now() - t0) / 1000 } };
+}
+
+/** Phase 1's output: plain arrays, so a worker can send them. */
+export interface Samples {
+  sequences: number[][]; // [N][Lg] completion tokens
+  full: number[][]; // [N][L] left padding, prompt, completion
+  promptLengths: number[]; // [N]
+  /** Sampler step (1-based) that committed each completion token [N][Lg]; with the trajectory estimator or process credit. */
+  steps: number[][] | null;
+  nfe: number;
+  seconds: number;
+}
+
+/** Phase 1: G completions for each prompt. */
+export async function sampleCompletions(policy: { params: Params; cfg: ModelConfig }, promptIds: number[][], rng: Rng, o: RolloutOptions): Promise<Samples> {
   const cfg = policy.cfg;
-  const G = o.G;
   const t0 = performance.now();
   // The trajectory estimator and process credit need the step at which each position was (last) unmasked.
   const rec: { commit: Int32Array | null; L: number } = { commit: null, L: 0 };
@@ -114,62 +135,104 @@ export async function collectRollout(
     : undefined;
   const gen = await generate(modelLogitsFn(policy.params, cfg), {
     ...o.sampler,
-    prompts: promptTexts.map((p) => tok.encode(p)),
-    num_generations: G,
+    prompts: promptIds,
+    num_generations: o.G,
     maskId: cfg.mask_token_id,
     eosId: cfg.eos_token_id,
     padId: cfg.pad_token_id,
-    rng: rngs.sampling,
+    rng,
     onStep,
   });
-  const t1 = performance.now();
-
   const N = gen.sequences.length;
-  const cmask = completionMask(gen.sequences, cfg.eos_token_id);
-  const completionLengths = cmask.map((m) => m.reduce((s, x) => s + x, 0));
-  const completions = gen.sequences.map((seq, i) => tok.decode(seq.slice(0, completionLengths[i]), { skipSpecial: true }));
+  const steps = rec.commit ? commitSteps(rec.commit, rec.L, N, o.sampler.gen_length) : null;
+  return { sequences: gen.sequences, full: gen.full, promptLengths: gen.promptLengths, steps, nfe: gen.nfe, seconds: (performance.now() - t0) / 1000 };
+}
+
+export type Scored = Pick<Rollout, 'prompts' | 'completions' | 'completionIds' | 'rewards' | 'perFn' | 'advantages' | 'fracZeroStd' | 'meanGroupStd' | 'completionLengths'> & {
+  /** [N][Lg] per-token advantages with credit: process, else null. */
+  tokenAdvantages: number[][] | null;
+  seconds: number;
+};
+
+/** Phase 2: decode, score and compute the group advantages (over the whole batch). */
+export async function scoreSamples(
+  samples: Samples,
+  rows: Record<string, unknown>[],
+  promptTexts: string[],
+  tok: { decode(ids: number[], o?: { skipSpecial?: boolean }): string },
+  rewards: RewardSource,
+  eosId: number,
+  o: RolloutOptions,
+): Promise<Scored> {
+  const t0 = performance.now();
+  const G = o.G;
+  const N = samples.sequences.length;
+  const completionLengths = completionMask(samples.sequences, eosId).map((m) => m.reduce((s, x) => s + x, 0));
+  const completions = samples.sequences.map((seq, i) => tok.decode(seq.slice(0, completionLengths[i]), { skipSpecial: true }));
   const prompts = Array.from({ length: N }, (_, i) => promptTexts[Math.floor(i / G)]);
   const rowsPerCompletion = Array.from({ length: N }, (_, i) => rows[Math.floor(i / G)]);
   const scored = await rewards.score(prompts, completions, rowsPerCompletion);
   const adv = computeAdvantages(scored.total, G, o.scale_rewards);
-  const Lg = o.sampler.gen_length;
-  const steps = rec.commit ? commitSteps(rec.commit, rec.L, N, Lg) : null; // [N][Lg]
-  const numSteps = steps ? Math.max(...steps.flat()) : 0;
-  let tokenAdv: number[][] | null = null; // [N][Lg] with credit: process
+  let tokenAdvantages: number[][] | null = null; // [N][Lg] with credit: process
   if (o.credit === 'process') {
-    const credit = gen.sequences.map((seq, i) => tokenCredit(seq.slice(0, completionLengths[i]), Lg, scored.credit?.[i] ?? [], tok));
-    tokenAdv = processAdvantages(scored.total, credit, steps!, G, o.scale_rewards);
+    const credit = samples.sequences.map((seq, i) => tokenCredit(seq.slice(0, completionLengths[i]), o.sampler.gen_length, scored.credit?.[i] ?? [], tok));
+    tokenAdvantages = processAdvantages(scored.total, credit, samples.steps!, G, o.scale_rewards);
   }
-  const t2 = performance.now();
+  return {
+    prompts, completions, completionIds: samples.sequences, rewards: scored.total, perFn: scored.perFn,
+    advantages: adv.advantages, fracZeroStd: adv.fracZeroStd, meanGroupStd: adv.meanGroupStd, completionLengths,
+    tokenAdvantages, seconds: (performance.now() - t0) / 1000,
+  };
+}
 
-  // Micro-batches of whole groups; seeds[k][c] for inner update k and micro-batch c.
+/**
+ * Phase 3: `numMicro` micro-batches of whole groups, each with, per inner update k, a mask seed (and the scored
+ * states) drawn from `rng` and the old/ref log-probs cached under them. Tensors are kept: dispose with disposeMicroBatches.
+ */
+export function prepareMicroBatches(
+  policy: { params: Params; cfg: ModelConfig },
+  ref: { params: Params } | null,
+  samples: Samples,
+  advantages: number[],
+  tokenAdvantages: number[][] | null,
+  rng: Rng,
+  o: RolloutOptions,
+  numMicro: number,
+): MicroBatch[] {
+  const cfg = policy.cfg;
+  const G = o.G;
+  const N = samples.sequences.length;
+  const Lg = o.sampler.gen_length;
+  const steps = samples.steps;
+  const numSteps = steps ? Math.max(...steps.flat()) : 0;
+  const cmask = completionMask(samples.sequences, cfg.eos_token_id);
   const P = N / G;
-  if (P % o.grad_accum !== 0) throw new Error(`grpo: prompts_per_step (${P}) must be divisible by training.grad_accum (${o.grad_accum})`);
-  const rowsPerMicro = (P / o.grad_accum) * G;
-  const L = gen.full[0].length;
+  if (P % numMicro !== 0) throw new Error(`grpo: prompts_per_step (${P}) must be divisible by training.grad_accum (${numMicro})`);
+  const rowsPerMicro = (P / numMicro) * G;
+  const L = samples.full[0].length;
   const micro: MicroBatch[] = [];
   for (let start = 0; start < N; start += rowsPerMicro) {
     const end = start + rowsPerMicro;
     const n = end - start;
-    const full = gen.full.slice(start, end);
+    const full = samples.full.slice(start, end);
     const ids = tf.tensor2d(full.flat(), [n, L], 'int32');
-    const padLen = full.map((_, j) => L - Lg - gen.promptLengths[start + j]);
+    const padLen = full.map((_, j) => L - Lg - samples.promptLengths[start + j]);
     const attention = tf.tensor2d(full.flatMap((r, j) => r.map((_, l) => (l < padLen[j] ? 0 : 1))), [n, L]);
     const promptMask = tf.tensor2d(full.flatMap((r, j) => r.map((_, l) => (l >= padLen[j] && l < L - Lg ? 1 : 0))), [n, L], 'int32');
     const mb: MicroBatch = {
       start, end, ids, attentionMask: attention, promptMask,
       completionMask: tf.tensor2d(cmask.slice(start, end).flatMap((m) => Array.from(m)), [n, Lg]),
-      advantages: tokenAdv ? tf.tensor2d(tokenAdv.slice(start, end).flat(), [n, Lg]) : tf.tensor1d(adv.advantages.slice(start, end)),
+      advantages: tokenAdvantages ? tf.tensor2d(tokenAdvantages.slice(start, end).flat(), [n, Lg]) : tf.tensor1d(advantages.slice(start, end)),
       commitStep: steps ? tf.tensor2d(steps.slice(start, end).flat(), [n, Lg], 'int32') : null,
       numSteps,
       seeds: [], oldLogp: [], refLogp: [], states: [], lossMask: [],
     };
     const K = o.logp_estimator === 'trajectory' ? (o.trajectory_states ?? numSteps) : numSteps;
     for (let k = 0; k < o.mu; k++) {
-      const seed = (rngs.masking.nextU32() % 2147483646) + 1; // non-zero: tfjs treats seed 0 as "unseeded"
+      const seed = (rng.nextU32() % 2147483646) + 1; // non-zero: tfjs treats seed 0 as "unseeded"
       mb.seeds.push(seed);
       // Scored states are drawn once per inner update, like the prompt mask: old, ref and current policy share them.
-      const states = K < numSteps ? tf.tensor2d(Array.from({ length: n }, () => drawStates(numSteps, K, rngs.masking)).flat(), [n, K], 'int32') : null;
+      const states = K < numSteps ? tf.tensor2d(Array.from({ length: n }, () => drawStates(numSteps, K, rng)).flat(), [n, K], 'int32') : null;
       mb.states.push(states);
       mb.lossMask.push(states ? tf.tidy(() => tf.mul(mb.completionMask, scoredMask(mb.commitStep!, states)) as tf.Tensor2D) : null);
       // With μ = 1 the old policy IS the current one: d1/TRL then use logp.detach() (ratio 1), so skip the pass.
@@ -178,12 +241,7 @@ export async function collectRollout(
     }
     micro.push(mb);
   }
-  const t3 = performance.now();
-  return {
-    prompts, completions, completionIds: gen.sequences, rewards: scored.total, perFn: scored.perFn,
-    advantages: adv.advantages, fracZeroStd: adv.fracZeroStd, meanGroupStd: adv.meanGroupStd, completionLengths,
-    nfe: gen.nfe, micro, seconds: { generation: (t1 - t0) / 1000, rewards: (t2 - t1) / 1000, logprobs: (t3 - t2) / 1000 },
-  };
+  return micro;
 }
 
 /** K distinct sampler steps out of 1..S, uniformly (a partial Fisher–Yates shuffle). */
@@ -241,7 +299,11 @@ export function logProbs(params: Params, cfg: ModelConfig, mb: MicroBatch, k: nu
 }
 
 export function disposeRollout(r: Rollout): void {
-  for (const mb of r.micro) {
+  disposeMicroBatches(r.micro);
+}
+
+export function disposeMicroBatches(micro: MicroBatch[]): void {
+  for (const mb of micro) {
     tf.dispose([mb.ids, mb.attentionMask, mb.promptMask, mb.completionMask, mb.advantages]);
     if (mb.commitStep) mb.commitStep.dispose();
     tf.dispose([...mb.states, ...mb.lossMask].filter((t): t is tf.Tensor2D => t !== null));

@@ -16,6 +16,16 @@ export interface StepResult {
 }
 
 export function optimizerStep(params: Params, opt: AdamW, micro: MicroLoss[], lr: number, maxGradNorm: number): StepResult {
+  const acc = accumulateGrads(params, micro);
+  const gradNorm = applyGrads(params, opt, acc.sum, micro.length, lr, maxGradNorm);
+  tf.dispose(Object.values(acc.sum));
+  const report: Record<string, number> = {};
+  for (const [k, v] of Object.entries(acc.reportSum)) report[k] = v / micro.length;
+  return { loss: acc.lossSum / micro.length, gradNorm, report };
+}
+
+/** The gradients of the micro-batch losses summed (not yet averaged), with their loss and report sums. */
+export function accumulateGrads(params: Params, micro: MicroLoss[]): { sum: Record<string, tf.Tensor>; lossSum: number; reportSum: Record<string, number> } {
   const names = Object.keys(params);
   const vars = names.map((n) => params[n]);
   let sum: tf.Tensor[] | null = null;
@@ -39,17 +49,18 @@ export function optimizerStep(params: Params, opt: AdamW, micro: MicroLoss[], lr
     if (sum) tf.dispose(sum);
     sum = next;
   }
-  const gradNorm = tf.tidy(() => {
+  return { sum: Object.fromEntries(names.map((n, i) => [n, sum![i]])), lossSum, reportSum };
+}
+
+/** AdamW step with the mean gradient sum / count, clipped by global norm; returns the norm before clipping. */
+export function applyGrads(params: Params, opt: AdamW, sum: Record<string, tf.Tensor>, count: number, lr: number, maxGradNorm: number): number {
+  return tf.tidy(() => {
     const mean: Record<string, tf.Tensor> = {};
-    names.forEach((n, i) => (mean[n] = tf.div(sum![i], micro.length)));
+    for (const n of Object.keys(params)) mean[n] = tf.div(sum[n], count);
     const clipped = maxGradNorm > 0 ? clipGradsByGlobalNorm(mean, maxGradNorm) : { grads: mean, norm: globalNorm(mean) };
     opt.step(clipped.grads, lr);
     return clipped.norm.dataSync()[0];
   });
-  tf.dispose(sum!);
-  const report: Record<string, number> = {};
-  for (const [k, v] of Object.entries(reportSum)) report[k] = v / micro.length;
-  return { loss: lossSum / micro.length, gradNorm, report };
 }
 
 function globalNorm(grads: Record<string, tf.Tensor>): tf.Scalar {
