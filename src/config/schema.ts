@@ -209,6 +209,11 @@ export const grpoTrainingSchema = z.strictObject({
   max_steps: positiveInt,
   /** Micro-batches per rollout batch (whole groups each); one optimizer step per inner iteration. */
   grad_accum: positiveInt.default(1),
+  /**
+   * Data-parallel worker threads (rl/workers.ts), each with its own embedded backend and a share of the prompts:
+   * set it to the number of cores with the wasm backend (one core each); 1 = everything in the main thread.
+   */
+  workers: positiveInt.default(1),
   eval_every: nonNegInt.default(0),
   save_every: nonNegInt.default(50),
   keep_last: positiveInt.default(2),

@@ -11,7 +11,7 @@ import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import type { Logger } from 'pino';
 import YAML from 'yaml';
-import { setupBackend } from '../backend/backend.ts';
+import { setupBackend, type BackendName } from '../backend/backend.ts';
 import { ConfigError } from '../backend/errors.ts';
 import { Rng, type RngState } from '../backend/rng.ts';
 import { loadCheckpoint, resolveCheckpoint, saveCheckpoint } from '../checkpoint/checkpoint.ts';
@@ -26,10 +26,10 @@ import { BatchCursor, type CursorState } from '../train/dataset.ts';
 import { AdamW } from '../train/optimizer.ts';
 import { createLogger, openRunLog } from '../train/run_log.ts';
 import { learningRate } from '../train/schedule.ts';
-import { optimizerStep, type MicroLoss } from '../train/step.ts';
-import { policyLoss, stopGradient } from './policy_loss.ts';
+import { applyGrads, optimizerStep, type MicroLoss } from '../train/step.ts';
 import { loadPromptRows } from './prompts.ts';
-import { collectRollout, disposeRollout, logProbs, type RewardSource, type Rollout } from './rollout.ts';
+import { collectRollout, disposeRollout, microLoss, type LossOptions, type RewardSource, type Rollout, type RolloutOptions } from './rollout.ts';
+import { parallelRollout, RolloutWorkers, weightArrays } from './workers.ts';
 import { RolloutLog } from './rollout_log.ts';
 
 export interface GrpoOptions {
@@ -37,7 +37,8 @@ export interface GrpoOptions {
   logger?: Logger;
   /** The rewards, loaded from `config.rewards` by the caller (the CLI uses rewardSourceFromConfig). */
   rewardSource: RewardSource;
-  onStep?: (info: { step: number; metrics: Record<string, number>; numTensors: number }) => void;
+  /** workerTensors: each data-parallel worker's tf.memory().numTensors after the step (empty with training.workers 1). */
+  onStep?: (info: { step: number; metrics: Record<string, number>; numTensors: number; workerTensors: number[] }) => void;
   stopAfter?: number;
 }
 
@@ -50,10 +51,11 @@ export interface GrpoState {
 
 export async function trainGrpo(config: GrpoConfig, opts: GrpoOptions): Promise<{ params: Params; modelConfig: ModelConfig; step: number }> {
   const logger = opts.logger ?? createLogger(config.logging.level);
-  await setupBackend(config.runtime.backend, (msg, fields) => logger.info(fields, msg));
+  const backend = await setupBackend(config.runtime.backend, (msg, fields) => logger.info(fields, msg));
   const runDir = config.run.output_dir;
   const g = config.grpo;
   const t = config.training;
+  checkParallel(config, backend.backend);
   if (g.trajectory_states !== null && g.logp_estimator !== 'trajectory') {
     throw new ConfigError(`grpo.trajectory_states (${g.trajectory_states}) needs grpo.logp_estimator: trajectory (got ${g.logp_estimator})`);
   }
@@ -98,70 +100,88 @@ export async function trainGrpo(config: GrpoConfig, opts: GrpoOptions): Promise<
   const log = openRunLog(runDir, lastStep, { logger, progress: config.logging.progress, startStep: state.step });
   logger.info({ prompts: rows.length, P: g.prompts_per_step, G: g.num_generations, mu: g.num_iterations, gen_length: s.gen_length }, 'diffu-GRPO ready');
 
-  while (state.step < lastStep) {
-    // ---- rollout ----
-    const batchRows = cursor.next(g.prompts_per_step).map((i) => rows[i]);
-    const rollout = await collectRollout(
-      { params, cfg },
-      ref ? { params: ref } : null,
-      batchRows.map((r) => r.row),
-      batchRows.map((r) => r.prompt),
-      tokenizer,
-      rewards,
-      { sampling: samplingRng, masking: maskingRng },
-      {
-        G: g.num_generations, mu: g.num_iterations, grad_accum: t.grad_accum, p_mask_prompt: g.p_mask_prompt, logp_estimator: g.logp_estimator, trajectory_states: g.trajectory_states, credit: g.credit,
-        scale_rewards: g.scale_rewards, beta: g.beta,
-        sampler: { sampler: s.name, gen_length: s.gen_length, block_length: s.block_length, steps, temperature: s.temperature, cfg_scale: s.cfg_scale, remasking: s.remasking, threshold: s.threshold },
-      },
-    );
+  const rolloutOpts: RolloutOptions = {
+    G: g.num_generations, mu: g.num_iterations, grad_accum: t.grad_accum, p_mask_prompt: g.p_mask_prompt, logp_estimator: g.logp_estimator,
+    trajectory_states: g.trajectory_states, credit: g.credit, scale_rewards: g.scale_rewards, beta: g.beta,
+    sampler: { sampler: s.name, gen_length: s.gen_length, block_length: s.block_length, steps, temperature: s.temperature, cfg_scale: s.cfg_scale, remasking: s.remasking, threshold: s.threshold },
+  };
+  const lossOpts: LossOptions = {
+    p_mask_prompt: g.p_mask_prompt, gen_length: s.gen_length, logp_estimator: g.logp_estimator,
+    epsilon: g.epsilon, epsilon_high: g.epsilon_high, beta: g.beta, loss_type: g.loss_type,
+  };
+  const pool = t.workers > 1
+    ? await RolloutWorkers.start(t.workers, {
+        backend: backend.backend as BackendName, cfg, policy: weightArrays(params), ref: ref ? weightArrays(ref) : null,
+        rollout: rolloutOpts, loss: lossOpts, numMicro: t.grad_accum / t.workers,
+      })
+    : null;
+  if (pool) logger.info({ workers: t.workers, backend: backend.backend }, 'data-parallel workers ready');
 
-    // ---- μ inner updates, each with its own mask seed ----
-    const tu = performance.now();
-    const updates = [];
-    for (let k = 0; k < g.num_iterations; k++) {
-      const lr = learningRate(state.step * g.num_iterations + k, { lr: config.optimizer.lr, warmup_steps: config.schedule.warmup_steps, max_steps: t.max_steps * g.num_iterations, schedule: config.schedule.type, min_lr_ratio: config.schedule.min_lr_ratio });
-      const losses: MicroLoss[] = rollout.micro.map((mb) => () => {
-        const logp = logProbs(params, cfg, mb, k, g.p_mask_prompt, s.gen_length, g.logp_estimator); // [n, Lg]
-        const out = policyLoss(
-          { logp, oldLogp: mb.oldLogp[k] ?? stopGradient(logp), refLogp: mb.refLogp[k], advantages: mb.advantages, completionMask: mb.lossMask[k] ?? mb.completionMask },
-          { epsilon: g.epsilon, epsilon_high: g.epsilon_high, beta: g.beta, loss_type: g.loss_type, max_completion_length: s.gen_length },
-        );
-        return { loss: out.loss, report: { kl: out.kl, clip_low: out.clipLow, clip_high: out.clipHigh } };
-      });
-      updates.push({ lr, ...optimizerStep(params, opt, losses, lr, config.optimizer.max_grad_norm) });
-    }
-    const updateSeconds = (performance.now() - tu) / 1000;
-    state.step++;
-    if (ref && g.ref_model_sync_steps > 0 && state.step % g.ref_model_sync_steps === 0) syncReference(ref, params, g.ref_model_mixup_alpha);
+  try {
+    while (state.step < lastStep) {
+      // ---- rollout ----
+      const batchRows = cursor.next(g.prompts_per_step).map((i) => rows[i]);
+      const rngs = { sampling: samplingRng, masking: maskingRng };
+      const rollout = pool
+        ? await parallelRollout(pool, { params, cfg }, batchRows.map((r) => r.row), batchRows.map((r) => r.prompt), tokenizer, rewards, rngs, rolloutOpts)
+        : await collectRollout({ params, cfg }, ref ? { params: ref } : null, batchRows.map((r) => r.row), batchRows.map((r) => r.prompt), tokenizer, rewards, rngs, rolloutOpts);
 
-    // ---- metrics, rollouts, checkpoint ----
-    const metrics = stepMetrics(rollout, updates, updateSeconds);
-    for (const [name, n] of Object.entries(rewards.errors ?? {})) metrics[`rewards/${name}/errors`] = n;
-    rolloutLog.add(state.step, rollout, g.log_rollouts);
-    disposeRollout(rollout);
-    log.progress(state.step, { reward: metrics.reward, kl: metrics.kl, clip: metrics['clip_ratio/low_mean'] + metrics['clip_ratio/high_mean'], len: metrics['completions/mean_length'] });
-    opts.onStep?.({ step: state.step, metrics, numTensors: tf.memory().numTensors });
-    if (state.step % t.log_every === 0 || state.step === lastStep) log.metrics({ step: state.step, ...metrics });
-    if (config.eval.task && t.eval_every > 0 && (state.step % t.eval_every === 0 || state.step === lastStep)) {
-      const e = config.eval;
-      const { summary } = await evaluate({ params, cfg, tokenizer }, {
-        task: e.task!, subset: e.subset, seed: e.seed, batch_size: e.batch_size, dataDir: resolveDataDir(config.runtime.data_dir ?? undefined),
-        sampler: { gen_length: s.gen_length, block_length: s.block_length },
-      });
-      log.metrics({ step: state.step, [`eval/${e.task}/accuracy`]: summary.accuracy, [`eval/${e.task}/ci95_low`]: summary.ci95[0], [`eval/${e.task}/ci95_high`]: summary.ci95[1] });
+      // ---- μ inner updates, each with its own mask seed ----
+      const tu = performance.now();
+      const updates = [];
+      let workerTensors: number[] = [];
+      for (let k = 0; k < g.num_iterations; k++) {
+        const lr = learningRate(state.step * g.num_iterations + k, { lr: config.optimizer.lr, warmup_steps: config.schedule.warmup_steps, max_steps: t.max_steps * g.num_iterations, schedule: config.schedule.type, min_lr_ratio: config.schedule.min_lr_ratio });
+        if (!pool) {
+          const losses: MicroLoss[] = rollout.micro.map((mb) => () => microLoss(params, cfg, mb, k, lossOpts));
+          updates.push({ lr, ...optimizerStep(params, opt, losses, lr, config.optimizer.max_grad_norm) });
+        } else {
+          // The workers' gradient sums over all grad_accum micro-batches: the same mean as optimizerStep takes.
+          const acc = await pool.grads(params, k);
+          const gradNorm = applyGrads(params, opt, acc.sum, t.grad_accum, lr, config.optimizer.max_grad_norm);
+          tf.dispose(Object.values(acc.sum));
+          const report = Object.fromEntries(Object.entries(acc.reportSum).map(([key, v]) => [key, v / t.grad_accum]));
+          updates.push({ lr, loss: acc.lossSum / t.grad_accum, gradNorm, report });
+          workerTensors = acc.numTensors;
+        }
+      }
+      const updateSeconds = (performance.now() - tu) / 1000;
+      state.step++;
+      if (ref && g.ref_model_sync_steps > 0 && state.step % g.ref_model_sync_steps === 0) {
+        syncReference(ref, params, g.ref_model_mixup_alpha);
+        await pool?.setRef(ref);
+      }
+
+      // ---- metrics, rollouts, checkpoint ----
+      const metrics = stepMetrics(rollout, updates, updateSeconds);
+      for (const [name, n] of Object.entries(rewards.errors ?? {})) metrics[`rewards/${name}/errors`] = n;
+      rolloutLog.add(state.step, rollout, g.log_rollouts);
+      disposeRollout(rollout);
+      log.progress(state.step, { reward: metrics.reward, kl: metrics.kl, clip: metrics['clip_ratio/low_mean'] + metrics['clip_ratio/high_mean'], len: metrics['completions/mean_length'] });
+      opts.onStep?.({ step: state.step, metrics, numTensors: tf.memory().numTensors, workerTensors });
+      if (state.step % t.log_every === 0 || state.step === lastStep) log.metrics({ step: state.step, ...metrics });
+      if (config.eval.task && t.eval_every > 0 && (state.step % t.eval_every === 0 || state.step === lastStep)) {
+        const e = config.eval;
+        const { summary } = await evaluate({ params, cfg, tokenizer }, {
+          task: e.task!, subset: e.subset, seed: e.seed, batch_size: e.batch_size, dataDir: resolveDataDir(config.runtime.data_dir ?? undefined),
+          sampler: { gen_length: s.gen_length, block_length: s.block_length },
+        });
+        log.metrics({ step: state.step, [`eval/${e.task}/accuracy`]: summary.accuracy, [`eval/${e.task}/ci95_low`]: summary.ci95[0], [`eval/${e.task}/ci95_high`]: summary.ci95[1] });
+      }
+      if ((t.save_every > 0 && state.step % t.save_every === 0) || state.step === lastStep) {
+        state.sampling_rng = samplingRng.getState();
+        state.masking_rng = maskingRng.getState();
+        state.data_cursor = cursor.getState();
+        const optimizer: Record<string, tf.Tensor> = { ...opt.stateTensors() };
+        // A synced reference is part of the run's state: keep it with the optimizer state so a resume is exact.
+        if (ref && g.ref_model_sync_steps > 0) for (const [k, v] of Object.entries(ref)) optimizer[`ref.${k}`] = v;
+        const dir = await saveCheckpoint(runDir, `step-${String(state.step).padStart(6, '0')}`, { config: cfg as unknown as object, params, tokenizerJson: start.tokenizerJson, optimizer, trainerState: { ...state } }, { keepLast: t.keep_last });
+        rolloutLog.flush();
+        logger.info({ checkpoint: dir }, 'checkpoint saved');
+      }
     }
-    if ((t.save_every > 0 && state.step % t.save_every === 0) || state.step === lastStep) {
-      state.sampling_rng = samplingRng.getState();
-      state.masking_rng = maskingRng.getState();
-      state.data_cursor = cursor.getState();
-      const optimizer: Record<string, tf.Tensor> = { ...opt.stateTensors() };
-      // A synced reference is part of the run's state: keep it with the optimizer state so a resume is exact.
-      if (ref && g.ref_model_sync_steps > 0) for (const [k, v] of Object.entries(ref)) optimizer[`ref.${k}`] = v;
-      const dir = await saveCheckpoint(runDir, `step-${String(state.step).padStart(6, '0')}`, { config: cfg as unknown as object, params, tokenizerJson: start.tokenizerJson, optimizer, trainerState: { ...state } }, { keepLast: t.keep_last });
-      rolloutLog.flush();
-      logger.info({ checkpoint: dir }, 'checkpoint saved');
-    }
+  } finally {
+    await pool?.close();
   }
   log.close();
   if (ref) tf.dispose(Object.values(ref));
@@ -200,6 +220,18 @@ function stepMetrics(r: Rollout, updates: { lr: number; loss: number; gradNorm: 
   });
   m['time/step'] = m['time/generation'] + m['time/rewards'] + m['time/logprobs'] + m['time/update'];
   return m;
+}
+
+/** training.workers needs an embedded backend and an even split of prompts and micro-batches; named errors otherwise. */
+function checkParallel(config: GrpoConfig, backend: string): void {
+  const { workers: W, grad_accum } = config.training;
+  const P = config.grpo.prompts_per_step;
+  if (P % grad_accum !== 0) throw new ConfigError(`grpo.prompts_per_step (${P}) must be divisible by training.grad_accum (${grad_accum})`);
+  if (W === 1) return;
+  if (backend !== 'wasm' && backend !== 'cpu') {
+    throw new ConfigError(`training.workers (${W}) runs the embedded backend in worker threads, but the backend is ${backend}, which already uses every core: set training.workers: 1`);
+  }
+  if (grad_accum % W !== 0) throw new ConfigError(`training.grad_accum (${grad_accum}) must be a multiple of training.workers (${W}): each worker takes grad_accum / workers micro-batches`);
 }
 
 /** The frozen reference: init_from's weights, or the synced copy saved with a resumed checkpoint. */

@@ -15,7 +15,7 @@ import { forward, type Params } from '../model/model.ts';
 import type { ModelConfig } from '../model/config.ts';
 import { coupledLogProbs, generate, oneStepLogProbs, scoredMask, trajectoryLogProbs, type GenerateOptions, type LogitsFn } from '../sampling/index.ts';
 import { computeAdvantages, processAdvantages, type ScaleRewards } from './advantages.ts';
-import { completionMask } from './policy_loss.ts';
+import { completionMask, policyLoss, stopGradient, type LossType } from './policy_loss.ts';
 import type { Credit } from './reward_source.ts';
 
 export interface RewardSource {
@@ -156,7 +156,7 @@ export type Scored = Pick<Rollout, 'prompts' | 'completions' | 'completionIds' |
 
 /** Phase 2: decode, score and compute the group advantages (over the whole batch). */
 export async function scoreSamples(
-  samples: Samples,
+  samples: Pick<Samples, 'sequences' | 'steps'>,
   rows: Record<string, unknown>[],
   promptTexts: string[],
   tok: { decode(ids: number[], o?: { skipSpecial?: boolean }): string },
@@ -296,6 +296,27 @@ export function logProbs(params: Params, cfg: ModelConfig, mb: MicroBatch, k: nu
     return trajectoryLogProbs(fn, mb.ids, mb.promptMask, mb.commitStep, mb.numSteps, { ...opts, states: mb.states[k] ?? null });
   }
   return estimator === 'coupled' ? coupledLogProbs(fn, mb.ids, mb.promptMask, opts) : oneStepLogProbs(fn, mb.ids, mb.promptMask, opts);
+}
+
+/** What the loss of one micro-batch needs (grpo.* and sampler.gen_length). */
+export interface LossOptions {
+  p_mask_prompt: number;
+  gen_length: number;
+  logp_estimator: LogpEstimator;
+  epsilon: number;
+  epsilon_high: number | null;
+  beta: number;
+  loss_type: LossType;
+}
+
+/** The diffu-GRPO loss of micro-batch `mb` at inner update k (call inside tf.variableGrads). */
+export function microLoss(params: Params, cfg: ModelConfig, mb: MicroBatch, k: number, o: LossOptions): { loss: tf.Scalar; report: Record<string, tf.Scalar> } {
+  const logp = logProbs(params, cfg, mb, k, o.p_mask_prompt, o.gen_length, o.logp_estimator); // [n, Lg]
+  const out = policyLoss(
+    { logp, oldLogp: mb.oldLogp[k] ?? stopGradient(logp), refLogp: mb.refLogp[k], advantages: mb.advantages, completionMask: mb.lossMask[k] ?? mb.completionMask },
+    { epsilon: o.epsilon, epsilon_high: o.epsilon_high, beta: o.beta, loss_type: o.loss_type, max_completion_length: o.gen_length },
+  );
+  return { loss: out.loss, report: { kl: out.kl, clip_low: out.clipLow, clip_high: out.clipHigh } };
 }
 
 export function disposeRollout(r: Rollout): void {

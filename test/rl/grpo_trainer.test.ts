@@ -1,75 +1,19 @@
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { pino } from 'pino';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { Rng } from '../../src/backend/rng.ts';
-import { saveCheckpoint } from '../../src/checkpoint/checkpoint.ts';
-import { parseConfig } from '../../src/config/load.ts';
-import { grpoConfigSchema, type GrpoConfig } from '../../src/config/schema.ts';
-import type { ModelConfig } from '../../src/model/config.ts';
 import { initParams, disposeParams } from '../../src/model/model.ts';
 import { trainGrpo } from '../../src/rl/grpo_trainer.ts';
 import { policyLoss } from '../../src/rl/policy_loss.ts';
 import { processAdvantages } from '../../src/rl/advantages.ts';
 import { collectRollout, disposeRollout, drawStates, logProbs, tokenCredit, type RewardSource, type RolloutOptions } from '../../src/rl/rollout.ts';
-import { buildCharTokenizer } from '../../src/tokenizer/index.ts';
-
-const quiet = pino({ level: 'silent' });
-const tok = buildCharTokenizer('0123456789<>/=answer');
-const TARGET = '7';
-
-/** Toy reward: the fraction of completion characters that are '7' (a real signal the policy can learn). */
-const countTarget: RewardSource = {
-  async score(_prompts, completions) {
-    const values = completions.map((c) => [...c].filter((ch) => ch === TARGET).length / 8);
-    return { total: values, perFn: { count_target: values } };
-  },
-};
-
-/** The same reward with process credit: 1/8 at each '7'. */
-const countTargetCredited: RewardSource = {
-  async score(_prompts, completions) {
-    const credit = completions.map((c) => [...c].flatMap((ch, at) => (ch === TARGET ? [{ at, value: 1 / 8 }] : [])));
-    const values = credit.map((cs) => cs.length / 8);
-    return { total: values, perFn: { count_target: values }, credit };
-  },
-};
-
-function modelConfig(): ModelConfig {
-  return { vocab_size: tok.vocabSize, d_model: 16, n_layers: 1, n_heads: 2, mlp_hidden: 32, max_seq_len: 32, rope_theta: 10000, norm_eps: 1e-5, mask_token_id: tok.maskId, eos_token_id: tok.eosId, pad_token_id: tok.padId, init_seed: 1 };
-}
-
-let initDir = '';
+import { TARGET, config, countTarget, countTargetCredited, modelConfig, quiet, saveInitCheckpoint, tmp, tok } from './grpo_helpers.ts';
 
 beforeAll(async () => {
   await tf.setBackend('cpu');
-  initDir = fs.mkdtempSync(path.join(os.tmpdir(), 'grpo-init-'));
-  const params = initParams(modelConfig());
-  await saveCheckpoint(initDir, 'step-000000', { config: modelConfig() as unknown as object, params, tokenizerJson: tok.toJSON() });
-  disposeParams(params);
+  await saveInitCheckpoint();
 });
-
-function config(outputDir: string, over: { max_steps?: number; mu?: number; backend?: 'cpu' | 'wasm'; lr?: number } = {}): GrpoConfig {
-  return parseConfig(
-    {
-      run: { output_dir: outputDir, seed: 5 },
-      runtime: { backend: over.backend ?? 'cpu' },
-      init_from: initDir,
-      data: { task: 'sudoku', num_train: 64 },
-      rewards: [{ name: 'count_target' }],
-      sampler: { name: 'llada', gen_length: 8, block_length: 8, steps: 4, temperature: 1.0 },
-      grpo: { num_generations: 4, prompts_per_step: 4, num_iterations: over.mu ?? 2, beta: 0.04, epsilon: 0.5, log_rollouts: 2 },
-      optimizer: { lr: over.lr ?? 1e-2, max_grad_norm: 1.0 },
-      training: { max_steps: over.max_steps ?? 4, save_every: 0, log_every: 1 },
-      logging: { progress: 'off' },
-    },
-    grpoConfigSchema,
-  );
-}
-
-const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'grpo-'));
 
 describe('diffu-GRPO trainer', () => {
   it('raises the mean reward of a toy reward within a short real run', async () => {

@@ -1,0 +1,190 @@
+/**
+ * Data-parallel diffu-GRPO on a multi-core CPU (`training.workers: W`). The embedded backend (tfjs-wasm) computes on
+ * one core per thread, so W worker threads, each with its own backend, its own copy of the policy and the reference
+ * model, take a contiguous share of the step's prompts (whole groups):
+ *
+ *   main                                        worker w (of W)
+ *   policy weights, seeds ──── sample ────────▶ phase 1: G completions for its P/W prompts
+ *   rewards + advantages over ◀── samples ───── (rollout.ts sampleCompletions)
+ *   the WHOLE batch (phase 2)
+ *   advantages, seed ───────── prepare ───────▶ phase 3: grad_accum/W micro-batches, old/ref log-probs cached
+ *   for each inner update k:
+ *     policy weights ───────── grads ─────────▶ Σ of its micro-batch gradients (accumulateGrads)
+ *     Σ over workers / grad_accum, clip, AdamW ◀── gradient sums
+ *
+ * Rewards stay in the main thread (reward functions are user code and objects the workers cannot receive), and the
+ * advantages see the whole batch, so `scale_rewards: batch` means the same as with one process. Each worker's sampling
+ * and masking RNGs are seeded per step from the main RNGs, so runs are deterministic and resume exactly; a run with
+ * W workers samples different completions than a run with one (different RNG streams), not a different algorithm.
+ * Only the embedded backends (wasm, cpu) run in workers; tfjs-node(-gpu) already uses every core.
+ */
+import { Worker } from 'node:worker_threads';
+import * as tf from '@tensorflow/tfjs';
+import type { BackendName } from '../backend/backend.ts';
+import type { ModelConfig } from '../model/config.ts';
+import type { Params } from '../model/model.ts';
+import { scoreSamples, type LossOptions, type RewardSource, type Rollout, type RolloutOptions, type Samples } from './rollout.ts';
+import type { Rng } from '../backend/rng.ts';
+
+/** Weights as plain arrays, in the order of the params' names. */
+export type WeightArrays = Record<string, Float32Array>;
+
+export interface WorkerInit {
+  backend: BackendName;
+  cfg: ModelConfig;
+  policy: WeightArrays;
+  ref: WeightArrays | null;
+  rollout: RolloutOptions;
+  loss: LossOptions;
+  /** Micro-batches per worker (training.grad_accum / W). */
+  numMicro: number;
+}
+
+export interface GradSums {
+  sum: WeightArrays;
+  lossSum: number;
+  reportSum: Record<string, number>;
+  /** The worker's tf.memory().numTensors after the call (tests check it stays flat). */
+  numTensors: number;
+}
+
+type Request =
+  | { type: 'init'; init: WorkerInit }
+  | { type: 'sample'; policy: WeightArrays; promptIds: number[][]; seed: number }
+  | { type: 'prepare'; samples: Samples; advantages: number[]; tokenAdvantages: number[][] | null; seed: number }
+  | { type: 'grads'; policy: WeightArrays; k: number }
+  | { type: 'ref'; ref: WeightArrays };
+
+export function weightArrays(params: Params): WeightArrays {
+  return Object.fromEntries(Object.entries(params).map(([k, v]) => [k, v.dataSync() as Float32Array]));
+}
+
+export class RolloutWorkers {
+  private next = 1;
+  private pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
+  private failure: Error | null = null;
+
+  private constructor(private readonly workers: Worker[]) {
+    for (const w of workers) {
+      w.on('message', (m: { id: number; ok: boolean; result?: unknown; error?: string }) => {
+        const p = this.pending.get(m.id);
+        this.pending.delete(m.id);
+        if (m.ok) p?.resolve(m.result);
+        else p?.reject(new Error(m.error));
+      });
+      w.on('error', (e) => this.fail(e));
+      w.on('exit', (code) => { if (code !== 0) this.fail(new Error(`diffu-GRPO worker exited with code ${code}`)); });
+    }
+  }
+
+  /** Starts W workers and initialises each (backend, model, reference). */
+  static async start(W: number, init: WorkerInit): Promise<RolloutWorkers> {
+    const boot = new URL('./worker_boot.mjs', import.meta.url);
+    const entry = new URL('./worker_main.ts', import.meta.url).href;
+    const pool = new RolloutWorkers(Array.from({ length: W }, () => new Worker(boot, { workerData: { entry } })));
+    try {
+      await pool.all(() => ({ type: 'init', init }));
+    } catch (e) {
+      await pool.close();
+      throw e;
+    }
+    return pool;
+  }
+
+  get size(): number {
+    return this.workers.length;
+  }
+
+  /** Phase 1 on every worker: shards[w] are worker w's encoded prompts. */
+  sample(policy: Params, shards: number[][][], seeds: number[]): Promise<Samples[]> {
+    const weights = weightArrays(policy);
+    return this.all((w) => ({ type: 'sample', policy: weights, promptIds: shards[w], seed: seeds[w] })) as Promise<Samples[]>;
+  }
+
+  /** Phase 3 on every worker: its samples and its rows' advantages. Returns each worker's seconds. */
+  prepare(samples: Samples[], advantages: number[][], tokenAdvantages: (number[][] | null)[], seeds: number[]): Promise<number[]> {
+    return this.all((w) => ({ type: 'prepare', samples: samples[w], advantages: advantages[w], tokenAdvantages: tokenAdvantages[w], seed: seeds[w] })) as Promise<number[]>;
+  }
+
+  /** Gradient sums of inner update k from every worker, added up as tensors (caller disposes). */
+  async grads(policy: Params, k: number): Promise<{ sum: Record<string, tf.Tensor>; lossSum: number; reportSum: Record<string, number>; numTensors: number[] }> {
+    const weights = weightArrays(policy);
+    const parts = (await this.all(() => ({ type: 'grads', policy: weights, k }))) as GradSums[];
+    const sum: Record<string, tf.Tensor> = {};
+    for (const [name, v] of Object.entries(policy)) {
+      const acc = new Float32Array(v.size);
+      for (const p of parts) p.sum[name].forEach((x, i) => (acc[i] += x));
+      sum[name] = tf.tensor(acc, v.shape);
+    }
+    const reportSum: Record<string, number> = {};
+    for (const p of parts) for (const [key, x] of Object.entries(p.reportSum)) reportSum[key] = (reportSum[key] ?? 0) + x;
+    return { sum, lossSum: parts.reduce((a, p) => a + p.lossSum, 0), reportSum, numTensors: parts.map((p) => p.numTensors) };
+  }
+
+  /** A synced reference model (ref_model_sync_steps) goes to every worker. */
+  async setRef(ref: Params): Promise<void> {
+    const weights = weightArrays(ref);
+    await this.all(() => ({ type: 'ref', ref: weights }));
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.workers.map((w) => w.terminate()));
+  }
+
+  private all(make: (w: number) => Request): Promise<unknown[]> {
+    return Promise.all(this.workers.map((w, i) => this.call(w, make(i))));
+  }
+
+  private call(w: Worker, req: Request): Promise<unknown> {
+    if (this.failure) return Promise.reject(this.failure);
+    const id = this.next++;
+    return new Promise((resolve, reject) => {
+      this.pending.set(id, { resolve, reject });
+      w.postMessage({ id, ...req });
+    });
+  }
+
+  private fail(e: Error): void {
+    this.failure ??= e;
+    for (const p of this.pending.values()) p.reject(e);
+    this.pending.clear();
+  }
+}
+
+export type { Request as WorkerRequest };
+
+/**
+ * collectRollout's data-parallel twin: phase 1 on the workers (worker w takes prompts [w·P/W, (w+1)·P/W)), phase 2
+ * here over the whole batch, phase 3 on the workers. The returned Rollout has no micro-batches (they live in the
+ * workers until the next rollout replaces them).
+ */
+export async function parallelRollout(
+  pool: RolloutWorkers,
+  policy: { params: Params; cfg: ModelConfig },
+  rows: Record<string, unknown>[],
+  promptTexts: string[],
+  tok: { encode(s: string): number[]; decode(ids: number[], o?: { skipSpecial?: boolean }): string },
+  rewards: RewardSource,
+  rngs: { sampling: Rng; masking: Rng },
+  o: RolloutOptions,
+): Promise<Rollout> {
+  const W = pool.size;
+  const per = promptTexts.length / W;
+  const range = Array.from({ length: W }, (_, w) => w);
+  const t0 = performance.now();
+  const shards = range.map((w) => promptTexts.slice(w * per, (w + 1) * per).map((p) => tok.encode(p)));
+  const samples = await pool.sample(policy.params, shards, range.map(() => rngs.sampling.nextU32()));
+  const t1 = performance.now();
+  const merged = { sequences: samples.flatMap((s) => s.sequences), steps: samples[0].steps ? samples.flatMap((s) => s.steps!) : null };
+  const scored = await scoreSamples(merged, rows, promptTexts, tok, rewards, policy.cfg.eos_token_id, o);
+  const t2 = performance.now();
+  const n = per * o.G; // completions per worker
+  await pool.prepare(
+    samples,
+    range.map((w) => scored.advantages.slice(w * n, (w + 1) * n)),
+    range.map((w) => scored.tokenAdvantages?.slice(w * n, (w + 1) * n) ?? null),
+    range.map(() => rngs.masking.nextU32()),
+  );
+  const t3 = performance.now();
+  return { ...scored, nfe: samples[0].nfe, micro: [], seconds: { generation: (t1 - t0) / 1000, rewards: (t2 - t1) / 1000, logprobs: (t3 - t2) / 1000 } };
+}
