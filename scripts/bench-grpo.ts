@@ -5,7 +5,8 @@
  * generated Countdown puzzles (`a,b,c->t:`); reward: d1's Countdown reward; sampler LLaDA, block 32, 32 steps
  * (2 tokens per step, as d1), T 0.9.
  *
- *   yarn bench:grpo [--steps 3] [--mu 1] [--estimator one_step|coupled|trajectory] [--backend wasm]
+ *   yarn bench:grpo [--steps 3] [--mu 1] [--estimator one_step|coupled|trajectory] [--backend wasm] [--workers 1]
+ * `--workers 2` runs data-parallel worker threads (training.workers; grad_accum = workers): one core each.
  * Prints one JSON line per measured step (after 1 warm-up step) and a summary line with the means, generated tokens
  * per second, peak RSS and tf.memory().numTensors at the first and last measured step. Check `uptime` first.
  */
@@ -30,6 +31,7 @@ const { values: args } = parseArgs({
     steps: { type: 'string', default: '3' },
     mu: { type: 'string', default: '1' },
     estimator: { type: 'string', default: 'one_step' },
+    workers: { type: 'string', default: '1' },
   },
 });
 const measured = Number(args.steps);
@@ -61,7 +63,7 @@ async function main(): Promise<void> {
       sampler: { name: 'llada', gen_length: GEN, block_length: 32, steps: 32, temperature: 0.9 },
       grpo: { num_generations: G, prompts_per_step: P, num_iterations: Number(args.mu), beta: 0.04, logp_estimator: args.estimator, log_rollouts: 0 },
       optimizer: { lr: 1e-5 },
-      training: { max_steps: measured + 1, save_every: 0, log_every: 1 },
+      training: { max_steps: measured + 1, save_every: 0, log_every: 1, workers: Number(args.workers), grad_accum: Number(args.workers) },
       logging: { level: 'warn', progress: 'off' },
     },
     grpoConfigSchema,
@@ -69,10 +71,11 @@ async function main(): Promise<void> {
   const rewardSource = await rewardSourceFromConfig(config.rewards, process.cwd());
   const rows: Record<string, number>[] = [];
   const tensors: number[] = [];
+  const workerTensors: number[][] = [];
   await trainGrpo(config, {
     logger: pino({ level: 'warn' }),
     rewardSource,
-    onStep: ({ step, metrics, numTensors }) => {
+    onStep: ({ step, metrics, numTensors, workerTensors: wt }) => {
       if (step === 1) return; // warm-up: wasm kernel set-up and first-call allocations
       const row = {
         step,
@@ -85,19 +88,21 @@ async function main(): Promise<void> {
       };
       rows.push(row);
       tensors.push(numTensors);
+      workerTensors.push(wt);
       process.stdout.write(JSON.stringify(row) + '\n');
     },
   });
   const mean = (k: string) => rows.reduce((a, r) => a + r[k], 0) / rows.length;
   process.stdout.write(
     JSON.stringify({
-      bench: 'grpo', backend: args.backend, shape: `${P} prompts x ${G} completions x ${GEN} tokens`, mu: Number(args.mu), estimator: args.estimator,
+      bench: 'grpo', backend: args.backend, shape: `${P} prompts x ${G} completions x ${GEN} tokens`, mu: Number(args.mu), estimator: args.estimator, workers: Number(args.workers),
       params_M: +((cfg.vocab_size * 128 * 2 + 4 * (4 * 128 * 128 + 3 * 128 * 512)) / 1e6).toFixed(2),
       generation_s: +mean('generation_s').toFixed(2), rewards_s: +mean('rewards_s').toFixed(3), logprobs_s: +mean('logprobs_s').toFixed(2),
       update_s: +mean('update_s').toFixed(2), step_s: +mean('step_s').toFixed(2),
       generated_tokens_per_s: Math.round((P * G * GEN) / mean('generation_s')),
       peak_rss_mb: Math.round(process.resourceUsage().maxRSS / 1024),
       num_tensors_first: tensors[0], num_tensors_last: tensors[tensors.length - 1],
+      worker_tensors_first: workerTensors[0], worker_tensors_last: workerTensors[workerTensors.length - 1],
       load_before: +loadBefore.toFixed(2),
     }) + '\n',
   );

@@ -210,10 +210,11 @@ export const grpoTrainingSchema = z.strictObject({
   /** Micro-batches per rollout batch (whole groups each); one optimizer step per inner iteration. */
   grad_accum: positiveInt.default(1),
   /**
-   * Data-parallel worker threads (rl/workers.ts), each with its own embedded backend and a share of the prompts:
-   * set it to the number of cores with the wasm backend (one core each); 1 = everything in the main thread.
+   * Data-parallel worker threads (rl/workers.ts), each with its own embedded backend and a share of the prompts
+   * (one core each with wasm); 1 = everything in the main thread. auto = the most cores that divide grad_accum with
+   * wasm or cpu, 1 with tfjs-node(-gpu) (which already uses every core).
    */
-  workers: positiveInt.default(1),
+  workers: z.union([positiveInt, z.literal('auto')]).default(1),
   eval_every: nonNegInt.default(0),
   save_every: nonNegInt.default(50),
   keep_last: positiveInt.default(2),

@@ -1,13 +1,17 @@
 /** The quickstart pipeline as a function (the CLI and a fast test both call it). */
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import type { Logger } from 'pino';
+import { setupBackend, type BackendName } from '../backend/backend.ts';
+import { runInThread } from '../backend/threads.ts';
 import { readLatest } from '../checkpoint/checkpoint.ts';
 import { loadConfig } from '../config/load.ts';
 import { grpoConfigSchema, trainConfigSchema } from '../config/schema.ts';
 import { resolveDataDir } from '../data/index.ts';
 import { evaluate, writeEvalResults, type EvalSummary } from '../eval/evaluate.ts';
+import type { SamplerName } from '../sampling/index.ts';
 import { loadModel } from '../model/load.ts';
 import { trainGrpo } from '../rl/grpo_trainer.ts';
 import { rewardSourceFromConfig } from '../rl/reward_source.ts';
@@ -43,6 +47,7 @@ export async function runQuickstart(o: QuickstartOptions): Promise<QuickstartRes
   const grpoLoaded = loadConfig(`configs/${o.task}-grpo.yaml`, grpoConfigSchema, [`run.output_dir=${grpoDir}`, `init_from=${sftDir}`, ...(o.setGrpo ?? [])]);
   const grpoCfg = grpoLoaded.config;
 
+  const backend = await setupBackend(sftCfg.runtime.backend, (msg, fields) => logger.info(fields, msg));
   const t0 = performance.now();
   if (finished(sftDir, sftCfg.training.max_steps)) logger.info({ dir: sftDir }, 'stage 1/3 SFT: reusing the finished run');
   else {
@@ -61,29 +66,22 @@ export async function runQuickstart(o: QuickstartOptions): Promise<QuickstartRes
   const t2 = performance.now();
 
   logger.info({ subset: o.subset }, 'stage 3/3: evaluating both checkpoints on the d1 test set');
-  const dataDir = resolveDataDir(sftCfg.runtime.data_dir ?? undefined);
   const gs = grpoCfg.sampler;
   // Headline: greedy decoding with the rollout sampler's schedule (what diffu-GRPO optimised). Also: the task's
   // standard greedy decoding (one token per step), when that is a different schedule.
   const standardSteps = gs.gen_length;
   const schedules = [{ key: 'rollout', steps: gs.steps ?? Math.floor(gs.gen_length / 2) }];
   if (schedules[0].steps !== standardSteps) schedules.push({ key: 'standard', steps: standardSteps });
-  const comparisons: Comparison[] = [];
-  for (const sch of schedules) {
-    const results: Awaited<ReturnType<typeof evaluate>>[] = [];
-    for (const [label, dir] of [['sft', sftDir], ['grpo', grpoDir]] as const) {
-      const model = loadModel(dir);
-      const out = await evaluate(model, {
-        task: o.task, subset: o.subset, seed: 0, dataDir, batch_size: 64,
-        sampler: { sampler: gs.name, gen_length: gs.gen_length, block_length: gs.block_length, steps: sch.steps, temperature: 0 },
-        onProgress: (done, total) => logger.debug({ label, done, total }, 'eval'),
-      });
-      model.dispose();
-      writeEvalResults(path.join(o.outDir, 'eval', sch.key === 'rollout' ? label : `${label}-${sch.key}`), out.summary, out.items);
-      results.push(out);
-    }
-    comparisons.push(compare(results[0], results[1], sch.steps));
-  }
+  const jobs = ([['sft', sftDir], ['grpo', grpoDir]] as const).map(([label, dir]): EvalJob => ({
+    backend: backend.backend as BackendName, label, dir, task: o.task, subset: o.subset, dataDir: resolveDataDir(sftCfg.runtime.data_dir ?? undefined),
+    sampler: { name: gs.name, gen_length: gs.gen_length, block_length: gs.block_length }, schedules, outDir: o.outDir,
+  }));
+  // The two checkpoints are independent: on the embedded backend (one core per thread) evaluate them side by side.
+  const parallel = (backend.backend === 'wasm' || backend.backend === 'cpu') && os.availableParallelism() >= 2;
+  const [sftEval, grpoEval] = parallel
+    ? await Promise.all(jobs.map((job) => runInThread<CheckpointEval[]>(new URL('./eval_worker.ts', import.meta.url), job)))
+    : [await evaluateCheckpoint(jobs[0]), await evaluateCheckpoint(jobs[1])];
+  const comparisons = schedules.map((sch, i) => compare(sftEval[i], grpoEval[i], sch.steps));
   const t3 = performance.now();
   const metric = o.task === 'sudoku' ? 'cell accuracy' : 'accuracy';
   const pct = (x: number) => (100 * x).toFixed(1);
@@ -118,8 +116,46 @@ export interface Comparison {
   gainCi95: [number, number];
 }
 
-function compare(a: { summary: EvalSummary; items: { score: number }[] }, b: { summary: EvalSummary; items: { score: number }[] }, steps: number): Comparison {
-  const diffs = b.items.map((it, i) => it.score - a.items[i].score);
+/** One decoding schedule's evaluation of a checkpoint: the summary and each item's score. */
+export interface CheckpointEval {
+  summary: EvalSummary;
+  scores: number[];
+}
+
+export interface EvalJob {
+  backend: BackendName;
+  label: 'sft' | 'grpo';
+  dir: string;
+  task: 'sudoku' | 'countdown';
+  subset: number;
+  dataDir: string;
+  sampler: { name: SamplerName; gen_length: number; block_length: number };
+  schedules: { key: string; steps: number }[];
+  outDir: string;
+}
+
+/** Greedy evaluation of one checkpoint with each schedule; writes eval/<label>[-<schedule>].{jsonl,arrow}. */
+export async function evaluateCheckpoint(job: EvalJob): Promise<CheckpointEval[]> {
+  await setupBackend(job.backend);
+  const model = loadModel(job.dir);
+  const out: CheckpointEval[] = [];
+  try {
+    for (const sch of job.schedules) {
+      const r = await evaluate(model, {
+        task: job.task, subset: job.subset, seed: 0, dataDir: job.dataDir, batch_size: 64,
+        sampler: { sampler: job.sampler.name, gen_length: job.sampler.gen_length, block_length: job.sampler.block_length, steps: sch.steps, temperature: 0 },
+      });
+      writeEvalResults(path.join(job.outDir, 'eval', sch.key === 'rollout' ? job.label : `${job.label}-${sch.key}`), r.summary, r.items);
+      out.push({ summary: r.summary, scores: r.items.map((it) => it.score) });
+    }
+  } finally {
+    model.dispose();
+  }
+  return out;
+}
+
+function compare(a: CheckpointEval, b: CheckpointEval, steps: number): Comparison {
+  const diffs = b.scores.map((x, i) => x - a.scores[i]);
   const gain = diffs.reduce((x, y) => x + y, 0) / diffs.length;
   const sd = Math.sqrt(diffs.reduce((x, d) => x + (d - gain) ** 2, 0) / Math.max(diffs.length - 1, 1));
   const half = (1.96 * sd) / Math.sqrt(diffs.length);

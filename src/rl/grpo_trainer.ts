@@ -7,6 +7,7 @@
  * The reference model is the frozen starting checkpoint (optionally synced every N steps, TR-DPO style).
  */
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import type { Logger } from 'pino';
@@ -55,7 +56,7 @@ export async function trainGrpo(config: GrpoConfig, opts: GrpoOptions): Promise<
   const runDir = config.run.output_dir;
   const g = config.grpo;
   const t = config.training;
-  checkParallel(config, backend.backend);
+  const W = resolveWorkers(config, backend.backend);
   if (g.trajectory_states !== null && g.logp_estimator !== 'trajectory') {
     throw new ConfigError(`grpo.trajectory_states (${g.trajectory_states}) needs grpo.logp_estimator: trajectory (got ${g.logp_estimator})`);
   }
@@ -109,13 +110,13 @@ export async function trainGrpo(config: GrpoConfig, opts: GrpoOptions): Promise<
     p_mask_prompt: g.p_mask_prompt, gen_length: s.gen_length, logp_estimator: g.logp_estimator,
     epsilon: g.epsilon, epsilon_high: g.epsilon_high, beta: g.beta, loss_type: g.loss_type,
   };
-  const pool = t.workers > 1
-    ? await RolloutWorkers.start(t.workers, {
+  const pool = W > 1
+    ? await RolloutWorkers.start(W, {
         backend: backend.backend as BackendName, cfg, policy: weightArrays(params), ref: ref ? weightArrays(ref) : null,
-        rollout: rolloutOpts, loss: lossOpts, numMicro: t.grad_accum / t.workers,
+        rollout: rolloutOpts, loss: lossOpts, numMicro: t.grad_accum / W,
       })
     : null;
-  if (pool) logger.info({ workers: t.workers, backend: backend.backend }, 'data-parallel workers ready');
+  if (pool) logger.info({ workers: W, backend: backend.backend }, 'data-parallel workers ready');
 
   try {
     while (state.step < lastStep) {
@@ -222,16 +223,27 @@ function stepMetrics(r: Rollout, updates: { lr: number; loss: number; gradNorm: 
   return m;
 }
 
-/** training.workers needs an embedded backend and an even split of prompts and micro-batches; named errors otherwise. */
-function checkParallel(config: GrpoConfig, backend: string): void {
-  const { workers: W, grad_accum } = config.training;
+/**
+ * The number of data-parallel workers: training.workers, or for `auto` the most cores that divide grad_accum (1 on
+ * tfjs-node). Needs an embedded backend and an even split of prompts and micro-batches; named errors otherwise.
+ */
+export function resolveWorkers(config: GrpoConfig, backend: string): number {
+  const { workers, grad_accum } = config.training;
   const P = config.grpo.prompts_per_step;
   if (P % grad_accum !== 0) throw new ConfigError(`grpo.prompts_per_step (${P}) must be divisible by training.grad_accum (${grad_accum})`);
-  if (W === 1) return;
-  if (backend !== 'wasm' && backend !== 'cpu') {
+  const embedded = backend === 'wasm' || backend === 'cpu';
+  if (workers === 'auto') {
+    let W = embedded ? Math.min(os.availableParallelism(), grad_accum) : 1;
+    while (grad_accum % W !== 0) W--;
+    return W;
+  }
+  const W = workers;
+  if (W === 1) return 1;
+  if (!embedded) {
     throw new ConfigError(`training.workers (${W}) runs the embedded backend in worker threads, but the backend is ${backend}, which already uses every core: set training.workers: 1`);
   }
   if (grad_accum % W !== 0) throw new ConfigError(`training.grad_accum (${grad_accum}) must be a multiple of training.workers (${W}): each worker takes grad_accum / workers micro-batches`);
+  return W;
 }
 
 /** The frozen reference: init_from's weights, or the synced copy saved with a resumed checkpoint. */

@@ -18,9 +18,10 @@
  * W workers samples different completions than a run with one (different RNG streams), not a different algorithm.
  * Only the embedded backends (wasm, cpu) run in workers; tfjs-node(-gpu) already uses every core.
  */
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs';
 import type { BackendName } from '../backend/backend.ts';
+import { tsWorker } from '../backend/threads.ts';
 import type { ModelConfig } from '../model/config.ts';
 import type { Params } from '../model/model.ts';
 import { scoreSamples, type LossOptions, type RewardSource, type Rollout, type RolloutOptions, type Samples } from './rollout.ts';
@@ -79,9 +80,8 @@ export class RolloutWorkers {
 
   /** Starts W workers and initialises each (backend, model, reference). */
   static async start(W: number, init: WorkerInit): Promise<RolloutWorkers> {
-    const boot = new URL('./worker_boot.mjs', import.meta.url);
-    const entry = new URL('./worker_main.ts', import.meta.url).href;
-    const pool = new RolloutWorkers(Array.from({ length: W }, () => new Worker(boot, { workerData: { entry } })));
+    const entry = new URL('./worker_main.ts', import.meta.url);
+    const pool = new RolloutWorkers(Array.from({ length: W }, () => tsWorker(entry)));
     try {
       await pool.all(() => ({ type: 'init', init }));
     } catch (e) {

@@ -4,7 +4,8 @@ import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { Rng } from '../../src/backend/rng.ts';
 import { disposeParams, initParams } from '../../src/model/model.ts';
-import { trainGrpo } from '../../src/rl/grpo_trainer.ts';
+import os from 'node:os';
+import { resolveWorkers, trainGrpo } from '../../src/rl/grpo_trainer.ts';
 import { disposeMicroBatches, microLoss, prepareMicroBatches, sampleCompletions, type LossOptions, type RolloutOptions } from '../../src/rl/rollout.ts';
 import { RolloutWorkers, weightArrays } from '../../src/rl/workers.ts';
 import { accumulateGrads } from '../../src/train/step.ts';
@@ -94,6 +95,20 @@ describe('data-parallel workers (training.workers)', () => {
     const loss: LossOptions = { p_mask_prompt: 0, gen_length: 8, logp_estimator: 'one_step', epsilon: 0.5, epsilon_high: null, beta: 0, loss_type: 'bnpo' };
     await expect(RolloutWorkers.start(2, { backend: 'tensorflow', cfg, policy: weightArrays(params), ref: null, rollout, loss, numMicro: 1 })).rejects.toThrow('runtime.backend');
     disposeParams(params);
+  });
+
+  it('workers: auto takes the most cores that divide grad_accum on an embedded backend, 1 on tfjs-node', () => {
+    const c = config(tmp(), { max_steps: 1 });
+    c.training.workers = 'auto';
+    c.training.grad_accum = 4;
+    const cores = os.availableParallelism();
+    expect(resolveWorkers(c, 'wasm')).toBe(cores >= 4 ? 4 : cores >= 2 ? 2 : 1);
+    expect(resolveWorkers(c, 'tensorflow')).toBe(1);
+    c.training.grad_accum = 1;
+    expect(resolveWorkers(c, 'wasm')).toBe(1);
+    c.training.workers = 2;
+    c.training.grad_accum = 2;
+    expect(() => resolveWorkers(c, 'tensorflow-gpu')).toThrow('training.workers (2) runs the embedded backend in worker threads, but the backend is tensorflow-gpu');
   });
 
   it('refuses a split that does not divide evenly, naming the keys', async () => {
