@@ -5,6 +5,8 @@
  *   μ inner updates: recompute the current log-probs with seed k, clipped-ratio + β·KL loss (policy_loss.ts), AdamW.
  * So `training.max_steps` counts rollout batches; the optimizer takes μ steps per GRPO step (TRL counts each of them).
  * The reference model is the frozen starting checkpoint (optionally synced every N steps, TR-DPO style).
+ * With training.workers > 1 the rollout's sampling, cached log-probs and the gradients run on worker threads
+ * (workers.ts); rewards, advantages and the AdamW step stay here, and the loop is the same.
  */
 import fs from 'node:fs';
 import os from 'node:os';

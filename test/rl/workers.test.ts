@@ -17,7 +17,7 @@ beforeAll(async () => {
 });
 
 describe('data-parallel workers (training.workers)', () => {
-  it('sample, prepare and take gradients exactly as the same shards do in-process', async () => {
+  it('sample, prepare and take gradients exactly as the same shards do in-process, also after a reference sync', async () => {
     const cfg = modelConfig();
     const params = initParams(cfg);
     const ref = initParams({ ...cfg, init_seed: 2 }); // a different reference, so the KL term is not zero
@@ -56,6 +56,22 @@ describe('data-parallel workers (training.workers)', () => {
       expect(again[1].numTensors).toEqual(again[0].numTensors);
       for (const g of again) tf.dispose(Object.values(g.sum));
       disposeMicroBatches(micro);
+
+      // A synced reference (ref_model_sync_steps) reaches the workers: their cached ref log-probs follow it.
+      const ref2 = initParams({ ...cfg, init_seed: 3 });
+      await pool.setRef(ref2);
+      await pool.prepare(samples, adv, [null, null], [31, 32]);
+      const micro2 = samples.flatMap((s, w) => prepareMicroBatches({ params, cfg }, { params: ref2 }, s, adv[w], null, new Rng([31, 32][w], 'masking'), rollout, 1));
+      const got2 = await pool.grads(params, 0);
+      const want2 = accumulateGrads(params, micro2.map((mb) => () => microLoss(params, cfg, mb, 0, loss)));
+      expect(got2.reportSum.kl).toBeCloseTo(want2.reportSum.kl, 5);
+      // ... and the check tells the references apart: the old one gives a different KL under the same masks.
+      const stale = samples.flatMap((s, w) => prepareMicroBatches({ params, cfg }, { params: ref }, s, adv[w], null, new Rng([31, 32][w], 'masking'), rollout, 1));
+      const wantStale = accumulateGrads(params, stale.map((mb) => () => microLoss(params, cfg, mb, 0, loss)));
+      expect(Math.abs(wantStale.reportSum.kl - got2.reportSum.kl)).toBeGreaterThan(1e-3);
+      tf.dispose([...Object.values(got2.sum), ...Object.values(want2.sum), ...Object.values(wantStale.sum)]);
+      disposeMicroBatches([...micro2, ...stale]);
+      disposeParams(ref2);
     } finally {
       await pool.close();
       disposeParams(params);
