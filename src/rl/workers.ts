@@ -21,13 +21,13 @@
 import type { Worker } from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs';
 import type { BackendName } from '../backend/backend.ts';
+import type { Rng } from '../backend/rng.ts';
 import { tsWorker } from '../backend/threads.ts';
 import type { ModelConfig } from '../model/config.ts';
 import type { Params } from '../model/model.ts';
 import { scoreSamples, type LossOptions, type RewardSource, type Rollout, type RolloutOptions, type Samples } from './rollout.ts';
-import type { Rng } from '../backend/rng.ts';
 
-/** Weights as plain arrays, in the order of the params' names. */
+/** Weights (or gradients) as plain arrays, by parameter name: what crosses the thread boundary. */
 export type WeightArrays = Record<string, Float32Array>;
 
 export interface WorkerInit {
