@@ -29,9 +29,9 @@ import { BatchCursor, type CursorState } from '../train/dataset.ts';
 import { AdamW } from '../train/optimizer.ts';
 import { createLogger, openRunLog } from '../train/run_log.ts';
 import { learningRate } from '../train/schedule.ts';
-import { applyGrads, optimizerStep, type MicroLoss } from '../train/step.ts';
+import { accumulateGrads, applyGrads } from '../train/step.ts';
 import { loadPromptRows } from './prompts.ts';
-import { collectRollout, disposeRollout, microLoss, type LossOptions, type RewardSource, type Rollout, type RolloutOptions } from './rollout.ts';
+import { collectRollout, disposeRollout, microLosses, type LossOptions, type RewardSource, type Rollout, type RolloutOptions } from './rollout.ts';
 import { parallelRollout, RolloutWorkers, weightArrays } from './workers.ts';
 import { RolloutLog } from './rollout_log.ts';
 
@@ -135,18 +135,16 @@ export async function trainGrpo(config: GrpoConfig, opts: GrpoOptions): Promise<
       let workerTensors: number[] = [];
       for (let k = 0; k < g.num_iterations; k++) {
         const lr = learningRate(state.step * g.num_iterations + k, { lr: config.optimizer.lr, warmup_steps: config.schedule.warmup_steps, max_steps: t.max_steps * g.num_iterations, schedule: config.schedule.type, min_lr_ratio: config.schedule.min_lr_ratio });
-        if (!pool) {
-          const losses: MicroLoss[] = rollout.micro.map((mb) => () => microLoss(params, cfg, mb, k, lossOpts));
-          updates.push({ lr, ...optimizerStep(params, opt, losses, lr, config.optimizer.max_grad_norm) });
-        } else {
-          // The workers' gradient sums over all grad_accum micro-batches: the same mean as optimizerStep takes.
-          const acc = await pool.grads(params, k);
-          const gradNorm = applyGrads(params, opt, acc.sum, t.grad_accum, lr, config.optimizer.max_grad_norm);
-          tf.dispose(Object.values(acc.sum));
-          const report = Object.fromEntries(Object.entries(acc.reportSum).map(([key, v]) => [key, v / t.grad_accum]));
-          updates.push({ lr, loss: acc.lossSum / t.grad_accum, gradNorm, report });
-          workerTensors = acc.numTensors;
-        }
+        // The gradient sum over all grad_accum micro-batches (in this thread, or each worker's share added up), then
+        // its mean, clipped, into AdamW.
+        const acc = pool
+          ? await pool.grads(params, k)
+          : { ...accumulateGrads(params, rollout.micro.flatMap((mb) => microLosses(params, cfg, mb, k, lossOpts))), numTensors: [] };
+        const gradNorm = applyGrads(params, opt, acc.sum, t.grad_accum, lr, config.optimizer.max_grad_norm);
+        tf.dispose(Object.values(acc.sum));
+        const report = Object.fromEntries(Object.entries(acc.reportSum).map(([key, v]) => [key, v / t.grad_accum]));
+        updates.push({ lr, loss: acc.lossSum / t.grad_accum, gradNorm, report });
+        workerTensors = acc.numTensors;
       }
       const updateSeconds = (performance.now() - tu) / 1000;
       state.step++;

@@ -12,6 +12,10 @@
  *   grpo    mean_i ( Σ_t l·m / Σ_t m )                     (per-sequence token mean, then mean)
  *   dr_grpo Σ l·m / (N · max_completion_length)            (Dr. GRPO: no length normalisation)
  *
+ * With `part` (a 0/1 subset of the tokens) only those tokens' l_it enter the sum, the normaliser is unchanged: the
+ * losses of disjoint parts covering the mask sum to the full loss (the trajectory estimator is differentiated state by
+ * state this way, see rollout.ts `microLosses`). Outside the part logp and ref are replaced by the constant oldLogp.
+ *
  * logp, old and ref are one-step estimates (completion fully masked, prompt randomly masked with the same mask for all
  * three; see rollout.ts). They are not ELBOs: there is no 1/t weight.
  */
@@ -43,6 +47,8 @@ export interface PolicyLossInputs {
   advantages: tf.Tensor1D | tf.Tensor2D;
   /** [N, Lg] 1 on completion tokens up to and including the first EOS, else 0. */
   completionMask: tf.Tensor2D;
+  /** [N, Lg] 0/1: only these tokens' terms are summed (normaliser from completionMask); null/absent = all. */
+  part?: tf.Tensor2D | null;
 }
 
 export interface PolicyLoss {
@@ -57,33 +63,39 @@ export interface PolicyLoss {
 /** Call inside tf.tidy / tf.variableGrads. */
 export function policyLoss(x: PolicyLossInputs, o: PolicyLossOptions): PolicyLoss {
   const [N, Lg] = x.logp.shape;
-  for (const [name, t] of [['oldLogp', x.oldLogp], ['completionMask', x.completionMask], ['refLogp', x.refLogp]] as const) {
+  for (const [name, t] of [['oldLogp', x.oldLogp], ['completionMask', x.completionMask], ['refLogp', x.refLogp], ['part', x.part ?? null]] as const) {
     if (t) assertShape(`policyLoss: ${name}`, t.shape, [N, Lg], `[N, Lg] = [${N}, ${Lg}]`);
   }
   if (x.advantages.rank === 2) assertShape('policyLoss: advantages', x.advantages.shape, [N, Lg], `[N, Lg] = [${N}, ${Lg}]`);
   else assertShape('policyLoss: advantages', x.advantages.shape, [N], `[N] = [${N}]`);
   const epsHigh = o.epsilon_high ?? o.epsilon;
   const A = x.advantages.rank === 2 ? x.advantages : x.advantages.reshape([N, 1]); // [N, Lg] or [N, 1]
-  const m = x.completionMask; // [N, Lg]
+  const full = x.completionMask; // [N, Lg]: the normaliser's tokens
+  const m = x.part ? tf.mul(full, x.part) : full; // [N, Lg]: the summed tokens
+  // Outside the part logp and ref are replaced by the constant oldLogp (ratio 1, KL 0): a pass's logp is 0 there, so
+  // a ratio or KL could be Inf, and the mask's 0 · Inf = NaN (tf.where's gradient multiplies by the condition too).
+  const inPart = x.part ? tf.greater(x.part, 0) : null;
+  const logp = inPart ? (tf.where(inPart, x.logp, x.oldLogp) as tf.Tensor2D) : x.logp;
+  const refLogp = inPart && x.refLogp ? (tf.where(inPart, x.refLogp, x.oldLogp) as tf.Tensor2D) : x.refLogp;
 
-  const ratio = tf.exp(tf.sub(x.logp, x.oldLogp)); // [N, Lg]
+  const ratio = tf.exp(tf.sub(logp, x.oldLogp)); // [N, Lg]
   const clipped = tf.clipByValue(ratio, 1 - o.epsilon, 1 + epsHigh);
   const pg = tf.neg(tf.minimum(tf.mul(ratio, A), tf.mul(clipped, A))); // [N, Lg]
 
-  let kl: tf.Tensor2D = tf.zerosLike(x.logp);
+  let kl: tf.Tensor2D = tf.zerosLike(logp);
   if (o.beta !== 0) {
-    if (!x.refLogp) throw new Error('policyLoss: beta > 0 needs refLogp');
-    const d = tf.sub(x.refLogp, x.logp); // ref − logp
+    if (!refLogp) throw new Error('policyLoss: beta > 0 needs refLogp');
+    const d = tf.sub(refLogp, logp); // ref − logp
     kl = tf.sub(tf.sub(tf.exp(d), d), 1) as tf.Tensor2D;
   }
   const perToken = o.beta !== 0 ? tf.add(pg, tf.mul(o.beta, kl)) : pg; // [N, Lg]
 
-  const tokens = tf.maximum(tf.sum(m), 1);
+  const tokens = tf.maximum(tf.sum(full), 1);
   let loss: tf.Scalar;
   if (o.loss_type === 'bnpo') {
     loss = tf.div(tf.sum(tf.mul(perToken, m)), tokens);
   } else if (o.loss_type === 'grpo') {
-    const perSeq = tf.div(tf.sum(tf.mul(perToken, m), 1), tf.maximum(tf.sum(m, 1), 1)); // [N]
+    const perSeq = tf.div(tf.sum(tf.mul(perToken, m), 1), tf.maximum(tf.sum(full, 1), 1)); // [N]
     loss = tf.mean(perSeq);
   } else if (o.loss_type === 'dr_grpo') {
     loss = tf.div(tf.sum(tf.mul(perToken, m)), N * o.max_completion_length);

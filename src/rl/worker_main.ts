@@ -9,7 +9,7 @@ import { Rng } from '../backend/rng.ts';
 import type { ModelConfig } from '../model/config.ts';
 import { paramShapes, type Params } from '../model/model.ts';
 import { accumulateGrads } from '../train/step.ts';
-import { disposeMicroBatches, microLoss, prepareMicroBatches, sampleCompletions, type MicroBatch } from './rollout.ts';
+import { disposeMicroBatches, microLosses, prepareMicroBatches, sampleCompletions, type MicroBatch } from './rollout.ts';
 import type { GradSums, WeightArrays, WorkerInit, WorkerRequest } from './workers.ts';
 
 let init: WorkerInit;
@@ -48,7 +48,7 @@ async function handle(req: WorkerRequest): Promise<unknown> {
     }
     case 'grads': {
       assign(policy, req.policy);
-      const acc = accumulateGrads(policy, micro.map((mb) => () => microLoss(policy, cfg, mb, req.k, init.loss)));
+      const acc = accumulateGrads(policy, micro.flatMap((mb) => microLosses(policy, cfg, mb, req.k, init.loss)));
       const sum = Object.fromEntries(Object.entries(acc.sum).map(([k, t]) => [k, t.dataSync() as Float32Array]));
       tf.dispose(Object.values(acc.sum));
       const out: GradSums = { sum, lossSum: acc.lossSum, reportSum: acc.reportSum, numTensors: tf.memory().numTensors };

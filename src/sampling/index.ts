@@ -12,6 +12,8 @@ export {
   oneStepLogProbs,
   coupledLogProbs,
   trajectoryLogProbs,
+  trajectoryPasses,
+  trajectoryPassMask,
   scoredMask,
   stratifiedMaskCounts,
   targetLogProbs,

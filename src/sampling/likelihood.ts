@@ -206,6 +206,10 @@ export function coupledLogProbs(logitsFn: LogitsFn, ids: tf.Tensor2D, promptMask
  * `states` (int32 [N, K], values in 1..S) scores only K states per row instead of all S: pass j puts row n in state
  * states[n, j] and keeps the tokens committed at that step; every other token's entry is 0 (the caller drops them
  * from the loss with `scoredMask`). K passes instead of S.
+ *
+ * `pass` (0-based, < trajectoryPasses) runs that pass alone: the entries of its tokens (`trajectoryPassMask`), 0
+ * elsewhere. The passes' outputs sum to the full output, so a loss that is a sum over tokens can be differentiated
+ * pass by pass (rollout.ts `microLosses`: one pass's activations alive at a time).
  */
 export function trajectoryLogProbs(
   logitsFn: LogitsFn,
@@ -213,7 +217,7 @@ export function trajectoryLogProbs(
   promptMask: tf.Tensor2D,
   commitStep: tf.Tensor2D,
   numSteps: number,
-  opts: OneStepOptions & { genLength: number; states?: tf.Tensor2D | null },
+  opts: OneStepOptions & { genLength: number; states?: tf.Tensor2D | null; pass?: number },
 ): tf.Tensor2D {
   const [N, L] = ids.shape;
   const Lg = opts.genLength;
@@ -235,10 +239,11 @@ export function trajectoryLogProbs(
     let out: tf.Tensor2D = tf.zeros([N, Lg]);
     // One forward pass per state (S calls of N rows: the same work as S batched rows, without a huge batch), or per
     // column of `states`; st is a scalar step or the per-row steps [N, 1].
-    const passes: (number | tf.Tensor2D)[] = states
-      ? Array.from({ length: states.shape[1] }, (_, j) => tf.slice(tf.cast(states, 'int32'), [0, j], [N, 1]) as tf.Tensor2D)
-      : Array.from({ length: S }, (_, i) => i + 1);
-    for (const st of passes) {
+    const n = trajectoryPasses(S, states);
+    const only = opts.pass ?? null;
+    if (only !== null && !(Number.isInteger(only) && only >= 0 && only < n)) throw new ShapeError(`trajectoryLogProbs: pass ${only} is not one of 0..${n - 1}`);
+    for (let j = only ?? 0; j < (only === null ? n : only + 1); j++) {
+      const st = passStep(j, states); // scalar step, or per-row steps [N, 1]
       const state = select<tf.Tensor2D>(tf.logicalOr(promptHit, tf.greaterEqual(stepFull, st)), mId, ids); // [N, L]
       const logits = callChecked(logitsFn, state, am); // [N, L, V]
       const lp = targetLogProbs(tf.slice(logits, [0, L - Lg, 0], [N, Lg, -1]), target); // [N, Lg]
@@ -246,6 +251,21 @@ export function trajectoryLogProbs(
     }
     return out;
   });
+}
+
+/** Number of forward passes of trajectoryLogProbs: one per sampler step, or one per column of `states`. */
+export function trajectoryPasses(numSteps: number, states: tf.Tensor2D | null): number {
+  return states ? states.shape[1] : numSteps;
+}
+
+/** Pass j's sampler step: j + 1, or the rows' own steps states[:, j] as int32 [N, 1]. */
+function passStep(j: number, states: tf.Tensor2D | null): number | tf.Tensor2D {
+  return states ? (tf.slice(tf.cast(states, 'int32'), [0, j], [states.shape[0], 1]) as tf.Tensor2D) : j + 1;
+}
+
+/** float32 [N, Lg]: 1 on the tokens that pass j of trajectoryLogProbs scores (committed at that pass's step). */
+export function trajectoryPassMask(commitStep: tf.Tensor2D, j: number, states: tf.Tensor2D | null): tf.Tensor2D {
+  return tf.tidy(() => tf.cast(tf.equal(tf.cast(commitStep, 'int32'), passStep(j, states)), 'float32') as tf.Tensor2D);
 }
 
 /** 1 where a completion token's commit step is one of its row's scored states: commitStep [N, Lg], states [N, K] → [N, Lg]. */

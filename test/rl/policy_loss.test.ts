@@ -97,6 +97,40 @@ describe('policyLoss', () => {
     expect(sparse).toBeCloseTo(-2 / 5, 6);
   });
 
+  it('parts: disjoint token subsets give losses and reports that sum to the whole, with no NaN from the tokens left out', () => {
+    const old = [[-1.2, -1.9, -0.5], [-0.1, -0.9, -1.0]];
+    const ref = [[-1.1, -1.8, -0.6], [-0.3, -0.9, -1.0]];
+    const partA = [[1, 0, 1], [0, 1, 0]];
+    const partB = partA.map((r) => r.map((x) => 1 - x));
+    for (const loss_type of ['bnpo', 'grpo', 'dr_grpo'] as const) {
+      const o = { ...opts, beta: 0.04, loss_type };
+      const whole = run(logp, old, ref, [2, -1], mask, o);
+      // Outside its part a pass's logp is 0 (trajectoryLogProbs with `pass`), and here old = −100 there: exp(100)
+      // would overflow the ratio; the part must replace it by old, not multiply an Inf by 0.
+      const parts = [partA, partB].map((part) => tf.tidy(() => {
+        const lp = tf.tensor2d(logp.map((r, i) => r.map((v, t) => (part[i][t] ? v : 0))));
+        const od = tf.tensor2d(old.map((r, i) => r.map((v, t) => (part[i][t] ? v : -100))));
+        const f = (x: tf.Tensor2D) => policyLoss({ logp: x, oldLogp: od, refLogp: tf.tensor2d(ref), advantages: tf.tensor1d([2, -1]), completionMask: tf.tensor2d(mask), part: tf.tensor2d(part) }, o);
+        const g = tf.grad((x: tf.Tensor) => f(x as tf.Tensor2D).loss)(lp).arraySync() as number[][];
+        const out = f(lp);
+        return { loss: out.loss.arraySync(), kl: out.kl.arraySync(), clipLow: out.clipLow.arraySync(), clipHigh: out.clipHigh.arraySync(), g };
+      }));
+      expect(parts[0].loss + parts[1].loss).toBeCloseTo(whole.loss, 6);
+      expect(parts[0].kl + parts[1].kl).toBeCloseTo(whole.kl, 6);
+      expect(parts[0].clipLow + parts[1].clipLow).toBeCloseTo(whole.clipLow, 6);
+      expect(parts[0].clipHigh + parts[1].clipHigh).toBeCloseTo(whole.clipHigh, 6);
+      const wholeGrad = tf.tidy(() => tf.grad((x: tf.Tensor) => policyLoss(
+        { logp: x as tf.Tensor2D, oldLogp: tf.tensor2d(old), refLogp: tf.tensor2d(ref), advantages: tf.tensor1d([2, -1]), completionMask: tf.tensor2d(mask) }, o,
+      ).loss)(tf.tensor2d(logp)).arraySync() as number[][]);
+      wholeGrad.forEach((row, i) => row.forEach((v, t) => {
+        const [inA, inB] = [parts[0].g[i][t], parts[1].g[i][t]];
+        expect(Number.isFinite(inA) && Number.isFinite(inB)).toBe(true);
+        expect(Math.abs(partA[i][t] ? inB : inA)).toBe(0); // no gradient outside a part
+        expect(inA + inB).toBeCloseTo(v, 6);
+      }));
+    }
+  });
+
   it('rejects mismatched shapes by name', () => {
     expect(() => run([[0, 0]], [[0]], null, [1], [[1, 1]])).toThrow('policyLoss: oldLogp expected [N, Lg] = [1, 2], got [1, 1]');
   });

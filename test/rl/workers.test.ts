@@ -6,7 +6,7 @@ import { Rng } from '../../src/backend/rng.ts';
 import { disposeParams, initParams } from '../../src/model/model.ts';
 import os from 'node:os';
 import { resolveWorkers, trainGrpo } from '../../src/rl/grpo_trainer.ts';
-import { disposeMicroBatches, microLoss, prepareMicroBatches, sampleCompletions, type LossOptions, type RolloutOptions } from '../../src/rl/rollout.ts';
+import { disposeMicroBatches, microLosses, prepareMicroBatches, sampleCompletions, type LossOptions, type RolloutOptions } from '../../src/rl/rollout.ts';
 import { RolloutWorkers, weightArrays } from '../../src/rl/workers.ts';
 import { accumulateGrads } from '../../src/train/step.ts';
 import { config, countTarget, modelConfig, quiet, saveInitCheckpoint, tmp, tok } from './grpo_helpers.ts';
@@ -40,7 +40,7 @@ describe('data-parallel workers (training.workers)', () => {
       const micro = samples.flatMap((s, w) => prepareMicroBatches({ params, cfg }, { params: ref }, s, adv[w], null, new Rng([21, 22][w], 'masking'), rollout, 1));
       for (let k = 0; k < 2; k++) {
         const got = await pool.grads(params, k);
-        const want = accumulateGrads(params, micro.map((mb) => () => microLoss(params, cfg, mb, k, loss)));
+        const want = accumulateGrads(params, micro.flatMap((mb) => microLosses(params, cfg, mb, k, loss)));
         expect(got.lossSum).toBeCloseTo(want.lossSum, 5);
         expect(got.reportSum.kl).toBeGreaterThan(0);
         expect(got.reportSum.kl).toBeCloseTo(want.reportSum.kl, 5);
@@ -63,11 +63,11 @@ describe('data-parallel workers (training.workers)', () => {
       await pool.prepare(samples, adv, [null, null], [31, 32]);
       const micro2 = samples.flatMap((s, w) => prepareMicroBatches({ params, cfg }, { params: ref2 }, s, adv[w], null, new Rng([31, 32][w], 'masking'), rollout, 1));
       const got2 = await pool.grads(params, 0);
-      const want2 = accumulateGrads(params, micro2.map((mb) => () => microLoss(params, cfg, mb, 0, loss)));
+      const want2 = accumulateGrads(params, micro2.flatMap((mb) => microLosses(params, cfg, mb, 0, loss)));
       expect(got2.reportSum.kl).toBeCloseTo(want2.reportSum.kl, 5);
       // ... and the check tells the references apart: the old one gives a different KL under the same masks.
       const stale = samples.flatMap((s, w) => prepareMicroBatches({ params, cfg }, { params: ref }, s, adv[w], null, new Rng([31, 32][w], 'masking'), rollout, 1));
-      const wantStale = accumulateGrads(params, stale.map((mb) => () => microLoss(params, cfg, mb, 0, loss)));
+      const wantStale = accumulateGrads(params, stale.flatMap((mb) => microLosses(params, cfg, mb, 0, loss)));
       expect(Math.abs(wantStale.reportSum.kl - got2.reportSum.kl)).toBeGreaterThan(1e-3);
       tf.dispose([...Object.values(got2.sum), ...Object.values(want2.sum), ...Object.values(wantStale.sum)]);
       disposeMicroBatches([...micro2, ...stale]);

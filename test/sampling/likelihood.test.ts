@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { Rng } from '../../src/backend/rng.ts';
-import { coupledLogProbs, mcLogLikelihood, oneStepLogLikelihood, oneStepLogProbs, scoredMask, stratifiedMaskCounts, trajectoryLogProbs } from '../../src/sampling/likelihood.ts';
+import { coupledLogProbs, mcLogLikelihood, oneStepLogLikelihood, oneStepLogProbs, scoredMask, stratifiedMaskCounts, trajectoryLogProbs, trajectoryPassMask, trajectoryPasses } from '../../src/sampling/likelihood.ts';
 import type { LogitsFn } from '../../src/sampling/types.ts';
 import { IDS, MASK, V, contextLogits, tableLogits, useBackend } from './helpers.ts';
 
@@ -140,6 +140,18 @@ describe('coupledLogProbs', () => {
   });
 });
 
+/** Two rows of 3 prompt + 4 completion tokens with their commit steps (1..3), and context-dependent logits. */
+function trajectoryFixture() {
+  const L = 7;
+  const Lg = 4;
+  const rows = [[1, 2, 3, 4, 5, 6, 7], [3, 3, 1, 8, 0, 2, 4]];
+  const steps = [[2, 1, 3, 2], [1, 1, 2, 3]];
+  const ids = tf.tensor2d(rows, [2, L], 'int32') as tf.Tensor2D;
+  const pm = tf.tensor2d(rows.map((r) => r.map((_, l) => (l < L - Lg ? 1 : 0)))) as tf.Tensor2D;
+  const cs = tf.tensor2d(steps, [2, Lg], 'int32') as tf.Tensor2D;
+  return { L, Lg, fn: contextLogits(5), steps, ids, pm, cs };
+}
+
 describe('trajectoryLogProbs', () => {
   it('scores each token in the state before the step that committed it (hand computation with context-dependent logits)', () => {
     const L = 7;
@@ -170,14 +182,7 @@ describe('trajectoryLogProbs', () => {
   });
 
   it('with per-row states scores exactly the tokens committed at those states, with the full estimate\'s values', () => {
-    const L = 7;
-    const Lg = 4;
-    const fn = contextLogits(5);
-    const rows = [[1, 2, 3, 4, 5, 6, 7], [3, 3, 1, 8, 0, 2, 4]];
-    const steps = [[2, 1, 3, 2], [1, 1, 2, 3]];
-    const ids = tf.tensor2d(rows, [2, L], 'int32') as tf.Tensor2D;
-    const pm = tf.tensor2d(rows.map((r) => r.map((_, l) => (l < L - Lg ? 1 : 0)))) as tf.Tensor2D;
-    const cs = tf.tensor2d(steps, [2, Lg], 'int32') as tf.Tensor2D;
+    const { L, Lg, fn, steps, ids, pm, cs } = trajectoryFixture();
     const full = trajectoryLogProbs(fn, ids, pm, cs, 3, { maskId: MASK, genLength: Lg }).arraySync();
     const states = tf.tensor2d([[2], [3]], [2, 1], 'int32') as tf.Tensor2D; // row 0 scores step 2, row 1 step 3
     const part = trajectoryLogProbs(fn, ids, pm, cs, 3, { maskId: MASK, genLength: Lg, states }).arraySync();
@@ -197,6 +202,38 @@ describe('trajectoryLogProbs', () => {
     const allOut = trajectoryLogProbs(fn, ids, pm, cs, 3, { maskId: MASK, genLength: Lg, states: all }).arraySync();
     allOut.forEach((row, n) => row.forEach((v, k) => expect(v).toBeCloseTo(full[n][k], 5)));
     tf.dispose([ids, pm, cs, states, two, all]);
+  });
+
+  it('pass j alone scores exactly its tokens; the passes partition the completion and sum to the full estimate', () => {
+    const { L, Lg, fn, steps, ids, pm, cs } = trajectoryFixture();
+    const full = trajectoryLogProbs(fn, ids, pm, cs, 3, { maskId: MASK, genLength: Lg }).arraySync();
+    const states = tf.tensor2d([[3, 1], [2, 1]], [2, 2], 'int32') as tf.Tensor2D;
+    const scored = scoredMask(cs, states).arraySync();
+    for (const st of [null, states]) {
+      const n = trajectoryPasses(3, st);
+      expect(n).toBe(st ? 2 : 3);
+      const sum = full.map((r) => r.map(() => 0));
+      const covered = full.map((r) => r.map(() => 0));
+      for (let j = 0; j < n; j++) {
+        const got = trajectoryLogProbs(fn, ids, pm, cs, 3, { maskId: MASK, genLength: Lg, states: st, pass: j }).arraySync();
+        const mask = trajectoryPassMask(cs, j, st).arraySync();
+        for (let r = 0; r < 2; r++) {
+          for (let k = 0; k < Lg; k++) {
+            // pass j = step j + 1, or row r's j-th listed state
+            expect(mask[r][k]).toBe(steps[r][k] === (st ? [[3, 1], [2, 1]][r][j] : j + 1) ? 1 : 0);
+            if (mask[r][k]) expect(got[r][k]).toBeCloseTo(full[r][k], 5);
+            else expect(got[r][k]).toBe(0);
+            sum[r][k] += got[r][k];
+            covered[r][k] += mask[r][k];
+          }
+        }
+      }
+      // all states: every token exactly once; listed states: exactly the scored tokens, once
+      expect(covered).toEqual(st ? scored : full.map((r) => r.map(() => 1)));
+      sum.forEach((row, r) => row.forEach((v, k) => expect(v).toBeCloseTo(covered[r][k] ? full[r][k] : 0, 5)));
+    }
+    expect(() => trajectoryLogProbs(fn, ids, pm, cs, 3, { maskId: MASK, genLength: Lg, pass: 3 })).toThrow(/pass 3 is not one of 0..2/);
+    tf.dispose([ids, pm, cs, states]);
   });
 });
 
