@@ -1,9 +1,10 @@
 /**
  * Worker threads that run TypeScript entries. The embedded backend (tfjs-wasm) computes on one core per thread, so
- * independent work (data-parallel GRPO shards, evaluating two checkpoints) runs in worker threads, each with its own
- * tfjs and backend instance. `worker_boot.mjs` registers the TypeScript loader in the thread, then imports the entry.
+ * independent work (data-parallel SFT and GRPO shards, evaluating two checkpoints) runs in worker threads, each with
+ * its own tfjs and backend instance. `worker_boot.mjs` registers the TypeScript loader in the thread, then imports the
+ * entry. WorkerPool / serveRequests are the two ends of a pool of such workers answering requests.
  */
-import { Worker } from 'node:worker_threads';
+import { parentPort, Worker } from 'node:worker_threads';
 
 /** A worker thread running the TypeScript module `entry`; `data` arrives as workerData.data. */
 export function tsWorker(entry: URL, data: unknown = null): Worker {
@@ -23,5 +24,86 @@ export function runInThread<T>(entry: URL, data: unknown): Promise<T> {
     });
     w.once('error', (e) => { settled = true; reject(e); });
     w.once('exit', (code) => { if (!settled) reject(new Error(`worker ${entry.pathname} exited with code ${code} before answering`)); });
+  });
+}
+
+/** A request as it crosses the thread boundary: the caller's object plus a sequence number. */
+type Envelope<Req> = Req & { id: number };
+type Reply = { id: number; ok: boolean; result?: unknown; error?: string };
+
+/**
+ * W worker threads running the TypeScript module `entry` (whose top level calls `serveRequests`). Requests to one
+ * worker are answered in order; the first worker error or non-zero exit fails every pending and later call.
+ */
+export class WorkerPool<Req extends object> {
+  private next = 1;
+  private pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
+  private failure: Error | null = null;
+
+  private constructor(private readonly workers: Worker[], label: string) {
+    for (const w of workers) {
+      w.on('message', (m: Reply) => {
+        const p = this.pending.get(m.id);
+        this.pending.delete(m.id);
+        if (m.ok) p?.resolve(m.result);
+        else p?.reject(new Error(m.error));
+      });
+      w.on('error', (e) => this.fail(e));
+      w.on('exit', (code) => { if (code !== 0) this.fail(new Error(`${label} worker exited with code ${code}`)); });
+    }
+  }
+
+  /** Starts W workers and sends each its `init(w)` request; closes them all if any fails. */
+  static async start<Req extends object>(entry: URL, W: number, init: (w: number) => Req, label: string): Promise<WorkerPool<Req>> {
+    const pool = new WorkerPool<Req>(Array.from({ length: W }, () => tsWorker(entry)), label);
+    try {
+      await pool.all(init);
+    } catch (e) {
+      await pool.close();
+      throw e;
+    }
+    return pool;
+  }
+
+  get size(): number {
+    return this.workers.length;
+  }
+
+  /** Sends make(w) to every worker w and resolves with their results in worker order. */
+  all(make: (w: number) => Req): Promise<unknown[]> {
+    return Promise.all(this.workers.map((w, i) => this.call(w, make(i))));
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.workers.map((w) => w.terminate()));
+  }
+
+  private call(w: Worker, req: Req): Promise<unknown> {
+    if (this.failure) return Promise.reject(this.failure);
+    const id = this.next++;
+    return new Promise((resolve, reject) => {
+      this.pending.set(id, { resolve, reject });
+      w.postMessage({ id, ...req });
+    });
+  }
+
+  private fail(e: Error): void {
+    this.failure ??= e;
+    for (const p of this.pending.values()) p.reject(e);
+    this.pending.clear();
+  }
+}
+
+/** The worker side of WorkerPool: answers each request with `handle(req)`, strictly one at a time in arrival order. */
+export function serveRequests<Req>(handle: (req: Req) => Promise<unknown>): void {
+  let queue: Promise<void> = Promise.resolve();
+  parentPort!.on('message', (m: Envelope<Req>) => {
+    queue = queue.then(async () => {
+      try {
+        parentPort!.postMessage({ id: m.id, ok: true, result: await handle(m) } satisfies Reply);
+      } catch (e) {
+        parentPort!.postMessage({ id: m.id, ok: false, error: e instanceof Error ? (e.stack ?? e.message) : String(e) } satisfies Reply);
+      }
+    });
   });
 }

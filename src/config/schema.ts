@@ -5,6 +5,7 @@
 import { z } from 'zod';
 
 const positiveInt = z.number().int().positive();
+const workersSchema = z.union([positiveInt, z.literal('auto')]).default(1);
 const nonNegInt = z.number().int().nonnegative();
 
 export const runSchema = z.strictObject({
@@ -96,6 +97,12 @@ export const trainingSchema = z.strictObject({
   batch_size: positiveInt,
   /** Micro-batches per optimizer step. */
   grad_accum: positiveInt.default(1),
+  /**
+   * Data-parallel worker threads (train/parallel.ts), each with its own embedded backend, taking grad_accum / workers
+   * of the micro-batches (one core each with wasm); 1 = everything in the main thread. auto = the most cores that
+   * divide grad_accum with wasm or cpu, 1 with tfjs-node(-gpu) (which already uses every core).
+   */
+  workers: workersSchema,
   /** Held-out eval loss every N steps (0 = only at the end). */
   eval_every: nonNegInt.default(100),
   /** Checkpoint every N steps (0 = only at the end). */
@@ -209,12 +216,8 @@ export const grpoTrainingSchema = z.strictObject({
   max_steps: positiveInt,
   /** Micro-batches per rollout batch (whole groups each); one optimizer step per inner iteration. */
   grad_accum: positiveInt.default(1),
-  /**
-   * Data-parallel worker threads (rl/workers.ts), each with its own embedded backend and a share of the prompts
-   * (one core each with wasm); 1 = everything in the main thread. auto = the most cores that divide grad_accum with
-   * wasm or cpu, 1 with tfjs-node(-gpu) (which already uses every core).
-   */
-  workers: z.union([positiveInt, z.literal('auto')]).default(1),
+  /** Data-parallel worker threads (rl/workers.ts), each sampling and scoring a share of the prompts; as for SFT. */
+  workers: workersSchema,
   eval_every: nonNegInt.default(0),
   save_every: nonNegInt.default(50),
   keep_last: positiveInt.default(2),

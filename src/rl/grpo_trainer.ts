@@ -32,7 +32,8 @@ import { learningRate } from '../train/schedule.ts';
 import { accumulateGrads, applyGrads } from '../train/step.ts';
 import { loadPromptRows } from './prompts.ts';
 import { collectRollout, disposeRollout, microLosses, type LossOptions, type RewardSource, type Rollout, type RolloutOptions } from './rollout.ts';
-import { parallelRollout, RolloutWorkers, weightArrays } from './workers.ts';
+import { parallelRollout, RolloutWorkers } from './workers.ts';
+import { resolveWorkers, weightArrays, type PooledGrads } from '../train/parallel.ts';
 import { RolloutLog } from './rollout_log.ts';
 
 export interface GrpoOptions {
@@ -58,7 +59,8 @@ export async function trainGrpo(config: GrpoConfig, opts: GrpoOptions): Promise<
   const runDir = config.run.output_dir;
   const g = config.grpo;
   const t = config.training;
-  const W = resolveWorkers(config, backend.backend);
+  if (g.prompts_per_step % t.grad_accum !== 0) throw new ConfigError(`grpo.prompts_per_step (${g.prompts_per_step}) must be divisible by training.grad_accum (${t.grad_accum})`);
+  const W = resolveWorkers(t, backend.backend);
   if (g.trajectory_states !== null && g.logp_estimator !== 'trajectory') {
     throw new ConfigError(`grpo.trajectory_states (${g.trajectory_states}) needs grpo.logp_estimator: trajectory (got ${g.logp_estimator})`);
   }
@@ -137,7 +139,7 @@ export async function trainGrpo(config: GrpoConfig, opts: GrpoOptions): Promise<
         const lr = learningRate(state.step * g.num_iterations + k, { lr: config.optimizer.lr, warmup_steps: config.schedule.warmup_steps, max_steps: t.max_steps * g.num_iterations, schedule: config.schedule.type, min_lr_ratio: config.schedule.min_lr_ratio });
         // The gradient sum over all grad_accum micro-batches (in this thread, or each worker's share added up), then
         // its mean, clipped, into AdamW.
-        const acc = pool
+        const acc: PooledGrads = pool
           ? await pool.grads(params, k)
           : { ...accumulateGrads(params, rollout.micro.flatMap((mb) => microLosses(params, cfg, mb, k, lossOpts))), numTensors: [] };
         const gradNorm = applyGrads(params, opt, acc.sum, t.grad_accum, lr, config.optimizer.max_grad_norm);
@@ -221,29 +223,6 @@ function stepMetrics(r: Rollout, updates: { lr: number; loss: number; gradNorm: 
   });
   m['time/step'] = m['time/generation'] + m['time/rewards'] + m['time/logprobs'] + m['time/update'];
   return m;
-}
-
-/**
- * The number of data-parallel workers: training.workers, or for `auto` the most cores that divide grad_accum (1 on
- * tfjs-node). Needs an embedded backend and an even split of prompts and micro-batches; named errors otherwise.
- */
-export function resolveWorkers(config: GrpoConfig, backend: string): number {
-  const { workers, grad_accum } = config.training;
-  const P = config.grpo.prompts_per_step;
-  if (P % grad_accum !== 0) throw new ConfigError(`grpo.prompts_per_step (${P}) must be divisible by training.grad_accum (${grad_accum})`);
-  const embedded = backend === 'wasm' || backend === 'cpu';
-  if (workers === 'auto') {
-    let W = embedded ? Math.min(os.availableParallelism(), grad_accum) : 1;
-    while (grad_accum % W !== 0) W--;
-    return W;
-  }
-  const W = workers;
-  if (W === 1) return 1;
-  if (!embedded) {
-    throw new ConfigError(`training.workers (${W}) runs the embedded backend in worker threads, but the backend is ${backend}, which already uses every core: set training.workers: 1`);
-  }
-  if (grad_accum % W !== 0) throw new ConfigError(`training.grad_accum (${grad_accum}) must be a multiple of training.workers (${W}): each worker takes grad_accum / workers micro-batches`);
-  return W;
 }
 
 /** The frozen reference: init_from's weights, or the synced copy saved with a resumed checkpoint. */

@@ -18,17 +18,13 @@
  * W workers samples different completions than a run with one (different RNG streams), not a different algorithm.
  * Only the embedded backends (wasm, cpu) run in workers; tfjs-node(-gpu) already uses every core.
  */
-import type { Worker } from 'node:worker_threads';
-import * as tf from '@tensorflow/tfjs';
 import type { BackendName } from '../backend/backend.ts';
 import type { Rng } from '../backend/rng.ts';
-import { tsWorker } from '../backend/threads.ts';
+import { WorkerPool } from '../backend/threads.ts';
 import type { ModelConfig } from '../model/config.ts';
 import type { Params } from '../model/model.ts';
+import { addGradSums, weightArrays, type GradSums, type PooledGrads, type WeightArrays } from '../train/parallel.ts';
 import { scoreSamples, type LossOptions, type RewardSource, type Rollout, type RolloutOptions, type Samples } from './rollout.ts';
-
-/** Weights (or gradients) as plain arrays, by parameter name: what crosses the thread boundary. */
-export type WeightArrays = Record<string, Float32Array>;
 
 export interface WorkerInit {
   backend: BackendName;
@@ -41,14 +37,6 @@ export interface WorkerInit {
   numMicro: number;
 }
 
-export interface GradSums {
-  sum: WeightArrays;
-  lossSum: number;
-  reportSum: Record<string, number>;
-  /** The worker's tf.memory().numTensors after the call (tests check it stays flat). */
-  numTensors: number;
-}
-
 type Request =
   | { type: 'init'; init: WorkerInit }
   | { type: 'sample'; policy: WeightArrays; promptIds: number[][]; seed: number }
@@ -56,98 +44,43 @@ type Request =
   | { type: 'grads'; policy: WeightArrays; k: number }
   | { type: 'ref'; ref: WeightArrays };
 
-export function weightArrays(params: Params): WeightArrays {
-  return Object.fromEntries(Object.entries(params).map(([k, v]) => [k, v.dataSync() as Float32Array]));
-}
-
 export class RolloutWorkers {
-  private next = 1;
-  private pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
-  private failure: Error | null = null;
-
-  private constructor(private readonly workers: Worker[]) {
-    for (const w of workers) {
-      w.on('message', (m: { id: number; ok: boolean; result?: unknown; error?: string }) => {
-        const p = this.pending.get(m.id);
-        this.pending.delete(m.id);
-        if (m.ok) p?.resolve(m.result);
-        else p?.reject(new Error(m.error));
-      });
-      w.on('error', (e) => this.fail(e));
-      w.on('exit', (code) => { if (code !== 0) this.fail(new Error(`diffu-GRPO worker exited with code ${code}`)); });
-    }
-  }
+  private constructor(private readonly pool: WorkerPool<Request>) {}
 
   /** Starts W workers and initialises each (backend, model, reference). */
   static async start(W: number, init: WorkerInit): Promise<RolloutWorkers> {
-    const entry = new URL('./worker_main.ts', import.meta.url);
-    const pool = new RolloutWorkers(Array.from({ length: W }, () => tsWorker(entry)));
-    try {
-      await pool.all(() => ({ type: 'init', init }));
-    } catch (e) {
-      await pool.close();
-      throw e;
-    }
-    return pool;
+    return new RolloutWorkers(await WorkerPool.start<Request>(new URL('./worker_main.ts', import.meta.url), W, () => ({ type: 'init', init }), 'diffu-GRPO'));
   }
 
   get size(): number {
-    return this.workers.length;
+    return this.pool.size;
   }
 
   /** Phase 1 on every worker: shards[w] are worker w's encoded prompts. */
   sample(policy: Params, shards: number[][][], seeds: number[]): Promise<Samples[]> {
     const weights = weightArrays(policy);
-    return this.all((w) => ({ type: 'sample', policy: weights, promptIds: shards[w], seed: seeds[w] })) as Promise<Samples[]>;
+    return this.pool.all((w) => ({ type: 'sample', policy: weights, promptIds: shards[w], seed: seeds[w] })) as Promise<Samples[]>;
   }
 
   /** Phase 3 on every worker: its samples and its rows' advantages. Returns each worker's seconds. */
   prepare(samples: Samples[], advantages: number[][], tokenAdvantages: (number[][] | null)[], seeds: number[]): Promise<number[]> {
-    return this.all((w) => ({ type: 'prepare', samples: samples[w], advantages: advantages[w], tokenAdvantages: tokenAdvantages[w], seed: seeds[w] })) as Promise<number[]>;
+    return this.pool.all((w) => ({ type: 'prepare', samples: samples[w], advantages: advantages[w], tokenAdvantages: tokenAdvantages[w], seed: seeds[w] })) as Promise<number[]>;
   }
 
   /** Gradient sums of inner update k from every worker, added up as tensors (caller disposes). */
-  async grads(policy: Params, k: number): Promise<{ sum: Record<string, tf.Tensor>; lossSum: number; reportSum: Record<string, number>; numTensors: number[] }> {
+  async grads(policy: Params, k: number): Promise<PooledGrads> {
     const weights = weightArrays(policy);
-    const parts = (await this.all(() => ({ type: 'grads', policy: weights, k }))) as GradSums[];
-    const sum: Record<string, tf.Tensor> = {};
-    for (const [name, v] of Object.entries(policy)) {
-      const acc = new Float32Array(v.size);
-      for (const p of parts) p.sum[name].forEach((x, i) => (acc[i] += x));
-      sum[name] = tf.tensor(acc, v.shape);
-    }
-    const reportSum: Record<string, number> = {};
-    for (const p of parts) for (const [key, x] of Object.entries(p.reportSum)) reportSum[key] = (reportSum[key] ?? 0) + x;
-    return { sum, lossSum: parts.reduce((a, p) => a + p.lossSum, 0), reportSum, numTensors: parts.map((p) => p.numTensors) };
+    return addGradSums(policy, (await this.pool.all(() => ({ type: 'grads', policy: weights, k }))) as GradSums[]);
   }
 
   /** A synced reference model (ref_model_sync_steps) goes to every worker. */
   async setRef(ref: Params): Promise<void> {
     const weights = weightArrays(ref);
-    await this.all(() => ({ type: 'ref', ref: weights }));
+    await this.pool.all(() => ({ type: 'ref', ref: weights }));
   }
 
-  async close(): Promise<void> {
-    await Promise.all(this.workers.map((w) => w.terminate()));
-  }
-
-  private all(make: (w: number) => Request): Promise<unknown[]> {
-    return Promise.all(this.workers.map((w, i) => this.call(w, make(i))));
-  }
-
-  private call(w: Worker, req: Request): Promise<unknown> {
-    if (this.failure) return Promise.reject(this.failure);
-    const id = this.next++;
-    return new Promise((resolve, reject) => {
-      this.pending.set(id, { resolve, reject });
-      w.postMessage({ id, ...req });
-    });
-  }
-
-  private fail(e: Error): void {
-    this.failure ??= e;
-    for (const p of this.pending.values()) p.reject(e);
-    this.pending.clear();
+  close(): Promise<void> {
+    return this.pool.close();
   }
 }
 

@@ -1,28 +1,14 @@
 /**
- * One optimizer step from several micro-batch losses: the gradients of each are summed, divided by their count,
- * clipped by global norm, and applied with AdamW. Shared by the SFT/pretraining and GRPO trainers.
+ * One optimizer step from several micro-batch losses, in two halves so that data-parallel workers (parallel.ts) can
+ * take the first: accumulateGrads sums the micro-batches' gradients; applyGrads divides by their count, clips by
+ * global norm and applies AdamW. Shared by the SFT/pretraining and GRPO trainers.
  */
 import * as tf from '@tensorflow/tfjs';
 import type { Params } from '../model/model.ts';
 import { AdamW, clipGradsByGlobalNorm } from './optimizer.ts';
 
-/** A micro-batch loss: returns the scalar to differentiate plus any scalars to report (averaged over micro-batches). */
+/** A micro-batch loss: returns the scalar to differentiate plus any scalars to report (summed, like the loss). */
 export type MicroLoss = () => { loss: tf.Scalar; report?: Record<string, tf.Scalar> };
-
-export interface StepResult {
-  loss: number;
-  gradNorm: number;
-  report: Record<string, number>;
-}
-
-export function optimizerStep(params: Params, opt: AdamW, micro: MicroLoss[], lr: number, maxGradNorm: number): StepResult {
-  const acc = accumulateGrads(params, micro);
-  const gradNorm = applyGrads(params, opt, acc.sum, micro.length, lr, maxGradNorm);
-  tf.dispose(Object.values(acc.sum));
-  const report: Record<string, number> = {};
-  for (const [k, v] of Object.entries(acc.reportSum)) report[k] = v / micro.length;
-  return { loss: acc.lossSum / micro.length, gradNorm, report };
-}
 
 /** The gradients of the micro-batch losses summed (not yet averaged), with their loss and report sums. */
 export function accumulateGrads(params: Params, micro: MicroLoss[]): { sum: Record<string, tf.Tensor>; lossSum: number; reportSum: Record<string, number> } {

@@ -9,7 +9,7 @@ import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import type { Logger } from 'pino';
 import YAML from 'yaml';
-import { setupBackend } from '../backend/backend.ts';
+import { setupBackend, type BackendName } from '../backend/backend.ts';
 import { ConfigError } from '../backend/errors.ts';
 import { Rng, type RngState } from '../backend/rng.ts';
 import { loadCheckpoint, resolveCheckpoint, saveCheckpoint } from '../checkpoint/checkpoint.ts';
@@ -20,7 +20,8 @@ import type { ModelConfig } from '../model/config.ts';
 import { paramsFromTensors } from '../model/load.ts';
 import { forward, initParams, type Params } from '../model/model.ts';
 import { AdamW } from './optimizer.ts';
-import { optimizerStep, type MicroLoss } from './step.ts';
+import { accumulateGrads, applyGrads, type MicroLoss } from './step.ts';
+import { resolveWorkers, SftWorkers, type PooledGrads, type SftMicro } from './parallel.ts';
 import { learningRate } from './schedule.ts';
 import { BatchCursor, gatherRows, type CursorState, type TokenizedSet } from './dataset.ts';
 import { prepareData } from './prepare.ts';
@@ -30,7 +31,7 @@ export interface TrainOptions {
   resume?: boolean;
   logger?: Logger;
   /** Called after every optimizer step (tests use it to watch memory). */
-  onStep?: (info: { step: number; loss: number; numTensors: number }) => void;
+  onStep?: (info: { step: number; loss: number; numTensors: number; workerTensors: number[] }) => void;
   /** Stop after this step even if training.max_steps is larger (the schedule still follows max_steps). */
   stopAfter?: number;
 }
@@ -50,11 +51,19 @@ export interface TrainResult {
   runDir: string;
 }
 
+/** The masked-diffusion loss of one micro-batch (weights carry 1/t or SFT's normalisation; forward_process.ts). */
+export function sftMicroLoss(params: Params, cfg: ModelConfig, m: SftMicro, B: number, L: number): MicroLoss {
+  return () => ({
+    loss: weightedCrossEntropy(forward(params, cfg, tf.tensor2d(m.noisy.noisyIds, [B, L], 'int32'), null), tf.tensor2d(m.targets, [B, L], 'int32'), tf.tensor2d(m.noisy.weights, [B, L])),
+  });
+}
+
 export async function train(config: TrainConfig, opts: TrainOptions = {}): Promise<TrainResult> {
   const logger = opts.logger ?? createLogger(config.logging.level);
-  await setupBackend(config.runtime.backend, (msg, fields) => logger.info(fields, msg));
+  const backend = await setupBackend(config.runtime.backend, (msg, fields) => logger.info(fields, msg));
   const runDir = config.run.output_dir;
   const t = config.training;
+  const W = resolveWorkers(t, backend.backend);
 
   // ---- resume or start: tokenizer, data, model, optimizer, state ----
   const resumeDir = opts.resume ? resolveCheckpoint(runDir) : null;
@@ -100,46 +109,51 @@ export async function train(config: TrainConfig, opts: TrainOptions = {}): Promi
     logger.info({ checkpoint: dir }, 'checkpoint saved');
   };
 
+  const pool = W > 1 ? await SftWorkers.start(W, backend.backend as BackendName, modelConfig, params) : null;
+  if (pool) logger.info({ workers: W }, `data-parallel: ${W} worker threads, ${t.grad_accum / W} micro-batch(es) of ${t.batch_size} each per step`);
   // ---- the loop ----
-  let evalLoss: number | null = null;
-  let tokensWindow = 0;
-  let windowStart = performance.now();
-  while (state.step < lastStep) {
-    const lr = learningRate(state.step, { lr: config.optimizer.lr, warmup_steps: config.schedule.warmup_steps, max_steps: t.max_steps, schedule: config.schedule.type, min_lr_ratio: config.schedule.min_lr_ratio });
-    const micro: NoisedBatch[] = [];
-    const targets: Int32Array[] = [];
-    for (let k = 0; k < t.grad_accum; k++) {
-      const batch = gatherRows(trainSet, cursor.next(t.batch_size));
-      micro.push(noise(batch.ids, batch.promptLengths, t.batch_size, maskRng));
-      targets.push(batch.ids);
+  try {
+    let evalLoss: number | null = null;
+    let tokensWindow = 0;
+    let windowStart = performance.now();
+    while (state.step < lastStep) {
+      const lr = learningRate(state.step, { lr: config.optimizer.lr, warmup_steps: config.schedule.warmup_steps, max_steps: t.max_steps, schedule: config.schedule.type, min_lr_ratio: config.schedule.min_lr_ratio });
+      const B = t.batch_size;
+      const L = trainSet.L;
+      const micro: SftMicro[] = [];
+      for (let k = 0; k < t.grad_accum; k++) {
+        const batch = gatherRows(trainSet, cursor.next(B));
+        micro.push({ noisy: noise(batch.ids, batch.promptLengths, B, maskRng), targets: batch.ids });
+      }
+      // The gradient sum over the grad_accum micro-batches (here, or each worker's share added up), then its mean.
+      const acc: PooledGrads = pool ? await pool.grads(params, micro, B, L) : { ...accumulateGrads(params, micro.map((m) => sftMicroLoss(params, modelConfig, m, B, L))), numTensors: [] };
+      const gradNorm = applyGrads(params, opt, acc.sum, t.grad_accum, lr, config.optimizer.max_grad_norm);
+      tf.dispose(Object.values(acc.sum));
+      const loss = acc.lossSum / t.grad_accum;
+      state.step++;
+      state.tokens_seen += t.batch_size * t.grad_accum * trainSet.L;
+      tokensWindow += t.batch_size * t.grad_accum * trainSet.L;
+      const elapsed = (performance.now() - windowStart) / 1000;
+      const tokensPerSec = tokensWindow / elapsed;
+      log.progress(state.step, { loss, 'tok/s': tokensPerSec });
+      opts.onStep?.({ step: state.step, loss, numTensors: tf.memory().numTensors, workerTensors: acc.numTensors });
+      if (state.step % t.log_every === 0 || state.step === lastStep) {
+        log.metrics({ step: state.step, 'loss/train': loss, grad_norm: gradNorm, lr, tokens_per_s: tokensPerSec, tokens_seen: state.tokens_seen });
+        tokensWindow = 0;
+        windowStart = performance.now();
+      }
+      if ((t.eval_every > 0 && state.step % t.eval_every === 0) || state.step === lastStep) {
+        evalLoss = evaluateLoss(params, modelConfig, evalSet, t.batch_size, (ids, p, B, rng) => noise(ids, p, B, rng), config.run.seed);
+        log.metrics({ step: state.step, 'loss/eval': evalLoss });
+      }
+      if ((t.save_every > 0 && state.step % t.save_every === 0) || state.step === lastStep) await save();
+      if (tokensWindow === 0) windowStart = performance.now(); // eval and checkpoint time stay out of tokens/s
     }
-    const B = t.batch_size;
-    const L = trainSet.L;
-    const losses: MicroLoss[] = micro.map((nb, k) => () => ({
-      loss: weightedCrossEntropy(forward(params, modelConfig, tf.tensor2d(nb.noisyIds, [B, L], 'int32'), null), tf.tensor2d(targets[k], [B, L], 'int32'), tf.tensor2d(nb.weights, [B, L])),
-    }));
-    const { loss, gradNorm } = optimizerStep(params, opt, losses, lr, config.optimizer.max_grad_norm);
-    state.step++;
-    state.tokens_seen += t.batch_size * t.grad_accum * trainSet.L;
-    tokensWindow += t.batch_size * t.grad_accum * trainSet.L;
-    const elapsed = (performance.now() - windowStart) / 1000;
-    const tokensPerSec = tokensWindow / elapsed;
-    log.progress(state.step, { loss, 'tok/s': tokensPerSec });
-    opts.onStep?.({ step: state.step, loss, numTensors: tf.memory().numTensors });
-    if (state.step % t.log_every === 0 || state.step === lastStep) {
-      log.metrics({ step: state.step, 'loss/train': loss, grad_norm: gradNorm, lr, tokens_per_s: tokensPerSec, tokens_seen: state.tokens_seen });
-      tokensWindow = 0;
-      windowStart = performance.now();
-    }
-    if ((t.eval_every > 0 && state.step % t.eval_every === 0) || state.step === lastStep) {
-      evalLoss = evaluateLoss(params, modelConfig, evalSet, t.batch_size, (ids, p, B, rng) => noise(ids, p, B, rng), config.run.seed);
-      log.metrics({ step: state.step, 'loss/eval': evalLoss });
-    }
-    if ((t.save_every > 0 && state.step % t.save_every === 0) || state.step === lastStep) await save();
-    if (tokensWindow === 0) windowStart = performance.now(); // eval and checkpoint time stay out of tokens/s
+    log.close();
+    return { params, modelConfig, step: state.step, evalLoss, runDir };
+  } finally {
+    await pool?.close();
   }
-  log.close();
-  return { params, modelConfig, step: state.step, evalLoss, runDir };
 }
 
 /** Mean loss over the held-out set with masks from a fixed seed, so evals at different steps are comparable. */

@@ -5,9 +5,10 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { Rng } from '../../src/backend/rng.ts';
 import { disposeParams, initParams } from '../../src/model/model.ts';
 import os from 'node:os';
-import { resolveWorkers, trainGrpo } from '../../src/rl/grpo_trainer.ts';
+import { trainGrpo } from '../../src/rl/grpo_trainer.ts';
 import { disposeMicroBatches, microLosses, prepareMicroBatches, sampleCompletions, type LossOptions, type RolloutOptions } from '../../src/rl/rollout.ts';
-import { RolloutWorkers, weightArrays } from '../../src/rl/workers.ts';
+import { RolloutWorkers } from '../../src/rl/workers.ts';
+import { resolveWorkers, weightArrays } from '../../src/train/parallel.ts';
 import { accumulateGrads } from '../../src/train/step.ts';
 import { config, countTarget, modelConfig, quiet, saveInitCheckpoint, tmp, tok } from './grpo_helpers.ts';
 
@@ -118,13 +119,13 @@ describe('data-parallel workers (training.workers)', () => {
     c.training.workers = 'auto';
     c.training.grad_accum = 4;
     const cores = os.availableParallelism();
-    expect(resolveWorkers(c, 'wasm')).toBe(cores >= 4 ? 4 : cores >= 2 ? 2 : 1);
-    expect(resolveWorkers(c, 'tensorflow')).toBe(1);
+    expect(resolveWorkers(c.training, 'wasm')).toBe(cores >= 4 ? 4 : cores >= 2 ? 2 : 1);
+    expect(resolveWorkers(c.training, 'tensorflow')).toBe(1);
     c.training.grad_accum = 1;
-    expect(resolveWorkers(c, 'wasm')).toBe(1);
+    expect(resolveWorkers(c.training, 'wasm')).toBe(1);
     c.training.workers = 2;
     c.training.grad_accum = 2;
-    expect(() => resolveWorkers(c, 'tensorflow-gpu')).toThrow('training.workers (2) runs the embedded backend in worker threads, but the backend is tensorflow-gpu');
+    expect(() => resolveWorkers(c.training, 'tensorflow-gpu')).toThrow('training.workers (2) runs the embedded backend in worker threads, but the backend is tensorflow-gpu');
   });
 
   it('refuses a split that does not divide evenly, naming the keys', async () => {

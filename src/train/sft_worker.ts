@@ -1,0 +1,22 @@
+/** One data-parallel SFT/pretraining worker (parallel.ts SftWorkers): its own backend and copy of the weights. */
+import { setupBackend } from '../backend/backend.ts';
+import { serveRequests } from '../backend/threads.ts';
+import type { ModelConfig } from '../model/config.ts';
+import type { Params } from '../model/model.ts';
+import { assignWeights, gradSums, variablesFrom, type SftRequest } from './parallel.ts';
+import { accumulateGrads } from './step.ts';
+import { sftMicroLoss } from './trainer.ts';
+
+let cfg: ModelConfig;
+let params: Params = {};
+
+serveRequests<SftRequest>(async (req) => {
+  if (req.type === 'init') {
+    cfg = req.cfg;
+    await setupBackend(req.backend);
+    params = variablesFrom(cfg, req.weights, true, 'w');
+    return null;
+  }
+  assignWeights(params, req.weights);
+  return gradSums(accumulateGrads(params, req.micro.map((m) => sftMicroLoss(params, cfg, m, req.B, req.L))));
+});
