@@ -1,10 +1,11 @@
 /**
  * Data-parallel gradients on a multi-core CPU (`training.workers: W`), shared by SFT/pretraining and diffu-GRPO.
  * The embedded backend (tfjs-wasm) computes on one core per thread, so W worker threads, each with its own backend and
- * its own copy of the weights, each take grad_accum / W of the step's micro-batches:
+ * its own copy of the weights, each take a share of the step (SFT: 1/W of every micro-batch's rows, like PyTorch's
+ * DDP; GRPO: grad_accum / W whole micro-batches of groups, rl/workers.ts):
  *
  *   main                                          worker w (of W)
- *   weights + its micro-batches ─── grads ──────▶ Σ of its micro-batch gradients (step.ts accumulateGrads)
+ *   weights + its share ─────────── grads ──────▶ Σ of its gradients (step.ts accumulateGrads)
  *   Σ over workers / grad_accum, clip, AdamW ◀─── gradient sums (plain Float32Arrays)
  *
  * The main thread keeps everything that decides WHAT is computed (data order, masks, RNGs, the optimizer), so a run
@@ -19,7 +20,6 @@ import { ConfigError } from '../backend/errors.ts';
 import { WorkerPool } from '../backend/threads.ts';
 import type { ModelConfig } from '../model/config.ts';
 import { paramShapes, type Params } from '../model/model.ts';
-import type { NoisedBatch } from '../diffusion/forward_process.ts';
 
 /** Weights (or gradients) as plain arrays, by parameter name: what crosses the thread boundary. */
 export type WeightArrays = Record<string, Float32Array>;
@@ -70,7 +70,10 @@ export function addGradSums(params: Params, parts: GradSums[]): PooledGrads {
   const sum: Record<string, tf.Tensor> = {};
   for (const [name, v] of Object.entries(params)) {
     const acc = new Float32Array(v.size);
-    for (const p of parts) p.sum[name].forEach((x, i) => (acc[i] += x));
+    for (const p of parts) {
+      const g = p.sum[name];
+      for (let i = 0; i < acc.length; i++) acc[i] += g[i];
+    }
     sum[name] = tf.tensor(acc, v.shape);
   }
   const reportSum: Record<string, number> = {};
@@ -79,15 +82,15 @@ export function addGradSums(params: Params, parts: GradSums[]): PooledGrads {
 }
 
 /**
- * The number of workers: training.workers, or for `auto` the most cores that divide grad_accum (1 on tfjs-node).
- * Needs an embedded backend and an even split of the micro-batches; named errors otherwise.
+ * The number of workers: training.workers, or for `auto` the most cores that divide `split.n` (1 on tfjs-node), where
+ * `split` is what the workers share out (GRPO: training.grad_accum micro-batches; SFT: training.batch_size rows).
+ * Needs an embedded backend and an even split; named errors otherwise.
  */
-export function resolveWorkers(training: { workers: number | 'auto'; grad_accum: number }, backend: string): number {
-  const { workers, grad_accum } = training;
+export function resolveWorkers(workers: number | 'auto', split: { key: string; n: number; what: string }, backend: string): number {
   const embedded = backend === 'wasm' || backend === 'cpu';
   if (workers === 'auto') {
-    let W = embedded ? Math.min(os.availableParallelism(), grad_accum) : 1;
-    while (grad_accum % W !== 0) W--;
+    let W = embedded ? Math.min(os.availableParallelism(), split.n) : 1;
+    while (split.n % W !== 0) W--;
     return W;
   }
   const W = workers;
@@ -95,21 +98,37 @@ export function resolveWorkers(training: { workers: number | 'auto'; grad_accum:
   if (!embedded) {
     throw new ConfigError(`training.workers (${W}) runs the embedded backend in worker threads, but the backend is ${backend}, which already uses every core: set training.workers: 1`);
   }
-  if (grad_accum % W !== 0) throw new ConfigError(`training.grad_accum (${grad_accum}) must be a multiple of training.workers (${W}): each worker takes grad_accum / workers micro-batches`);
+  if (split.n % W !== 0) throw new ConfigError(`${split.key} (${split.n}) must be a multiple of training.workers (${W}): each worker takes ${split.key.split('.').pop()} / workers ${split.what}`);
   return W;
 }
 
 // ---- SFT / pretraining ----------------------------------------------------------------------------------------
 
-/** One masked micro-batch of the SFT/pretraining objective: noisy input, clean targets, per-token loss weights. */
+/**
+ * Rows of one masked micro-batch of the SFT/pretraining objective (a whole micro-batch, or a worker's slice of it):
+ * noisy input ids, clean targets and per-token loss weights, each [rows·L] row-major. `share` = rows / batch_size:
+ * the loss is Σ w·CE / batch_size over the WHOLE batch, so a slice's loss is its own mean times its share, and the
+ * slices' gradients add up to the batch's.
+ */
 export interface SftMicro {
-  noisy: NoisedBatch;
+  noisyIds: Int32Array;
   targets: Int32Array;
+  weights: Float32Array;
+  rows: number;
+  share: number;
+}
+
+/** Rows [from, to) of a micro-batch with sequence length L. */
+export function sliceRows(m: SftMicro, from: number, to: number, L: number): SftMicro {
+  return {
+    noisyIds: m.noisyIds.slice(from * L, to * L), targets: m.targets.slice(from * L, to * L), weights: m.weights.slice(from * L, to * L),
+    rows: to - from, share: (m.share * (to - from)) / m.rows,
+  };
 }
 
 export type SftRequest =
   | { type: 'init'; backend: BackendName; cfg: ModelConfig; weights: WeightArrays }
-  | { type: 'grads'; weights: WeightArrays; micro: SftMicro[]; B: number; L: number };
+  | { type: 'grads'; weights: WeightArrays; micro: SftMicro[]; L: number };
 
 /** W SFT gradient workers (sft_worker.ts). */
 export class SftWorkers {
@@ -120,13 +139,12 @@ export class SftWorkers {
     return new SftWorkers(await WorkerPool.start<SftRequest>(new URL('./sft_worker.ts', import.meta.url), W, () => ({ type: 'init', backend, cfg, weights }), 'SFT'));
   }
 
-  /** The gradient sum of all micro-batches: worker w takes the w-th contiguous share. */
-  async grads(params: Params, micro: SftMicro[], B: number, L: number): Promise<PooledGrads> {
+  /** The gradient sum of all micro-batches: worker w takes the w-th contiguous slice of every micro-batch's rows. */
+  async grads(params: Params, micro: SftMicro[], L: number): Promise<PooledGrads> {
     const W = this.pool.size;
-    const per = micro.length / W;
     const weights = weightArrays(params);
-    const parts = (await this.pool.all((w) => ({ type: 'grads', weights, micro: micro.slice(w * per, (w + 1) * per), B, L }))) as GradSums[];
-    return addGradSums(params, parts);
+    const slices = (w: number) => micro.map((m) => sliceRows(m, (w * m.rows) / W, ((w + 1) * m.rows) / W, L));
+    return addGradSums(params, (await this.pool.all((w) => ({ type: 'grads', weights, micro: slices(w), L }))) as GradSums[]);
   }
 
   close(): Promise<void> {

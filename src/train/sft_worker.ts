@@ -18,5 +18,5 @@ serveRequests<SftRequest>(async (req) => {
     return null;
   }
   assignWeights(params, req.weights);
-  return gradSums(accumulateGrads(params, req.micro.map((m) => sftMicroLoss(params, cfg, m, req.B, req.L))));
+  return gradSums(accumulateGrads(params, req.micro.map((m) => sftMicroLoss(params, cfg, m, req.L))));
 });

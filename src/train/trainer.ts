@@ -51,11 +51,16 @@ export interface TrainResult {
   runDir: string;
 }
 
-/** The masked-diffusion loss of one micro-batch (weights carry 1/t or SFT's normalisation; forward_process.ts). */
-export function sftMicroLoss(params: Params, cfg: ModelConfig, m: SftMicro, B: number, L: number): MicroLoss {
-  return () => ({
-    loss: weightedCrossEntropy(forward(params, cfg, tf.tensor2d(m.noisy.noisyIds, [B, L], 'int32'), null), tf.tensor2d(m.targets, [B, L], 'int32'), tf.tensor2d(m.noisy.weights, [B, L])),
-  });
+/**
+ * The masked-diffusion loss of a micro-batch's rows (weights carry 1/t or SFT's normalisation; forward_process.ts),
+ * as their share of the whole batch's loss (parallel.ts SftMicro).
+ */
+export function sftMicroLoss(params: Params, cfg: ModelConfig, m: SftMicro, L: number): MicroLoss {
+  return () => {
+    const n = m.rows;
+    const mean = weightedCrossEntropy(forward(params, cfg, tf.tensor2d(m.noisyIds, [n, L], 'int32'), null), tf.tensor2d(m.targets, [n, L], 'int32'), tf.tensor2d(m.weights, [n, L]));
+    return { loss: m.share === 1 ? mean : tf.mul(mean, m.share) };
+  };
 }
 
 export async function train(config: TrainConfig, opts: TrainOptions = {}): Promise<TrainResult> {
@@ -63,7 +68,7 @@ export async function train(config: TrainConfig, opts: TrainOptions = {}): Promi
   const backend = await setupBackend(config.runtime.backend, (msg, fields) => logger.info(fields, msg));
   const runDir = config.run.output_dir;
   const t = config.training;
-  const W = resolveWorkers(t, backend.backend);
+  const W = resolveWorkers(t.workers, { key: 'training.batch_size', n: t.batch_size, what: 'rows of every micro-batch' }, backend.backend);
 
   // ---- resume or start: tokenizer, data, model, optimizer, state ----
   const resumeDir = opts.resume ? resolveCheckpoint(runDir) : null;
@@ -110,7 +115,7 @@ export async function train(config: TrainConfig, opts: TrainOptions = {}): Promi
   };
 
   const pool = W > 1 ? await SftWorkers.start(W, backend.backend as BackendName, modelConfig, params) : null;
-  if (pool) logger.info({ workers: W }, `data-parallel: ${W} worker threads, ${t.grad_accum / W} micro-batch(es) of ${t.batch_size} each per step`);
+  if (pool) logger.info({ workers: W }, `data-parallel: ${W} worker threads, ${t.batch_size / W} rows of each micro-batch each`);
   // ---- the loop ----
   try {
     let evalLoss: number | null = null;
@@ -123,10 +128,11 @@ export async function train(config: TrainConfig, opts: TrainOptions = {}): Promi
       const micro: SftMicro[] = [];
       for (let k = 0; k < t.grad_accum; k++) {
         const batch = gatherRows(trainSet, cursor.next(B));
-        micro.push({ noisy: noise(batch.ids, batch.promptLengths, B, maskRng), targets: batch.ids });
+        const { noisyIds, weights } = noise(batch.ids, batch.promptLengths, B, maskRng);
+        micro.push({ noisyIds, targets: batch.ids, weights, rows: B, share: 1 });
       }
-      // The gradient sum over the grad_accum micro-batches (here, or each worker's share added up), then its mean.
-      const acc: PooledGrads = pool ? await pool.grads(params, micro, B, L) : { ...accumulateGrads(params, micro.map((m) => sftMicroLoss(params, modelConfig, m, B, L))), numTensors: [] };
+      // The gradient sum over the grad_accum micro-batches (here, or the workers' row slices added up), then its mean.
+      const acc: PooledGrads = pool ? await pool.grads(params, micro, L) : { ...accumulateGrads(params, micro.map((m) => sftMicroLoss(params, modelConfig, m, L))), numTensors: [] };
       const gradNorm = applyGrads(params, opt, acc.sum, t.grad_accum, lr, config.optimizer.max_grad_norm);
       tf.dispose(Object.values(acc.sum));
       const loss = acc.lossSum / t.grad_accum;

@@ -114,18 +114,15 @@ describe('data-parallel workers (training.workers)', () => {
     disposeParams(params);
   });
 
-  it('workers: auto takes the most cores that divide grad_accum on an embedded backend, 1 on tfjs-node', () => {
-    const c = config(tmp(), { max_steps: 1 });
-    c.training.workers = 'auto';
-    c.training.grad_accum = 4;
+  it('workers: auto takes the most cores that divide the split on an embedded backend, 1 on tfjs-node', () => {
+    const split = (n: number) => ({ key: 'training.grad_accum', n, what: 'micro-batches' });
     const cores = os.availableParallelism();
-    expect(resolveWorkers(c.training, 'wasm')).toBe(cores >= 4 ? 4 : cores >= 2 ? 2 : 1);
-    expect(resolveWorkers(c.training, 'tensorflow')).toBe(1);
-    c.training.grad_accum = 1;
-    expect(resolveWorkers(c.training, 'wasm')).toBe(1);
-    c.training.workers = 2;
-    c.training.grad_accum = 2;
-    expect(() => resolveWorkers(c.training, 'tensorflow-gpu')).toThrow('training.workers (2) runs the embedded backend in worker threads, but the backend is tensorflow-gpu');
+    expect(resolveWorkers('auto', split(4), 'wasm')).toBe(cores >= 4 ? 4 : cores >= 2 ? 2 : 1);
+    expect(resolveWorkers('auto', split(4), 'tensorflow')).toBe(1);
+    expect(resolveWorkers('auto', split(1), 'wasm')).toBe(1);
+    expect(resolveWorkers(2, split(2), 'cpu')).toBe(2);
+    expect(() => resolveWorkers(2, split(2), 'tensorflow-gpu')).toThrow('training.workers (2) runs the embedded backend in worker threads, but the backend is tensorflow-gpu');
+    expect(() => resolveWorkers(2, split(3), 'wasm')).toThrow('training.grad_accum (3) must be a multiple of training.workers (2): each worker takes grad_accum / workers micro-batches');
   });
 
   it('refuses a split that does not divide evenly, naming the keys', async () => {
