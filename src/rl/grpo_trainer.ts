@@ -9,7 +9,6 @@
  * (workers.ts); rewards, advantages and the AdamW step stay here, and the loop is the same.
  */
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import type { Logger } from 'pino';
