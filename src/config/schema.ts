@@ -98,9 +98,9 @@ export const trainingSchema = z.strictObject({
   /** Micro-batches per optimizer step. */
   grad_accum: positiveInt.default(1),
   /**
-   * Data-parallel worker threads (train/parallel.ts), each with its own embedded backend, taking grad_accum / workers
-   * of the micro-batches (one core each with wasm); 1 = everything in the main thread. auto = the most cores that
-   * divide grad_accum with wasm or cpu, 1 with tfjs-node(-gpu) (which already uses every core).
+   * Data-parallel worker threads (train/parallel.ts), each with its own embedded backend, taking batch_size / workers
+   * rows of every micro-batch (one core each with wasm); 1 = everything in the main thread. auto = the most cores that
+   * divide batch_size with wasm or cpu, 1 with tfjs-node(-gpu) (which already uses every core).
    */
   workers: workersSchema,
   /** Held-out eval loss every N steps (0 = only at the end). */
@@ -216,7 +216,10 @@ export const grpoTrainingSchema = z.strictObject({
   max_steps: positiveInt,
   /** Micro-batches per rollout batch (whole groups each); one optimizer step per inner iteration. */
   grad_accum: positiveInt.default(1),
-  /** Data-parallel worker threads (rl/workers.ts), each sampling and scoring a share of the prompts; as for SFT. */
+  /**
+   * Data-parallel worker threads (rl/workers.ts), each sampling, caching log-probs and taking gradients for
+   * grad_accum / workers micro-batches; auto = the most cores that divide grad_accum (1 on tfjs-node(-gpu)).
+   */
   workers: workersSchema,
   eval_every: nonNegInt.default(0),
   save_every: nonNegInt.default(50),

@@ -59,7 +59,7 @@ export async function trainGrpo(config: GrpoConfig, opts: GrpoOptions): Promise<
   const g = config.grpo;
   const t = config.training;
   if (g.prompts_per_step % t.grad_accum !== 0) throw new ConfigError(`grpo.prompts_per_step (${g.prompts_per_step}) must be divisible by training.grad_accum (${t.grad_accum})`);
-  const W = resolveWorkers(t.workers, { key: 'training.grad_accum', n: t.grad_accum, what: 'micro-batches' }, backend.backend);
+  const W = resolveWorkers(t.workers, { key: 'training.grad_accum', n: t.grad_accum, share: 'grad_accum / workers micro-batches' }, backend.backend);
   if (g.trajectory_states !== null && g.logp_estimator !== 'trajectory') {
     throw new ConfigError(`grpo.trajectory_states (${g.trajectory_states}) needs grpo.logp_estimator: trajectory (got ${g.logp_estimator})`);
   }

@@ -288,13 +288,16 @@ export function tokenCredit(ids: number[], Lg: number, credit: Credit[], tok: { 
  */
 export type LogpEstimator = 'one_step' | 'coupled' | 'trajectory';
 
-/** Per-token log-probs [n, Lg] of micro-batch `mb` under `params`, with the mask of inner update k. */
-export function logProbs(params: Params, cfg: ModelConfig, mb: MicroBatch, k: number, pMaskPrompt: number, Lg: number, estimator: LogpEstimator = 'one_step'): tf.Tensor2D {
+/**
+ * Per-token log-probs [n, Lg] of micro-batch `mb` under `params`, with the mask of inner update k. `pass` (trajectory
+ * only): that forward pass alone, 0 outside its tokens (trajectoryLogProbs).
+ */
+export function logProbs(params: Params, cfg: ModelConfig, mb: MicroBatch, k: number, pMaskPrompt: number, Lg: number, estimator: LogpEstimator = 'one_step', pass?: number): tf.Tensor2D {
   const opts = { maskId: cfg.mask_token_id, pMaskPrompt, maskSeed: mb.seeds[k], attentionMask: mb.attentionMask, genLength: Lg };
   const fn = modelLogitsFn(params, cfg);
   if (estimator === 'trajectory') {
     if (!mb.commitStep) throw new Error('logProbs: the trajectory estimator needs the rollout\'s commit steps');
-    return trajectoryLogProbs(fn, mb.ids, mb.promptMask, mb.commitStep, mb.numSteps, { ...opts, states: mb.states[k] ?? null });
+    return trajectoryLogProbs(fn, mb.ids, mb.promptMask, mb.commitStep, mb.numSteps, { ...opts, states: mb.states[k] ?? null, pass });
   }
   return estimator === 'coupled' ? coupledLogProbs(fn, mb.ids, mb.promptMask, opts) : oneStepLogProbs(fn, mb.ids, mb.promptMask, opts);
 }
@@ -319,22 +322,18 @@ export interface LossOptions {
  * the Sudoku model: 3.4 GB → 0.7 GB peak per micro-batch), at no extra compute.
  */
 export function microLosses(params: Params, cfg: ModelConfig, mb: MicroBatch, k: number, o: LossOptions): MicroLoss[] {
-  const lossOf = (pass: number | null) => (): { loss: tf.Scalar; report: Record<string, tf.Scalar> } => {
-    const logp = pass === null
-      ? logProbs(params, cfg, mb, k, o.p_mask_prompt, o.gen_length, o.logp_estimator) // [n, Lg]
-      : trajectoryLogProbs(modelLogitsFn(params, cfg), mb.ids, mb.promptMask, mb.commitStep!, mb.numSteps, {
-        maskId: cfg.mask_token_id, pMaskPrompt: o.p_mask_prompt, maskSeed: mb.seeds[k], attentionMask: mb.attentionMask, genLength: o.gen_length, states: mb.states[k], pass,
-      }); // [n, Lg], 0 outside the pass's tokens
+  const lossOf = (pass?: number) => (): { loss: tf.Scalar; report: Record<string, tf.Scalar> } => {
+    const logp = logProbs(params, cfg, mb, k, o.p_mask_prompt, o.gen_length, o.logp_estimator, pass); // [n, Lg], 0 outside the pass's tokens
     const out = policyLoss(
       {
         logp, oldLogp: mb.oldLogp[k] ?? stopGradient(logp), refLogp: mb.refLogp[k], advantages: mb.advantages,
-        completionMask: mb.lossMask[k] ?? mb.completionMask, part: pass === null ? null : trajectoryPassMask(mb.commitStep!, pass, mb.states[k]),
+        completionMask: mb.lossMask[k] ?? mb.completionMask, part: pass === undefined ? null : trajectoryPassMask(mb.commitStep!, pass, mb.states[k]),
       },
       { epsilon: o.epsilon, epsilon_high: o.epsilon_high, beta: o.beta, loss_type: o.loss_type, max_completion_length: o.gen_length },
     );
     return { loss: out.loss, report: { kl: out.kl, clip_low: out.clipLow, clip_high: out.clipHigh } };
   };
-  if (o.logp_estimator !== 'trajectory') return [lossOf(null)];
+  if (o.logp_estimator !== 'trajectory') return [lossOf()];
   if (!mb.commitStep) throw new Error('microLosses: the trajectory estimator needs the rollout\'s commit steps');
   return Array.from({ length: trajectoryPasses(mb.numSteps, mb.states[k]) }, (_, j) => lossOf(j));
 }

@@ -86,7 +86,7 @@ export function addGradSums(params: Params, parts: GradSums[]): PooledGrads {
  * `split` is what the workers share out (GRPO: training.grad_accum micro-batches; SFT: training.batch_size rows).
  * Needs an embedded backend and an even split; named errors otherwise.
  */
-export function resolveWorkers(workers: number | 'auto', split: { key: string; n: number; what: string }, backend: string): number {
+export function resolveWorkers(workers: number | 'auto', split: { key: string; n: number; share: string }, backend: string): number {
   const embedded = backend === 'wasm' || backend === 'cpu';
   if (workers === 'auto') {
     let W = embedded ? Math.min(os.availableParallelism(), split.n) : 1;
@@ -98,7 +98,7 @@ export function resolveWorkers(workers: number | 'auto', split: { key: string; n
   if (!embedded) {
     throw new ConfigError(`training.workers (${W}) runs the embedded backend in worker threads, but the backend is ${backend}, which already uses every core: set training.workers: 1`);
   }
-  if (split.n % W !== 0) throw new ConfigError(`${split.key} (${split.n}) must be a multiple of training.workers (${W}): each worker takes ${split.key.split('.').pop()} / workers ${split.what}`);
+  if (split.n % W !== 0) throw new ConfigError(`${split.key} (${split.n}) must be a multiple of training.workers (${W}): each worker takes ${split.share}`);
   return W;
 }
 

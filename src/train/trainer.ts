@@ -68,7 +68,7 @@ export async function train(config: TrainConfig, opts: TrainOptions = {}): Promi
   const backend = await setupBackend(config.runtime.backend, (msg, fields) => logger.info(fields, msg));
   const runDir = config.run.output_dir;
   const t = config.training;
-  const W = resolveWorkers(t.workers, { key: 'training.batch_size', n: t.batch_size, what: 'rows of every micro-batch' }, backend.backend);
+  const W = resolveWorkers(t.workers, { key: 'training.batch_size', n: t.batch_size, share: 'batch_size / workers rows of every micro-batch' }, backend.backend);
 
   // ---- resume or start: tokenizer, data, model, optimizer, state ----
   const resumeDir = opts.resume ? resolveCheckpoint(runDir) : null;

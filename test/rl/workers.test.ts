@@ -115,7 +115,7 @@ describe('data-parallel workers (training.workers)', () => {
   });
 
   it('workers: auto takes the most cores that divide the split on an embedded backend, 1 on tfjs-node', () => {
-    const split = (n: number) => ({ key: 'training.grad_accum', n, what: 'micro-batches' });
+    const split = (n: number) => ({ key: 'training.grad_accum', n, share: 'grad_accum / workers micro-batches' });
     const cores = os.availableParallelism();
     expect(resolveWorkers('auto', split(4), 'wasm')).toBe(cores >= 4 ? 4 : cores >= 2 ? 2 : 1);
     expect(resolveWorkers('auto', split(4), 'tensorflow')).toBe(1);
