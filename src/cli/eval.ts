@@ -28,7 +28,7 @@ runMain(async () => {
     .option('threshold', { type: 'number', describe: 'threshold sampler: confidence to commit' })
     .option('batch-size', { type: 'number', default: 64 })
     .option('backend', { choices: ['auto', 'tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'] as const, default: 'auto' as const })
-    .option('data-dir', { type: 'string', describe: 'data directory (default: $DIFFRL_DATA_DIR, ../shared/data, ./data)' })
+    .option('data-dir', { type: 'string', describe: 'data directory (default: $DIFFRL_DATA_DIR, else the repository data/ folder)' })
     .option('out', { type: 'string', describe: 'results base path (default <checkpoint>/eval/<task>-<n>-seed<seed>)' })
     .strict()
     .help()

@@ -20,7 +20,7 @@ export const runSchema = z.strictObject({
 export const runtimeSchema = z.strictObject({
   /** auto tries tfjs-node-gpu, then tfjs-node, then wasm; never falls back to cpu silently. */
   backend: z.enum(['auto', 'tensorflow-gpu', 'tensorflow', 'wasm', 'cpu']).default('auto'),
-  /** Data directory; null = env DIFFRL_DATA_DIR, else ../shared/data when present, else ./data. */
+  /** Data directory; null = env DIFFRL_DATA_DIR, else the repository's data/. */
   data_dir: z.string().nullable().default(null),
 });
 
@@ -50,9 +50,12 @@ export const tokenizerSchema = z.strictObject({
 });
 
 export const dataSchema = z.strictObject({
-  /** Prompt/answer template and, for synthetic tasks, the generator: sudoku | countdown | gsm8k | plain. */
-  task: z.enum(['sudoku', 'countdown', 'gsm8k', 'plain']),
-  /** Training file, relative to the data directory; null = generate (sudoku, countdown). */
+  /**
+   * Prompt/answer template and, for synthetic tasks, the generator: sudoku | countdown | gsm8k | arithmetic | plain.
+   * arithmetic = generated one- and two-step word problems in GSM8K's format (template, rewards and eval parsing).
+   */
+  task: z.enum(['sudoku', 'countdown', 'gsm8k', 'arithmetic', 'plain']),
+  /** Training file, relative to the data directory; null = generate (sudoku, countdown, arithmetic). */
   train_path: z.string().nullable().default(null),
   /** Column mapping, our name -> column name (e.g. { prompt: question, answer: answer }). */
   fields: z.record(z.string(), z.string()).default({}),
@@ -201,9 +204,9 @@ export const rewardSpecSchema = z.strictObject({
 });
 
 export const grpoDataSchema = z.strictObject({
-  /** Prompt template, generator and reward columns: sudoku | countdown | gsm8k | plain. */
-  task: z.enum(['sudoku', 'countdown', 'gsm8k', 'plain']),
-  /** Prompt file relative to the data dir; null = generate (sudoku, countdown). */
+  /** Prompt template, generator and reward columns: sudoku | countdown | gsm8k | arithmetic | plain. */
+  task: z.enum(['sudoku', 'countdown', 'gsm8k', 'arithmetic', 'plain']),
+  /** Prompt file relative to the data dir; null = generate (sudoku, countdown, arithmetic). */
   train_path: z.string().nullable().default(null),
   fields: z.record(z.string(), z.string()).default({}),
   /** Generated prompts (or a cap on the file's rows). */

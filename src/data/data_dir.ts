@@ -1,6 +1,6 @@
 /**
- * Where datasets live: the configured directory (runtime.data_dir), else env DIFFRL_DATA_DIR, else ../shared/data
- * next to the repository when it exists, else ./data in the repository.
+ * Where datasets live: the configured directory (runtime.data_dir), else env DIFFRL_DATA_DIR, else the repository's
+ * own data/ folder (committed, see data/README.md).
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -15,8 +15,6 @@ export function resolveDataDir(configured?: string | null): string {
   if (configured) return path.resolve(configured);
   const env = process.env.DIFFRL_DATA_DIR;
   if (env) return path.resolve(env);
-  const shared = path.resolve(REPO_ROOT, '..', 'shared', 'data');
-  if (fs.existsSync(shared)) return shared;
   return path.resolve(REPO_ROOT, 'data');
 }
 
@@ -25,7 +23,7 @@ export function dataFile(dataDir: string, relative: string): string {
   const file = path.resolve(dataDir, relative);
   if (!fs.existsSync(file)) {
     throw new DataError(
-      `${relative} is missing from the data directory ${dataDir}. Run \`yarn data:fetch\`, or point runtime.data_dir / env DIFFRL_DATA_DIR at a directory that has it.`,
+      `${relative} is missing from the data directory ${dataDir}. Run \`yarn data:fetch\` to restore the repository's data/, or point runtime.data_dir / env DIFFRL_DATA_DIR at a directory that has it.`,
     );
   }
   return file;

@@ -1,7 +1,7 @@
 /**
  * Downloads the evaluation sets from their public sources into the data directory and checks each file's SHA-256
  * (the hashes of the copies this project was developed against). Files already present with the right hash are kept.
- * On this project's build machines the sets are already in ../shared/data and nothing needs downloading.
+ * The repository commits these files in data/ (data/README.md); this re-downloads and verifies them.
  */
 import crypto from 'node:crypto';
 import fs from 'node:fs';
@@ -22,6 +22,8 @@ export const SOURCES: DataSource[] = [
   { file: 'gsm8k/test.jsonl', url: `${GH}/openai/grade-school-math/3101c7d5072418e28b9008a6636bde82a006892c/grade_school_math/data/test.jsonl`, sha256: '3730d312f6e3440559ace48831e51066acaca737f6eabec99bccb9e4b3c39d14' },
   { file: 'humaneval/HumanEval.jsonl', url: `${GH}/openai/human-eval/6d43fb980f9fee3c892a914eda09951f772ad10d/data/HumanEval.jsonl.gz`, sha256: '1d49078ba3e2b196b9344535bef34a43021f038fad9561d6ee7c53450609a6a2', gunzip: true },
   { file: 'mbpp/mbpp.jsonl', url: `${GH}/google-research/google-research/master/mbpp/mbpp.jsonl`, sha256: 'ccf64ceae9c5403bf50a044cb6d505bfd2a2963ee58338ba268fd65beab92a9f' },
+  // Upstream stores it as compact JSON (Python json.dumps), the form committed in data/.
+  { file: 'mbpp/sanitized-mbpp.json', url: `${GH}/google-research/google-research/master/mbpp/sanitized-mbpp.json`, sha256: 'ca95deaa9a01ef0a6f439f88bcf0dd3db3563d22f22aad6cae04ebb9a8d8c8e9' },
   { file: 'math500/test.jsonl', url: 'https://huggingface.co/datasets/HuggingFaceH4/MATH-500/resolve/main/test.jsonl', sha256: '35dc41080a3680858b27fa7e0533d2d547825316fc5dafe5d316f4ccc5a06132' },
   { file: 'sudoku/4x4_test_sudoku.csv', url: `${GH}/dllm-reasoning/d1/837888f22c21a5da91a0af2b0d7b19e81d9b47ec/dataset/4x4_test_sudoku.csv`, sha256: 'ef86c7c28ebef88484d85fda59b3909a7b621241aa1abf36343437dbc4a3ffb6' },
   { file: 'countdown/countdown_cd3_test.jsonl', url: `${GH}/dllm-reasoning/d1/837888f22c21a5da91a0af2b0d7b19e81d9b47ec/dataset/countdown_cd3_test.jsonl`, sha256: '9916f614621e26fb2b035ed4ea641e35e4fff0d533bb9b9c7bcaaa61017d88c6' },

@@ -17,7 +17,7 @@ export interface LocatedRows<R = Row> {
 export function readText(file: string): string {
   if (!fs.existsSync(file)) {
     throw new DataError(
-      `${file}: file not found. Datasets live in the data directory (runtime.data_dir, env DIFFRL_DATA_DIR, ../shared/data or ./data); run \`yarn data:fetch\` to download them.`,
+      `${file}: file not found. Datasets live in the data directory (runtime.data_dir, env DIFFRL_DATA_DIR, else the repository's data/); run \`yarn data:fetch\` to download them.`,
     );
   }
   return fs.readFileSync(file, 'utf8');

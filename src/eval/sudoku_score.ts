@@ -4,10 +4,6 @@
  * to 16; the score is the fraction of the puzzle's empty cells whose digit equals the given solution's ("cell
  * accuracy"). Note: 124 of the 500 test puzzles have several solutions; like d1 we compare with the given one.
  */
-export function sudokuDigits(completion: string): string {
-  return sudokuCells(completion).digits;
-}
-
 /** The 16 cell digits and, for each digit actually present, its character offset in the completion. */
 function sudokuCells(completion: string): { digits: string; offsets: number[] } {
   const blocks = [...completion.matchAll(/<answer>([\s\S]*?)<\/answer>/g)];

@@ -81,7 +81,7 @@ export function disposeParams(params: Params): void {
   for (const v of Object.values(params)) v.dispose();
 }
 
-/** Deep copy (new buffers, new variable names), e.g. the frozen reference model of GRPO with trainable = false. */
+/** Deep copy (new buffers, new variable names) with its own trainable flag. */
 export function cloneParams(params: Params, trainable: boolean): Params {
   const tag = `m${instanceCounter++}/`;
   const out: Params = {};

@@ -8,6 +8,7 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 
 export interface Probe {
   python: string | null; // absolute path of the interpreter the sandbox runs
@@ -19,20 +20,34 @@ export interface Probe {
   node_permission_model: boolean;
 }
 
-/** Directories hidden behind an empty read-only tmpfs inside the mount namespace (the temp base is handled apart). */
-export const HIDDEN_DIRS = ['/work', '/root', '/home', '/var/tmp', '/dev/shm', '/srv', '/opt'];
+/** The repository this code runs from (this file is src/sandbox/probe.ts). */
+const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+/**
+ * Directories hidden behind an empty read-only tmpfs inside the mount namespace: users' homes and the usual places
+ * for services and software, plus the folder that holds this repository (its parent, so sibling checkouts and data
+ * are hidden too; the repository itself when the parent is `/`). The temp base (os.tmpdir(), where the candidate's
+ * own directory lives) gets a fresh tmpfs of its own, so it and its ancestors are left out here.
+ */
+export function hiddenDirs(repoRoot = REPO_ROOT, tempBase = os.tmpdir()): string[] {
+  const project = path.dirname(repoRoot) === '/' ? repoRoot : path.dirname(repoRoot);
+  const covers = (d: string, p: string) => p === d || p.startsWith(d + '/');
+  const dirs = ['/root', '/home', '/var/tmp', '/dev/shm', '/srv', '/opt', project].filter((d) => !covers(d, tempBase));
+  if (!dirs.includes(project) && !covers(repoRoot, tempBase)) dirs.push(repoRoot);
+  return [...new Set(dirs)];
+}
 
 /**
  * The isolated wrapper, run as pid 1 of fresh mount/pid/network namespaces (still root there):
  *   $1 dir (the host working dir, also the cwd), $2 uid, $3 cpu s, $4 address space KB, $5 file size in 512-byte
  *   blocks, $6 max processes, $7 tmpfs size KB; the rest is the command.
  * The host dir is copied into a private size-limited tmpfs mounted over the temp base at the same path, so nothing
- * the candidate writes reaches the host; `/` is remounted read-only and HIDDEN_DIRS are covered by empty tmpfs.
+ * the candidate writes reaches the host; `/` is remounted read-only and hiddenDirs() are covered by empty tmpfs.
  * The candidate runs as a child (not exec) so pid 1 stays a root shell it cannot signal; when pid 1 exits the kernel
  * kills everything left in the pid namespace (also processes that called setsid()).
  */
 export function isolatedWrapper(): string {
-  const hide = HIDDEN_DIRS.map((d) => `'${d}'`).join(' ');
+  const hide = hiddenDirs().map((d) => `'${d.replaceAll("'", "'\\''")}'`).join(' ');
   return [
     'dir=$1; uid=$2; cpu=$3; vkb=$4; fblk=$5; nproc=$6; wkb=$7; shift 7',
     'fail() { echo "sandbox setup failed: $1" >&2; exit 125; }',
@@ -86,9 +101,9 @@ function runProbes(): Probe {
     try {
       fs.writeFileSync(path.join(dir, 'probe.txt'), 'sandbox-ok');
       const args = [...ISOLATION_FLAGS, 'sh', '-c', isolatedWrapper(), 'sh', dir, '65534', '5', '1048576', '2048', '16', '1024'];
-      // Inside: the copied file is readable, python starts, `/` is read-only and /work is hidden.
+      // Inside: the copied file is readable, python starts, `/` is read-only and the repository is hidden.
       const py = python === null ? '' : ` && ${python} -I -c pass`;
-      const check = `cat probe.txt${py}; touch /etc/.sbx_probe 2>/dev/null && echo ESCAPED; ls /work 2>/dev/null | head -1`;
+      const check = `cat probe.txt${py}; touch /etc/.sbx_probe 2>/dev/null && echo ESCAPED; ls '${REPO_ROOT.replaceAll("'", "'\\''")}' 2>/dev/null | head -1`;
       isolation = ok('unshare', [...args, '/bin/sh', '-c', check], { cwd: dir, expect: 'sandbox-ok' });
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });

@@ -12,7 +12,8 @@
  * - pid_namespace: the candidate's processes live in their own pid namespace; when its pid 1 exits or is killed the
  *   kernel kills all of them, including ones that called setsid() to leave the process group.
  * - network_namespace: no interfaces but a down loopback — connect() to 127.0.0.1 fails.
- * - mount_namespace: `/` read-only, /work /root /home /var/tmp /dev/shm /srv /opt hidden by empty tmpfs, the temp
+ * - mount_namespace: `/` read-only, the folder holding the repository, /root /home /var/tmp /dev/shm /srv /opt hidden
+ *   by empty tmpfs (probe.ts hiddenDirs), the temp
  *   base replaced by a private size-limited tmpfs holding only a copy of the working dir (writes never reach the host).
  * - unprivileged_user: `setpriv` to a per-process, per-slot uid (>= 1e9, no capabilities, no_new_privs), so candidates
  *   cannot signal the trainer, each other, or root-owned processes, and their nproc counts are separate.

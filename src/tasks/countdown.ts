@@ -6,7 +6,7 @@
  * integer target by at least 1/10^4, so exact equality accepts exactly the same expressions. Intermediate values may
  * be negative or fractional, as Python's eval allows. Division by zero is skipped.
  *
- * Generation mimics the test file (/work/shared/data/countdown/countdown_cd3_test.jsonl, 256 rows): numbers and
+ * Generation mimics the test file (data/countdown/countdown_cd3_test.jsonl, 256 rows): numbers and
  * targets both lie in 1..100 and look uniform; 8 of 256 rows repeat a number, which is what drawing 3 numbers from
  * 1..100 with replacement gives (about 3%). So: numbers uniform in 1..100 with replacement, target uniform in 1..100,
  * redrawn until solvable. (TinyZero's Countdown-Tasks-3to4, d1's training set, is not available offline.)

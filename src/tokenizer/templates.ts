@@ -27,8 +27,8 @@
 import { DataError } from '../backend/errors.ts';
 import { solveCountdown } from '../tasks/countdown.ts';
 
-export type TaskName = 'sudoku' | 'countdown' | 'gsm8k' | 'plain';
-export const TASK_NAMES: readonly TaskName[] = ['sudoku', 'countdown', 'gsm8k', 'plain'];
+export type TaskName = 'sudoku' | 'countdown' | 'gsm8k' | 'arithmetic' | 'plain';
+export const TASK_NAMES: readonly TaskName[] = ['sudoku', 'countdown', 'gsm8k', 'arithmetic', 'plain'];
 
 /** d1's SYSTEM_PROMPT (diffu-grpo/data_utils.py), verbatim: leading and trailing newline included. */
 export const SYSTEM_PROMPT = '\nRespond in the following format:\n<reasoning>\n...\n</reasoning>\n<answer>\n...\n</answer>\n';
@@ -50,6 +50,7 @@ export function formatPrompt(task: TaskName, row: Row): string {
       return `${numbers.join(',')}->${target}:`;
     }
     case 'gsm8k':
+    case 'arithmetic': // generated GSM8K-style word problems (tasks/arithmetic.ts): GSM8K's template and rewards
       return `${SYSTEM_PROMPT}\n\n${str(row, 'question', task)}`;
     case 'plain':
       return str(row, 'prompt', task);
@@ -73,7 +74,8 @@ export function formatExample(task: TaskName, row: Row): Example {
       if (expr === null) throw new DataError(`countdown row ${JSON.stringify(row)} has no solution`);
       return { prompt, answer: `<answer>${expr}</answer>` };
     }
-    case 'gsm8k': {
+    case 'gsm8k':
+    case 'arithmetic': {
       const { reasoning, answer } = parseGsm8kAnswer(str(row, 'answer', task));
       return { prompt, answer: `<reasoning>\n${reasoning}\n</reasoning>\n<answer>\n${answer}\n</answer>\n` };
     }

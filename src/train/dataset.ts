@@ -2,7 +2,7 @@
  * Training data as the trainer sees it: fixed-length token rows `prompt ++ answer ++ EOS ... EOS` ([N, L]) with the
  * prompt length of each row, plus a batch cursor that survives a resume.
  *
- * Synthetic tasks (sudoku, countdown) are generated from the run seed and never contain an item of the held-out test
+ * Synthetic tasks (sudoku, countdown, arithmetic) are generated from the run seed and never contain an item of the held-out test
  * file; file tasks (gsm8k, plain) read `data.train_path` from the data directory and hold out the last `num_eval` rows.
  */
 import path from 'node:path';
@@ -10,6 +10,7 @@ import { ConfigError } from '../backend/errors.ts';
 import { Rng } from '../backend/rng.ts';
 import type { TrainConfig } from '../config/schema.ts';
 import { loadRows, readCsv, readJsonl, resolveDataDir } from '../data/index.ts';
+import { generateArithmeticSet } from '../tasks/arithmetic.ts';
 import { generateCountdownSet } from '../tasks/countdown.ts';
 import { generateSudokuSet } from '../tasks/sudoku.ts';
 import { formatExample, type TaskName } from '../tokenizer/templates.ts';
@@ -53,7 +54,7 @@ export function loadExamples(config: TrainConfig): { train: Example[]; heldOut: 
   return { train: d.num_train ? train.slice(0, d.num_train) : train, heldOut: examples.slice(examples.length - d.num_eval) };
 }
 
-/** n generated items of a synthetic task, none of them in the task's d1 test file. */
+/** n generated items of a synthetic task, none of them in the task's d1 test file (sudoku, countdown). */
 export function generateRows(task: string, seed: number, n: number, dataDir: string): Record<string, unknown>[] {
   if (task === 'sudoku') {
     const exclude = new Set(readCsv(path.join(dataDir, TEST_FILES.sudoku)).map((r) => String(r.Puzzle)));
@@ -63,7 +64,11 @@ export function generateRows(task: string, seed: number, n: number, dataDir: str
     const exclude = new Set(readJsonl(path.join(dataDir, TEST_FILES.countdown)).map((r) => `${r.input}|${r.output}`));
     return generateCountdownSet(seed, n, { exclude }) as unknown as Record<string, unknown>[];
   }
-  throw new ConfigError(`data.train_path is required for task '${task}' (only sudoku and countdown can be generated)`);
+  if (task === 'arithmetic') {
+    // Templated problems share nothing with GSM8K's test questions, so nothing needs excluding.
+    return generateArithmeticSet(seed, n) as unknown as Record<string, unknown>[];
+  }
+  throw new ConfigError(`data.train_path is required for task '${task}' (only sudoku, countdown and arithmetic can be generated)`);
 }
 
 /** Encodes examples into rows of exactly L tokens; `withPrompt = false` (pretraining) gives prompt length 0. */

@@ -6,6 +6,7 @@ import path from 'node:path';
 import zlib from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fetchDatasets, SOURCES } from '../../src/data/fetch.ts';
+import { DATA_DIR } from '../paths.ts';
 
 // A local server on 127.0.0.1 stands in for the public hosts (this machine has no other network).
 const body = Buffer.from('{"question":"1+1?","answer":"#### 2"}\n');
@@ -47,12 +48,14 @@ describe('fetchDatasets', () => {
     expect(r[1]).toMatchObject({ status: 'failed', detail: expect.stringContaining('HTTP 404') });
   });
 
-  it('lists every data set the project reads, with the hashes of ../shared/data', () => {
-    const shared = path.resolve('..', 'shared', 'data');
+  it("lists every data set the project reads, with the hashes of the repository's data/", () => {
     for (const s of SOURCES) {
-      const local = path.join(shared, s.file);
-      if (fs.existsSync(local)) expect(crypto.createHash('sha256').update(fs.readFileSync(local)).digest('hex')).toBe(s.sha256);
+      const local = path.join(DATA_DIR, s.file);
+      expect(crypto.createHash('sha256').update(fs.readFileSync(local)).digest('hex')).toBe(s.sha256);
     }
-    expect(SOURCES.map((s) => s.file.split('/')[0]).sort()).toEqual(['countdown', 'gsm8k', 'gsm8k', 'humaneval', 'math500', 'mbpp', 'sudoku']);
+    expect(SOURCES.map((s) => s.file.split('/')[0]).sort()).toEqual(['countdown', 'gsm8k', 'gsm8k', 'humaneval', 'math500', 'mbpp', 'mbpp', 'sudoku']);
+    // and data/ holds nothing else but its README
+    const committed = fs.readdirSync(DATA_DIR, { recursive: true, withFileTypes: true }).filter((d) => d.isFile()).map((d) => path.relative(DATA_DIR, path.join(d.parentPath, d.name))).sort();
+    expect(committed).toEqual(['README.md', ...SOURCES.map((s) => s.file)].sort());
   });
 });

@@ -5,6 +5,7 @@ import { tableFromArrays, tableFromJSON, tableToIPC } from 'apache-arrow';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DataError } from '../../src/backend/errors.ts';
 import { dataFile, loadRows, readArrow, readCsv, readJsonl, REPO_ROOT, resolveDataDir } from '../../src/data/index.ts';
+import { DATA_DIR, dataPath } from '../paths.ts';
 
 let dir: string;
 const write = (name: string, content: string | Uint8Array): string => {
@@ -53,7 +54,7 @@ describe('readCsv', () => {
   });
 
   it('reads the d1 Sudoku test file: 500 rows of 16-character strings', () => {
-    const rows = readCsv('/work/shared/data/sudoku/4x4_test_sudoku.csv');
+    const rows = readCsv(dataPath('sudoku/4x4_test_sudoku.csv'));
     expect(rows.length).toBe(500);
     expect(rows[0]).toEqual({ Puzzle: '3102200002100320', Solution: '3142243142131324' });
   });
@@ -113,15 +114,15 @@ describe('loadRows', () => {
 });
 
 describe('resolveDataDir / dataFile', () => {
-  it('prefers the configured value, then DIFFRL_DATA_DIR, then ../shared/data', () => {
+  it("prefers the configured value, then DIFFRL_DATA_DIR, then the repository's data/", () => {
     const saved = process.env.DIFFRL_DATA_DIR;
     try {
-      process.env.DIFFRL_DATA_DIR = '/tmp/env-data';
-      expect(resolveDataDir('/x/configured')).toBe('/x/configured');
-      expect(resolveDataDir()).toBe('/tmp/env-data');
+      process.env.DIFFRL_DATA_DIR = path.join(os.tmpdir(), 'env-data');
+      expect(resolveDataDir(path.join(os.tmpdir(), 'configured'))).toBe(path.join(os.tmpdir(), 'configured'));
+      expect(resolveDataDir()).toBe(path.join(os.tmpdir(), 'env-data'));
       delete process.env.DIFFRL_DATA_DIR;
-      const shared = path.resolve(REPO_ROOT, '..', 'shared', 'data');
-      expect(resolveDataDir(null)).toBe(fs.existsSync(shared) ? shared : path.resolve(REPO_ROOT, 'data'));
+      expect(resolveDataDir(null)).toBe(path.join(REPO_ROOT, 'data'));
+      expect(resolveDataDir(null)).toBe(DATA_DIR);
     } finally {
       if (saved === undefined) delete process.env.DIFFRL_DATA_DIR;
       else process.env.DIFFRL_DATA_DIR = saved;

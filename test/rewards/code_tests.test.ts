@@ -1,8 +1,8 @@
 import fs from 'node:fs';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { codeStats, codeTestsReward, extractCode, resetCodeStats } from '../../src/rewards/code_tests.ts';
+import { DATA_DIR as DATA } from '../paths.ts';
 
-const DATA = '/work/shared/data';
 type Row = Record<string, unknown>;
 const jsonl = (file: string): Row[] => fs.readFileSync(file, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Row);
 const humanEval = jsonl(`${DATA}/humaneval/HumanEval.jsonl`);

@@ -11,6 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runSandboxed, sandboxProtections, sandboxUidRange, type SandboxLanguage, type SandboxResult } from '../../src/sandbox/sandbox.ts';
+import { REPO_ROOT } from '../paths.ts';
 
 const prot = sandboxProtections();
 const osLayers = prot.pid_namespace && prot.mount_namespace && prot.network_namespace && prot.unprivileged_user;
@@ -115,7 +116,7 @@ describe(`hostile programs (OS layers ${osLayers ? 'active' : 'NOT active: OS-on
   });
 
   it.each(variants(['python', 'javascript']))('reading project and outside files leaks nothing ($name)', async (v) => {
-    for (const file of ['/work/main/package.json', secretFile]) {
+    for (const file of [path.join(REPO_ROOT, 'package.json'), secretFile]) {
       const code = v.language === 'python' ? `print(open(${JSON.stringify(file)}).read())` : `console.log(require('fs').readFileSync(${JSON.stringify(file)}, 'utf8'))`;
       const r = await run(v, code);
       expect(r.status).toBe('error');

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { runSandboxed, sandboxProtections, setSandboxConcurrency } from '../../src/sandbox/sandbox.ts';
+import { hiddenDirs } from '../../src/sandbox/probe.ts';
 
 describe('runSandboxed: ordinary programs', () => {
   it('reports which protections are active, all as booleans, with the OS basics always on', () => {
@@ -70,5 +71,20 @@ describe('runSandboxed: ordinary programs', () => {
       setSandboxConcurrency(2);
     }
     expect(() => setSandboxConcurrency(0)).toThrow(/\[1, 64\]/);
+  });
+});
+
+describe('hiddenDirs: what the mount namespace covers', () => {
+  it("hides the folder holding the repository, never the temp base or one of its ancestors", () => {
+    expect(hiddenDirs('/srv/checkouts/proj', '/tmp')).toEqual(['/root', '/home', '/var/tmp', '/dev/shm', '/srv', '/opt', '/srv/checkouts']);
+    // a repository at the top level: the repository itself
+    expect(hiddenDirs('/proj', '/tmp')).toContain('/proj');
+    expect(hiddenDirs('/proj', '/tmp')).not.toContain('/');
+    // the temp base inside the repository's parent: the parent is left out, the repository is hidden
+    const d = hiddenDirs('/a/proj', '/a/tmp');
+    expect(d).not.toContain('/a');
+    expect(d).toContain('/a/proj');
+    // the temp base /var/tmp itself is never covered
+    expect(hiddenDirs('/x/proj', '/var/tmp')).not.toContain('/var/tmp');
   });
 });

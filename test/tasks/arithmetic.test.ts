@@ -1,6 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { gsm8kCorrectness, gsm8kGold } from '../../src/rewards/gsm8k.ts';
 import { generateArithmeticSet } from '../../src/tasks/arithmetic.ts';
+import { parse } from 'yaml';
+import { parseConfig } from '../../src/config/load.ts';
+import { grpoConfigSchema, trainConfigSchema } from '../../src/config/schema.ts';
+import { loadPromptRows } from '../../src/rl/prompts.ts';
+import { loadExamples } from '../../src/train/dataset.ts';
+import { SYSTEM_PROMPT } from '../../src/tokenizer/templates.ts';
 
 /** Recomputes the answer from the question's own numbers and wording, independently of the generator. */
 function solve(q: string): number {
@@ -40,5 +46,31 @@ describe('arithmetic word problems', () => {
     const good = `<reasoning>\nwork\n</reasoning>\n<answer>\n${it0.value}\n</answer>\n`;
     const bad = `<reasoning>\nwork\n</reasoning>\n<answer>\n${it0.value + 1}\n</answer>\n`;
     expect(gsm8kCorrectness({ completions: [good, bad], rows: [{ answer: it0.answer }, { answer: it0.answer }] })).toEqual([2, 0]);
+  });
+});
+
+describe('data.task: arithmetic (SFT and GRPO)', () => {
+  const yaml = (extra: string) => `run:\n  output_dir: checkpoints/t\n  seed: 5\ndata:\n  task: arithmetic\n  num_train: 40\n  num_eval: 8\n${extra}`;
+
+  it('SFT: generated problems become GSM8K-template examples (reasoning + <answer> with the number)', () => {
+    const cfg = parseConfig(parse(yaml('  seq_len: 512\nmodel: { d_model: 16, n_layers: 1, n_heads: 2, mlp_hidden: 32, max_seq_len: 512 }\noptimizer: { lr: 0.001 }\ntraining: { max_steps: 1, batch_size: 2 }\n')), trainConfigSchema);
+    const { train, heldOut } = loadExamples(cfg);
+    expect(train.length).toBe(40);
+    expect(heldOut.length).toBe(8);
+    const items = generateArithmeticSet(5, 48);
+    expect(train[0].prompt).toBe(`${SYSTEM_PROMPT}\n\n${items[0].question}`);
+    expect(train[0].answer).toBe(`<reasoning>\n${items[0].answer.split('\n####')[0]}\n</reasoning>\n<answer>\n${items[0].value}\n</answer>\n`);
+  });
+
+  it('GRPO: prompt rows carry the GSM8K-style answer, so gsm8k_correctness pays 2 for the right number', () => {
+    const cfg = parseConfig(
+      parse(yaml(`init_from: checkpoints/x\nrewards: [{ name: gsm8k_correctness }]\nsampler: { gen_length: 32, block_length: 32, steps: 32 }\noptimizer: { lr: 0.001 }\ntraining: { max_steps: 1 }\n`).replace('  num_eval: 8\n', '')),
+      grpoConfigSchema,
+    );
+    const rows = loadPromptRows(cfg);
+    expect(rows.length).toBe(40);
+    expect(rows[0].prompt.startsWith(SYSTEM_PROMPT)).toBe(true);
+    const value = Number(gsm8kGold(rows[0].row));
+    expect(gsm8kCorrectness({ completions: [`<answer>\n${value}\n</answer>`], rows: [rows[0].row] })).toEqual([2]);
   });
 });

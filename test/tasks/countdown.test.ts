@@ -2,8 +2,9 @@ import { describe, expect, it } from 'vitest';
 import { Rng } from '../../src/backend/rng.ts';
 import { readJsonl } from '../../src/data/index.ts';
 import { canReach, countdownKey, generateCountdown, generateCountdownSet, solveCountdown, solveCountdownAll } from '../../src/tasks/countdown.ts';
+import { dataPath } from '../paths.ts';
 
-const TEST_FILE = '/work/shared/data/countdown/countdown_cd3_test.jsonl';
+const TEST_FILE = dataPath('countdown/countdown_cd3_test.jsonl');
 
 /** d1's reward check: only digits, operators, parentheses, spaces; the numbers are the given multiset; |value - target| < 1e-5. */
 function d1Accepts(expr: string, numbers: number[], target: number): boolean {

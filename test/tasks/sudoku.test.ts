@@ -3,8 +3,9 @@ import { ConfigError } from '../../src/backend/errors.ts';
 import { Rng } from '../../src/backend/rng.ts';
 import { readCsv } from '../../src/data/index.ts';
 import { allSudokuGrids, generateSudoku, generateSudokuSet, isValidSolution, solveAll } from '../../src/tasks/sudoku.ts';
+import { dataPath } from '../paths.ts';
 
-const TEST_FILE = '/work/shared/data/sudoku/4x4_test_sudoku.csv';
+const TEST_FILE = dataPath('sudoku/4x4_test_sudoku.csv');
 const blanks = (p: string): number => [...p].filter((c) => c === '0').length;
 
 describe('solveAll / isValidSolution', () => {

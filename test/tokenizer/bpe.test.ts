@@ -3,8 +3,9 @@ import { describe, expect, it } from 'vitest';
 import { ConfigError, DataError } from '../../src/backend/errors.ts';
 import { readJsonl } from '../../src/data/index.ts';
 import { formatExample, tokenizerFromJSON, trainBpeTokenizer } from '../../src/tokenizer/index.ts';
+import { dataPath } from '../paths.ts';
 
-const GSM8K = '/work/shared/data/gsm8k';
+const GSM8K = dataPath('gsm8k');
 
 describe('trainBpeTokenizer', () => {
   it('learns the merges computed by hand on a tiny corpus', () => {

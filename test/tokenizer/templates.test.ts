@@ -2,12 +2,13 @@ import { describe, expect, it } from 'vitest';
 import { DataError } from '../../src/backend/errors.ts';
 import { readCsv, readJsonl } from '../../src/data/index.ts';
 import { formatExample, formatPrompt, parseGsm8kAnswer, SYSTEM_PROMPT } from '../../src/tokenizer/templates.ts';
+import { dataPath } from '../paths.ts';
 
 describe('templates', () => {
   it('sudoku: puzzle= then the bare solution digits (test-file column names accepted)', () => {
     const row = { puzzle: '3102200002100320', solution: '3142243142131324' };
     expect(formatExample('sudoku', row)).toEqual({ prompt: '3102200002100320=', answer: '3142243142131324' });
-    const csvRow = readCsv('/work/shared/data/sudoku/4x4_test_sudoku.csv')[0];
+    const csvRow = readCsv(dataPath('sudoku/4x4_test_sudoku.csv'))[0];
     expect(formatExample('sudoku', csvRow)).toEqual({ prompt: '3102200002100320=', answer: '3142243142131324' });
     expect(() => formatExample('sudoku', { puzzle: '3102200002100320' })).toThrow(DataError);
     expect(() => formatPrompt('sudoku', { puzzle: '31022' })).toThrow(/16 digits/);
@@ -15,7 +16,7 @@ describe('templates', () => {
 
   it('countdown: numbers->target: then the expression; test-file rows get a solver answer', () => {
     expect(formatExample('countdown', { numbers: [2, 3, 4], target: 5, solution: '2*4-3' })).toEqual({ prompt: '2,3,4->5:', answer: '<answer>2*4-3</answer>' });
-    const first = readJsonl('/work/shared/data/countdown/countdown_cd3_test.jsonl', { limit: 1 })[0];
+    const first = readJsonl(dataPath('countdown/countdown_cd3_test.jsonl'), { limit: 1 })[0];
     expect(formatExample('countdown', first)).toEqual({ prompt: '30,100,93->23:', answer: '<answer>30+93-100</answer>' });
     expect(() => formatPrompt('countdown', { input: '1,2' })).toThrow(DataError);
   });
@@ -40,7 +41,7 @@ describe('templates', () => {
   });
 
   it('every GSM8K train row formats, with no calculator annotation left', () => {
-    const rows = readJsonl('/work/shared/data/gsm8k/train.jsonl');
+    const rows = readJsonl(dataPath('gsm8k/train.jsonl'));
     for (const r of rows) {
       const { answer } = formatExample('gsm8k', r);
       expect(answer).not.toMatch(/<<|>>|####/);
