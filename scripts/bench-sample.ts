@@ -15,9 +15,9 @@ import { resolveDataDir } from '../src/data/index.ts';
 import { evaluate } from '../src/eval/evaluate.ts';
 import { EVAL_TASKS, taskSpec, type EvalTask } from '../src/eval/tasks.ts';
 import { resolveCheckpoint } from '../src/checkpoint/checkpoint.ts';
-import { loadModel } from '../src/model/load.ts';
+import { loadModel } from '../src/checkpoint/load_model.ts';
 import type { GenerateOptions } from '../src/sampling/index.ts';
-import { createLogger } from '../src/train/run_log.ts';
+import { createLogger } from '../src/engine/run_log.ts';
 
 type Variant = { name: string; options: Partial<GenerateOptions> };
 

@@ -8,8 +8,8 @@ import { resolveCheckpoint } from '../checkpoint/checkpoint.ts';
 import { resolveDataDir } from '../data/index.ts';
 import { evaluate, writeEvalResults } from '../eval/evaluate.ts';
 import { EVAL_TASKS, type EvalTask } from '../eval/tasks.ts';
-import { loadModel } from '../model/load.ts';
-import { createLogger } from '../train/run_log.ts';
+import { loadModel } from '../checkpoint/load_model.ts';
+import { createLogger } from '../engine/run_log.ts';
 import { runMain } from './common.ts';
 
 runMain(async () => {

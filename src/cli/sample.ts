@@ -12,10 +12,10 @@ import { setupBackend, type BackendName } from '../backend/backend.ts';
 import { ConfigError } from '../backend/errors.ts';
 import { Rng } from '../backend/rng.ts';
 import { resolveCheckpoint } from '../checkpoint/checkpoint.ts';
-import { loadModel } from '../model/load.ts';
+import { loadModel } from '../checkpoint/load_model.ts';
 import { generate, type GenerateOptions, type SamplerName, type StepState } from '../sampling/index.ts';
 import type { Tokenizer } from '../tokenizer/index.ts';
-import { createLogger } from '../train/run_log.ts';
+import { createLogger } from '../engine/run_log.ts';
 import { runMain } from './common.ts';
 
 /** Flags that only one sampler reads: giving them to another is a mistake worth an error. */

@@ -12,9 +12,9 @@ import { setupBackend, type BackendName } from '../backend/backend.ts';
 import { ConfigError } from '../backend/errors.ts';
 import { Rng } from '../backend/rng.ts';
 import { resolveCheckpoint } from '../checkpoint/checkpoint.ts';
-import { loadModel } from '../model/load.ts';
+import { loadModel } from '../checkpoint/load_model.ts';
 import { mcLogLikelihood, oneStepLogLikelihood } from '../sampling/index.ts';
-import { createLogger } from '../train/run_log.ts';
+import { createLogger } from '../engine/run_log.ts';
 import { runMain } from './common.ts';
 
 runMain(async () => {

@@ -12,11 +12,11 @@ import { grpoConfigSchema, trainConfigSchema } from '../config/schema.ts';
 import { resolveDataDir } from '../data/index.ts';
 import { evaluate, writeEvalResults, type EvalSummary } from '../eval/evaluate.ts';
 import type { SamplerName } from '../sampling/index.ts';
-import { loadModel } from '../model/load.ts';
+import { loadModel } from '../checkpoint/load_model.ts';
 import { trainGrpo } from '../rl/grpo_trainer.ts';
 import { rewardSourceFromConfig } from '../rl/reward_source.ts';
 import { train } from '../train/trainer.ts';
-import { createLogger } from '../train/run_log.ts';
+import { createLogger } from '../engine/run_log.ts';
 
 export interface QuickstartOptions {
   task: 'sudoku' | 'countdown';

@@ -21,18 +21,18 @@ import { resolveDataDir } from '../data/index.ts';
 import { evaluate } from '../eval/evaluate.ts';
 import type { GrpoConfig } from '../config/schema.ts';
 import type { ModelConfig } from '../model/config.ts';
-import { paramsFromTensors } from '../model/load.ts';
+import { paramsFromTensors } from '../checkpoint/load_model.ts';
 import type { Params } from '../model/model.ts';
 import { tokenizerFromJSON } from '../tokenizer/index.ts';
-import { BatchCursor, type CursorState } from '../train/dataset.ts';
-import { AdamW } from '../train/optimizer.ts';
-import { createLogger, openRunLog } from '../train/run_log.ts';
-import { learningRate } from '../train/schedule.ts';
-import { accumulateGrads, applyGrads } from '../train/step.ts';
+import { BatchCursor, type CursorState } from '../engine/cursor.ts';
+import { AdamW } from '../engine/optimizer.ts';
+import { createLogger, openRunLog } from '../engine/run_log.ts';
+import { learningRate } from '../engine/schedule.ts';
+import { accumulateGrads, applyGrads } from '../engine/step.ts';
 import { loadPromptRows } from './prompts.ts';
 import { collectRollout, disposeRollout, microLosses, type LossOptions, type RewardSource, type Rollout, type RolloutOptions } from './rollout.ts';
 import { parallelRollout, RolloutWorkers } from './workers.ts';
-import { resolveWorkers, weightArrays, type PooledGrads } from '../train/parallel.ts';
+import { resolveWorkers, weightArrays, type PooledGrads } from '../engine/parallel.ts';
 import { RolloutLog } from './rollout_log.ts';
 
 export interface GrpoOptions {

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { ConfigError } from '../backend/errors.ts';
 import type { GrpoConfig } from '../config/schema.ts';
 import { loadRows, resolveDataDir } from '../data/index.ts';
-import { generateRows } from '../train/dataset.ts';
+import { generateRows } from '../tasks/generate.ts';
 import { formatPrompt, type TaskName } from '../tokenizer/templates.ts';
 
 export interface PromptRow {

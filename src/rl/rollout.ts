@@ -14,7 +14,7 @@ import type { Rng } from '../backend/rng.ts';
 import { forward, type Params } from '../model/model.ts';
 import type { ModelConfig } from '../model/config.ts';
 import { coupledLogProbs, generate, oneStepLogProbs, scoredMask, trajectoryLogProbs, trajectoryPassMask, trajectoryPasses, type GenerateOptions, type LogitsFn } from '../sampling/index.ts';
-import type { MicroLoss } from '../train/step.ts';
+import type { MicroLoss } from '../engine/step.ts';
 import { computeAdvantages, processAdvantages, type ScaleRewards } from './advantages.ts';
 import { completionMask, policyLoss, stopGradient, type LossType } from './policy_loss.ts';
 import type { Credit } from './reward_source.ts';

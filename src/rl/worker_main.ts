@@ -7,8 +7,8 @@ import { Rng } from '../backend/rng.ts';
 import { serveRequests } from '../backend/threads.ts';
 import type { ModelConfig } from '../model/config.ts';
 import type { Params } from '../model/model.ts';
-import { assignWeights, gradSums, variablesFrom } from '../train/parallel.ts';
-import { accumulateGrads } from '../train/step.ts';
+import { assignWeights, gradSums, variablesFrom } from '../engine/parallel.ts';
+import { accumulateGrads } from '../engine/step.ts';
 import { disposeMicroBatches, microLosses, prepareMicroBatches, sampleCompletions, type MicroBatch } from './rollout.ts';
 import type { WorkerInit, WorkerRequest } from './workers.ts';
 

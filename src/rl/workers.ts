@@ -23,7 +23,7 @@ import type { Rng } from '../backend/rng.ts';
 import { WorkerPool } from '../backend/threads.ts';
 import type { ModelConfig } from '../model/config.ts';
 import type { Params } from '../model/model.ts';
-import { addGradSums, weightArrays, type GradSums, type PooledGrads, type WeightArrays } from '../train/parallel.ts';
+import { addGradSums, weightArrays, type GradSums, type PooledGrads, type WeightArrays } from '../engine/parallel.ts';
 import { scoreSamples, type LossOptions, type RewardSource, type Rollout, type RolloutOptions, type Samples } from './rollout.ts';
 
 export interface WorkerInit {

@@ -3,8 +3,9 @@ import { setupBackend } from '../backend/backend.ts';
 import { serveRequests } from '../backend/threads.ts';
 import type { ModelConfig } from '../model/config.ts';
 import type { Params } from '../model/model.ts';
-import { assignWeights, gradSums, variablesFrom, type SftRequest } from './parallel.ts';
-import { accumulateGrads } from './step.ts';
+import { assignWeights, gradSums, variablesFrom } from '../engine/parallel.ts';
+import type { SftRequest } from './sft_workers.ts';
+import { accumulateGrads } from '../engine/step.ts';
 import { sftMicroLoss } from './trainer.ts';
 
 let cfg: ModelConfig;

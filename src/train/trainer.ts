@@ -17,15 +17,17 @@ import type { TrainConfig } from '../config/schema.ts';
 import { pretrainMasking, sftMasking, type NoisedBatch } from '../diffusion/forward_process.ts';
 import { weightedCrossEntropy } from '../diffusion/loss.ts';
 import type { ModelConfig } from '../model/config.ts';
-import { paramsFromTensors } from '../model/load.ts';
+import { paramsFromTensors } from '../checkpoint/load_model.ts';
 import { forward, initParams, type Params } from '../model/model.ts';
-import { AdamW } from './optimizer.ts';
-import { accumulateGrads, applyGrads, type MicroLoss } from './step.ts';
-import { resolveWorkers, SftWorkers, type PooledGrads, type SftMicro } from './parallel.ts';
-import { learningRate } from './schedule.ts';
-import { BatchCursor, gatherRows, type CursorState, type TokenizedSet } from './dataset.ts';
+import { AdamW } from '../engine/optimizer.ts';
+import { accumulateGrads, applyGrads, type MicroLoss } from '../engine/step.ts';
+import { resolveWorkers, type PooledGrads } from '../engine/parallel.ts';
+import { SftWorkers, type SftMicro } from './sft_workers.ts';
+import { learningRate } from '../engine/schedule.ts';
+import { gatherRows, type TokenizedSet } from './dataset.ts';
+import { BatchCursor, type CursorState } from '../engine/cursor.ts';
 import { prepareData } from './prepare.ts';
-import { createLogger, openRunLog } from './run_log.ts';
+import { createLogger, openRunLog } from '../engine/run_log.ts';
 
 export interface TrainOptions {
   resume?: boolean;

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Rng } from '../../src/backend/rng.ts';
 import { saveCheckpoint } from '../../src/checkpoint/checkpoint.ts';
 import type { ModelConfig } from '../../src/model/config.ts';
-import { loadModel } from '../../src/model/load.ts';
+import { loadModel } from '../../src/checkpoint/load_model.ts';
 import { disposeParams, initParams } from '../../src/model/model.ts';
 import { mcLogLikelihood, oneStepLogLikelihood } from '../../src/sampling/index.ts';
 import { buildCharTokenizer } from '../../src/tokenizer/index.ts';

@@ -11,7 +11,7 @@ import { evaluate, writeEvalResults } from '../../src/eval/evaluate.ts';
 import { meanInterval, wilson } from '../../src/eval/stats.ts';
 import { sudokuCellAccuracy, sudokuCellCredit } from '../../src/eval/sudoku_score.ts';
 import type { ModelConfig } from '../../src/model/config.ts';
-import { loadModel } from '../../src/model/load.ts';
+import { loadModel } from '../../src/checkpoint/load_model.ts';
 import { disposeParams, initParams } from '../../src/model/model.ts';
 import { buildCharTokenizer } from '../../src/tokenizer/index.ts';
 

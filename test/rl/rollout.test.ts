@@ -4,7 +4,7 @@ import { Rng } from '../../src/backend/rng.ts';
 import { disposeParams, initParams } from '../../src/model/model.ts';
 import { policyLoss, stopGradient } from '../../src/rl/policy_loss.ts';
 import { disposeMicroBatches, logProbs, microLosses, prepareMicroBatches, sampleCompletions, type LossOptions, type RolloutOptions } from '../../src/rl/rollout.ts';
-import { accumulateGrads } from '../../src/train/step.ts';
+import { accumulateGrads } from '../../src/engine/step.ts';
 import { modelConfig, tok } from './grpo_helpers.ts';
 
 beforeAll(async () => {

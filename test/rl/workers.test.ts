@@ -8,8 +8,8 @@ import os from 'node:os';
 import { trainGrpo } from '../../src/rl/grpo_trainer.ts';
 import { disposeMicroBatches, microLosses, prepareMicroBatches, sampleCompletions, type LossOptions, type RolloutOptions } from '../../src/rl/rollout.ts';
 import { RolloutWorkers } from '../../src/rl/workers.ts';
-import { resolveWorkers, weightArrays } from '../../src/train/parallel.ts';
-import { accumulateGrads } from '../../src/train/step.ts';
+import { resolveWorkers, weightArrays } from '../../src/engine/parallel.ts';
+import { accumulateGrads } from '../../src/engine/step.ts';
 import { config, countTarget, modelConfig, quiet, saveInitCheckpoint, tmp, tok } from './grpo_helpers.ts';
 
 beforeAll(async () => {

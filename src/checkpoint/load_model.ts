@@ -1,11 +1,11 @@
 /** A checkpoint (or run dir) -> a ready model for inference: variables, config, tokenizer and its logits function. */
 import * as tf from '@tensorflow/tfjs';
 import { ConfigError } from '../backend/errors.ts';
-import { loadCheckpoint, resolveCheckpoint } from '../checkpoint/checkpoint.ts';
+import { loadCheckpoint, resolveCheckpoint } from './checkpoint.ts';
 import type { LogitsFn } from '../sampling/types.ts';
 import { tokenizerFromJSON, type Tokenizer } from '../tokenizer/index.ts';
-import type { ModelConfig } from './config.ts';
-import { forward, paramShapes, type Params } from './model.ts';
+import type { ModelConfig } from '../model/config.ts';
+import { forward, paramShapes, type Params } from '../model/model.ts';
 
 export interface LoadedModel {
   /** The checkpoint directory actually read (a run dir resolves through its `latest` file). */

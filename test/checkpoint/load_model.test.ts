@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError } from '../../src/backend/errors.ts';
 import { saveCheckpoint } from '../../src/checkpoint/checkpoint.ts';
 import type { ModelConfig } from '../../src/model/config.ts';
-import { loadModel, paramsFromTensors } from '../../src/model/load.ts';
+import { loadModel, paramsFromTensors } from '../../src/checkpoint/load_model.ts';
 import { disposeParams, forward, initParams, paramShapes, type Params } from '../../src/model/model.ts';
 import { buildCharTokenizer } from '../../src/tokenizer/index.ts';
 

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { AdamW, clipGradsByGlobalNorm } from '../../src/train/optimizer.ts';
+import { AdamW, clipGradsByGlobalNorm } from '../../src/engine/optimizer.ts';
 
 beforeAll(async () => {
   expect(await tf.setBackend('cpu')).toBe(true);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { learningRate, type LrScheduleOptions } from '../../src/train/schedule.ts';
+import { learningRate, type LrScheduleOptions } from '../../src/engine/schedule.ts';
 
 const base: LrScheduleOptions = { lr: 1, warmup_steps: 4, max_steps: 14, schedule: 'cosine', min_lr_ratio: 0.1 };
 

@@ -1,0 +1,27 @@
+/** Generated training sets of the synthetic tasks (SFT examples and GRPO prompts alike). */
+import path from 'node:path';
+import { ConfigError } from '../backend/errors.ts';
+import { readCsv, readJsonl } from '../data/index.ts';
+import { generateArithmeticSet } from './arithmetic.ts';
+import { generateCountdownSet } from './countdown.ts';
+import { generateSudokuSet } from './sudoku.ts';
+
+/** The d1 test files that generated training items must never overlap. */
+const TEST_FILES = { sudoku: 'sudoku/4x4_test_sudoku.csv', countdown: 'countdown/countdown_cd3_test.jsonl' } as const;
+
+/** n generated items of a synthetic task, none of them in the task's d1 test file (sudoku, countdown). */
+export function generateRows(task: string, seed: number, n: number, dataDir: string): Record<string, unknown>[] {
+  if (task === 'sudoku') {
+    const exclude = new Set(readCsv(path.join(dataDir, TEST_FILES.sudoku)).map((r) => String(r.Puzzle)));
+    return generateSudokuSet(seed, n, { exclude }) as unknown as Record<string, unknown>[];
+  }
+  if (task === 'countdown') {
+    const exclude = new Set(readJsonl(path.join(dataDir, TEST_FILES.countdown)).map((r) => `${r.input}|${r.output}`));
+    return generateCountdownSet(seed, n, { exclude }) as unknown as Record<string, unknown>[];
+  }
+  if (task === 'arithmetic') {
+    // Templated problems share nothing with GSM8K's test questions, so nothing needs excluding.
+    return generateArithmeticSet(seed, n) as unknown as Record<string, unknown>[];
+  }
+  throw new ConfigError(`data.train_path is required for task '${task}' (only sudoku, countdown and arithmetic can be generated)`);
+}
