@@ -1,6 +1,7 @@
 /**
  * Evaluation of a model on a task's test set: deterministic subset by seed, batched generation, scoring with d1's
- * parsing, a summary (accuracy, 95% CI, n, seconds, NFE) and per-item rows. Callable from the CLI (`yarn eval`) and from
+ * parsers or the lenient ones (`parser`), a summary (accuracy, 95% CI, n, seconds, NFE, the parser; Sudoku also the
+ * solve rate) and per-item rows. Callable from the CLI (`yarn eval`) and from
  * training every N steps.
  */
 import fs from 'node:fs';
@@ -11,14 +12,16 @@ import type { ModelConfig } from '../model/config.ts';
 import { forward, type Params } from '../model/model.ts';
 import { generate, type GenerateOptions } from '../sampling/index.ts';
 import type { Tokenizer } from '../tokenizer/index.ts';
-import { meanInterval } from './stats.ts';
-import { taskSpec, type EvalTask } from './tasks.ts';
+import { meanInterval, wilson } from './stats.ts';
+import { taskSpec, type EvalParser, type EvalTask } from './tasks.ts';
 
 export interface EvalOptions {
   task: EvalTask;
   /** Number of test items (null = all), drawn by a permutation seeded with `seed`. */
   subset: number | null;
   seed: number;
+  /** Scorer for GSM8K, MATH500, Countdown and Sudoku (default d1's exact parsers); ignored by the code tasks. */
+  parser?: EvalParser;
   dataDir: string;
   /** Rows per generation batch. */
   batch_size: number;
@@ -35,6 +38,8 @@ export interface EvalItem {
   gold: string;
   /** 1/0 for exact tasks; a fraction for Sudoku cell accuracy and code tests passed. */
   score: number;
+  /** Sudoku: every one of the 16 cells right. */
+  solved?: boolean;
 }
 
 export interface EvalSummary {
@@ -46,10 +51,16 @@ export interface EvalSummary {
   nfe: number;
   sampler: string;
   gen_length: number;
+  /** Which scorer produced the scores: `d1`, `lenient`, or `unit tests` (code tasks). */
+  parser: EvalParser | 'unit tests';
+  /** Sudoku: fraction of puzzles with the whole grid right, and its Wilson 95% CI. */
+  solve_rate?: number;
+  solve_ci95?: [number, number];
 }
 
 export async function evaluate(model: { params: Params; cfg: ModelConfig; tokenizer: Tokenizer }, o: EvalOptions): Promise<{ summary: EvalSummary; items: EvalItem[] }> {
   const spec = taskSpec(o.task);
+  const parser = o.parser ?? 'd1';
   const all = spec.load(o.dataDir);
   const order = new Rng(o.seed, 'eval-subset').permutation(all.length);
   const chosen = (o.subset === null ? order : order.slice(0, Math.min(o.subset, all.length))).sort((a, b) => a - b);
@@ -75,8 +86,8 @@ export async function evaluate(model: { params: Params; cfg: ModelConfig; tokeni
       const seq = out.sequences[j];
       const eos = seq.indexOf(cfg.eos_token_id);
       const completion = tok.decode(eos === -1 ? seq : seq.slice(0, eos), { skipSpecial: true });
-      const { score, parsed } = await spec.score(completion, all[idx[j]]);
-      items.push({ index: idx[j], prompt: prompts[j], completion, parsed, gold: spec.gold(all[idx[j]]), score });
+      const { score, parsed, solved } = await spec.score(completion, all[idx[j]], parser);
+      items.push({ index: idx[j], prompt: prompts[j], completion, parsed, gold: spec.gold(all[idx[j]]), score, ...(solved === undefined ? {} : { solved }) });
     }
     o.onProgress?.(items.length, chosen.length);
   }
@@ -90,7 +101,14 @@ export async function evaluate(model: { params: Params; cfg: ModelConfig; tokeni
     nfe,
     sampler: sampler.sampler,
     gen_length: sampler.gen_length,
+    parser: spec.d1 ? parser : 'unit tests',
   };
+  if (o.task === 'sudoku') {
+    // d1 reports cell accuracy pooled over cells (Σcorrect / Σempty): the item mean here, since every puzzle of its test file has 8 empty cells.
+    const solved = items.filter((i) => i.solved).length;
+    summary.solve_rate = solved / Math.max(items.length, 1);
+    summary.solve_ci95 = wilson(solved, items.length);
+  }
   return { summary, items };
 }
 
@@ -105,6 +123,8 @@ export function writeEvalResults(base: string, summary: EvalSummary, items: Eval
     parsed: items.map((i) => i.parsed ?? ''),
     gold: items.map((i) => i.gold),
     score: Float64Array.from(items, (i) => i.score),
+    parser: items.map(() => summary.parser),
+    ...(summary.task === 'sudoku' ? { solved: items.map((i) => i.solved === true) } : {}),
   });
   fs.writeFileSync(`${base}.arrow`, tableToIPC(table, 'file'));
 }

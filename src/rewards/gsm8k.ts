@@ -76,11 +76,13 @@ export function gsm8kCorrectness(a: Args): number[] {
 }
 
 /**
- * d1's eval parse: the first \boxed{…} whose content parses as a number (else the first number inside it); otherwise
- * the <answer> content (a number, else its last number). null when nothing parses.
+ * The lenient GSM8K eval parse (`yarn eval --parser lenient`; d1's exact one is eval/parsers_d1.ts): the first
+ * \boxed{…} whose content parses as a number once commas, `$` and spaces are removed (else the first number inside
+ * it, exponents and a leading '.' included: `1e3` = 1000, `.5` = 0.5); otherwise the LAST <answer>, closed or not
+ * (a number, else its last number). null when nothing parses. Differences from d1 are listed in README.
  */
 export function parseGsm8kEval(completion: string): number | null {
-  const numbers = (s: string) => (s.replace(/,/g, '').match(/-?\d+(?:\.\d+)?/g) ?? []).map(Number);
+  const numbers = (s: string) => (s.replace(/,/g, '').match(/-?(?:\d+(?:\.\d+)?|\.\d+)(?:[eE][+-]?\d+)?/g) ?? []).map(Number);
   for (const m of completion.matchAll(/\\boxed\{(.*?)\}/g)) {
     const v = toNumber(m[1]);
     if (v !== null) return v;
