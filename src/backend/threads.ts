@@ -5,6 +5,7 @@
  * entry. WorkerPool / serveRequests are the two ends of a pool of such workers answering requests.
  */
 import { parentPort, Worker } from 'node:worker_threads';
+import { isUserError, userErrorFromName } from './errors.ts';
 
 /** A worker thread running the TypeScript module `entry`; `data` arrives as workerData.data. */
 export function tsWorker(entry: URL, data: unknown = null): Worker {
@@ -29,7 +30,8 @@ export function runInThread<T>(entry: URL, data: unknown): Promise<T> {
 
 /** A request as it crosses the thread boundary: the caller's object plus a sequence number. */
 type Envelope<Req> = Req & { id: number };
-type Reply = { id: number; ok: boolean; result?: unknown; error?: string };
+/** `error` is the stack of a bug, or the message of a user error (`errorName` ConfigError, DataError, ShapeError). */
+type Reply = { id: number; ok: boolean; result?: unknown; error?: string; errorName?: string };
 
 /**
  * W worker threads running the TypeScript module `entry` (whose top level calls `serveRequests`). Requests to one
@@ -46,7 +48,7 @@ export class WorkerPool<Req extends object> {
         const p = this.pending.get(m.id);
         this.pending.delete(m.id);
         if (m.ok) p?.resolve(m.result);
-        else p?.reject(new Error(m.error));
+        else p?.reject(userErrorFromName(m.errorName ?? '', m.error ?? '') ?? new Error(m.error));
       });
       w.on('error', (e) => this.fail(e));
       w.on('exit', (code) => { if (code !== 0) this.fail(new Error(`${label} worker exited with code ${code}`)); });
@@ -102,7 +104,9 @@ export function serveRequests<Req>(handle: (req: Req) => Promise<unknown>): void
       try {
         parentPort!.postMessage({ id: m.id, ok: true, result: await handle(m) } satisfies Reply);
       } catch (e) {
-        parentPort!.postMessage({ id: m.id, ok: false, error: e instanceof Error ? (e.stack ?? e.message) : String(e) } satisfies Reply);
+        // A user error keeps its class (the main thread prints it as one line); a bug keeps its stack.
+        const error = isUserError(e) ? e.message : e instanceof Error ? (e.stack ?? e.message) : String(e);
+        parentPort!.postMessage({ id: m.id, ok: false, error, errorName: isUserError(e) ? e.name : undefined } satisfies Reply);
       }
     });
   });

@@ -17,13 +17,14 @@ import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { ConfigError, DataError, ShapeError } from '../backend/errors.ts';
+import { ConfigError, DataError, jsonDataError, ShapeError } from '../backend/errors.ts';
 import { storedTransposed } from '../model/config.ts';
 import { readSafetensors, writeSafetensors, type SafetensorsTensor } from './safetensors.ts';
 
-export const LATEST_FILE = 'latest';
+import { LATEST_FILE, readLatest, resolveCheckpoint } from './resolve.ts';
+
+export { LATEST_FILE, readLatest, resolveCheckpoint };
 const TMP_PREFIX = '.tmp-';
-const REQUIRED_FILES = ['config.json', 'model.safetensors', 'tokenizer.json'];
 
 export interface CheckpointContents {
   /** Model config (a ModelConfig) plus anything else the caller wants in config.json. */
@@ -124,20 +125,15 @@ function fromSafetensors(file: string, transposeLinear: boolean): Record<string,
 }
 
 function readJson(file: string): Record<string, unknown> {
+  const text = fs.readFileSync(file, 'utf8');
   let value: unknown;
   try {
-    value = JSON.parse(fs.readFileSync(file, 'utf8'));
+    value = JSON.parse(text);
   } catch (e) {
-    throw new DataError(`loadCheckpoint: cannot read JSON from ${file}: ${(e as Error).message}`);
+    throw jsonDataError(file, text, e);
   }
-  if (value === null || typeof value !== 'object' || Array.isArray(value)) throw new DataError(`loadCheckpoint: ${file} does not hold a JSON object`);
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) throw new DataError(`${file}: expected a JSON object`);
   return value as Record<string, unknown>;
-}
-
-/** The directory name `runDir/latest` holds, or null when there is no `latest` file. */
-export function readLatest(runDir: string): string | null {
-  const file = path.join(runDir, LATEST_FILE);
-  return fs.existsSync(file) ? fs.readFileSync(file, 'utf8').trim() : null;
 }
 
 function writeLatest(runDir: string, name: string): void {
@@ -246,33 +242,6 @@ export async function saveCheckpoint(runDir: string, name: string, contents: Che
   removeStale(runDir);
   if (keepLast !== undefined) prune(runDir, keepLast);
   return path.join(runDir, name);
-}
-
-function missingFiles(dir: string): string[] {
-  return REQUIRED_FILES.filter((f) => !fs.existsSync(path.join(dir, f)));
-}
-
-/**
- * A checkpoint directory (holds model.safetensors) is returned as is; a run directory resolves through its `latest`
- * file. Throws an Error naming the path otherwise.
- */
-export function resolveCheckpoint(p: string): string {
-  if (!fs.existsSync(p)) throw new ConfigError(`resolveCheckpoint: ${p} does not exist`);
-  if (!fs.statSync(p).isDirectory()) throw new ConfigError(`resolveCheckpoint: ${p} is not a directory`);
-  if (fs.existsSync(path.join(p, 'model.safetensors'))) {
-    const missing = missingFiles(p);
-    if (missing.length > 0) throw new ConfigError(`resolveCheckpoint: checkpoint ${p} is incomplete: missing ${missing.join(', ')}`);
-    return p;
-  }
-  const latest = readLatest(p);
-  if (latest === null) {
-    throw new ConfigError(`resolveCheckpoint: ${p} is neither a checkpoint directory (no model.safetensors) nor a run directory (no ${LATEST_FILE} file)`);
-  }
-  const dir = path.join(p, latest);
-  if (latest === '' || !fs.existsSync(dir)) throw new ConfigError(`resolveCheckpoint: ${path.join(p, LATEST_FILE)} names '${latest}', which does not exist in ${p}`);
-  const missing = missingFiles(dir);
-  if (missing.length > 0) throw new ConfigError(`resolveCheckpoint: ${dir} (named by ${path.join(p, LATEST_FILE)}) is incomplete: missing ${missing.join(', ')}`);
-  return dir;
 }
 
 /** Loads a checkpoint (or a run directory's latest). Linear weights come back [in, out]; tensors are plain tf tensors. */

@@ -9,6 +9,7 @@
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
+import { DataError } from '../backend/errors.ts';
 
 export type SafetensorsDtype = 'F32' | 'I32';
 
@@ -87,27 +88,73 @@ export function writeSafetensors(path: string, tensors: Record<string, Safetenso
   }
 }
 
-/** Reads and validates a safetensors file (F32/I32 only); throws an Error naming the file and the bad tensor. */
+/** Where each tensor's bytes are, after the header and the layout were checked against the file's size. */
+interface Layout {
+  metadata: Record<string, string>;
+  entries: { name: string; dtype: SafetensorsDtype; shape: number[]; begin: number; end: number }[];
+  /** Offset of the first data byte in the file (8 + header length). */
+  dataStart: number;
+}
+
+/**
+ * Reads and validates a safetensors file (F32/I32 only); throws a DataError naming the file, the byte offset where it
+ * went wrong and the bad tensor.
+ */
 export function readSafetensors(path: string): SafetensorsFile {
   const buf = fs.readFileSync(path);
-  const bad = (msg: string): Error => new Error(`readSafetensors ${path}: ${msg}`);
-  if (buf.length < 8) throw bad(`file is ${buf.length} bytes, shorter than the 8-byte header length field (truncated?)`);
-  const n = buf.readBigUInt64LE(0);
-  if (n > BigInt(MAX_HEADER_BYTES)) throw bad(`header length ${n} exceeds the limit of ${MAX_HEADER_BYTES} bytes (corrupt?)`);
+  const { entries, metadata, dataStart } = parseLayout(path, buf.length, (begin, end) => buf.subarray(begin, end));
+  const tensors: Record<string, SafetensorsTensor> = {};
+  for (const e of entries) {
+    const bytes = new Uint8Array(e.end - e.begin); // a fresh, aligned copy
+    bytes.set(buf.subarray(dataStart + e.begin, dataStart + e.end));
+    if (!LITTLE_ENDIAN) Buffer.from(bytes.buffer).swap32();
+    const data = e.dtype === 'F32' ? new Float32Array(bytes.buffer) : new Int32Array(bytes.buffer);
+    tensors[e.name] = { dtype: e.dtype, shape: e.shape, data };
+  }
+  return { tensors, metadata };
+}
+
+/**
+ * The checks of readSafetensors without reading the tensor data (only the header and the file's size): tensor names
+ * and shapes, or a DataError. For validating a checkpoint before any work starts.
+ */
+export function inspectSafetensors(path: string): Record<string, { dtype: SafetensorsDtype; shape: number[] }> {
+  const fd = fs.openSync(path, 'r');
+  try {
+    const size = fs.fstatSync(fd).size;
+    const read = (begin: number, end: number): Buffer => {
+      const b = Buffer.alloc(Math.max(0, Math.min(end, size) - begin));
+      fs.readSync(fd, b, 0, b.length, begin);
+      return b;
+    };
+    const { entries } = parseLayout(path, size, read);
+    return Object.fromEntries(entries.map((e) => [e.name, { dtype: e.dtype, shape: e.shape }]));
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/** Parses and checks the header of a `size`-byte file whose bytes [begin, end) come from `bytes`. */
+function parseLayout(path: string, size: number, bytes: (begin: number, end: number) => Buffer): Layout {
+  const bad = (msg: string): DataError => new DataError(`${path}: ${msg}`);
+  if (size < 8) throw bad(`file is ${size} bytes, shorter than the 8-byte header length field (truncated?)`);
+  const n = bytes(0, 8).readBigUInt64LE(0);
+  if (n > BigInt(MAX_HEADER_BYTES)) throw bad(`header length ${n} exceeds the limit of ${MAX_HEADER_BYTES} bytes (the length field, bytes 0-7; corrupt?)`);
   const headerLen = Number(n);
-  if (8 + headerLen > buf.length) throw bad(`header length ${headerLen} runs past the end of the ${buf.length}-byte file (truncated?)`);
+  if (8 + headerLen > size) throw bad(`header length ${headerLen} runs past the end of the ${size}-byte file (the length field, bytes 0-7; truncated?)`);
   let header: unknown;
   try {
-    header = JSON.parse(buf.subarray(8, 8 + headerLen).toString('utf8'));
+    header = JSON.parse(bytes(8, 8 + headerLen).toString('utf8'));
   } catch (e) {
-    throw bad(`header is not valid JSON (${(e as Error).message})`);
+    const pos = /position (\d+)/.exec((e as Error).message);
+    throw bad(`header is not valid JSON${pos ? ` at byte ${8 + Number(pos[1])}` : ''} (${(e as Error).message})`);
   }
-  if (header === null || typeof header !== 'object' || Array.isArray(header)) throw bad('header is not a JSON object');
+  if (header === null || typeof header !== 'object' || Array.isArray(header)) throw bad('header (from byte 8) is not a JSON object');
 
   const dataStart = 8 + headerLen;
-  const dataLen = buf.length - dataStart;
+  const dataLen = size - dataStart;
   const metadata: Record<string, string> = {};
-  const entries: { name: string; dtype: SafetensorsDtype; shape: number[]; begin: number; end: number }[] = [];
+  const entries: Layout['entries'] = [];
   for (const [name, info] of Object.entries(header as Record<string, unknown>)) {
     if (name === '__metadata__') {
       if (info === null || typeof info !== 'object' || Array.isArray(info)) throw bad('__metadata__ is not an object');
@@ -138,18 +185,11 @@ export function readSafetensors(path: string): SafetensorsFile {
   let expected = 0;
   for (const e of entries) {
     if (e.begin !== expected) throw bad(`tensor '${e.name}': data_offsets [${e.begin}, ${e.end}] are not contiguous (expected to begin at ${expected})`);
-    if (e.end > dataLen) throw bad(`tensor '${e.name}': data_offsets [${e.begin}, ${e.end}] run past the ${dataLen}-byte data buffer (truncated?)`);
+    if (e.end > dataLen) {
+      throw bad(`tensor '${e.name}': data_offsets [${e.begin}, ${e.end}] (file bytes ${dataStart + e.begin}-${dataStart + e.end}) run past the ${dataLen}-byte data buffer, which ends at byte ${size} (truncated?)`);
+    }
     expected = e.end;
   }
   if (expected !== dataLen) throw bad(`tensors cover ${expected} bytes but the data buffer holds ${dataLen} (trailing bytes or truncated?)`);
-
-  const tensors: Record<string, SafetensorsTensor> = {};
-  for (const e of entries) {
-    const bytes = new Uint8Array(e.end - e.begin); // a fresh, aligned copy
-    bytes.set(buf.subarray(dataStart + e.begin, dataStart + e.end));
-    if (!LITTLE_ENDIAN) Buffer.from(bytes.buffer).swap32();
-    const data = e.dtype === 'F32' ? new Float32Array(bytes.buffer) : new Int32Array(bytes.buffer);
-    tensors[e.name] = { dtype: e.dtype, shape: e.shape, data };
-  }
-  return { tensors, metadata };
+  return { metadata, entries, dataStart };
 }

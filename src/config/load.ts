@@ -11,6 +11,8 @@ export interface LoadedConfig<T> {
   config: T;
   /** The file it came from. */
   path: string;
+  /** Where a key came from, for later checks' messages: `configs/x.yaml:12`, `--set sampler.gen_length (configs/x.yaml)`, or the file. */
+  where?: (keyPath: string) => string;
 }
 
 /** Reads `path`, applies `--set key.path=value` overrides (values parsed as YAML scalars), validates with `schema`. */
@@ -21,7 +23,8 @@ export function loadConfig<S extends z.ZodType>(path: string, schema: S, sets: s
   const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false });
   if (doc.errors.length > 0) {
     const e = doc.errors[0];
-    const line = e.linePos?.[0]?.line;
+    // prettyErrors: false leaves linePos unset: the line comes from the error's offset.
+    const line = e.linePos?.[0]?.line ?? (e.pos?.[0] !== undefined ? lines.linePos(e.pos[0]).line : undefined);
     throw new ConfigError(`${path}${line ? `:${line}` : ''}: invalid YAML: ${e.message.split('\n')[0]}`);
   }
   if (!isMap(doc.contents) && doc.contents !== null) throw new ConfigError(`${path}: the top level must be a mapping of sections`);
@@ -33,7 +36,7 @@ export function loadConfig<S extends z.ZodType>(path: string, schema: S, sets: s
     const messages = result.error.issues.map((issue) => describeIssue(issue, doc, lines, path, setKeys, schema));
     throw new ConfigError(messages.join('\n'));
   }
-  return { config: result.data, path };
+  return { config: result.data, path, where: (keyPath) => where(doc, lines, path, keyPath.split('.').map((k) => (/^\d+$/.test(k) ? Number(k) : k)), setKeys) };
 }
 
 /** Validates an in-memory object (tests, programmatic use) with the same messages, minus line numbers. */

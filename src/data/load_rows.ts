@@ -21,6 +21,11 @@ const BY_EXTENSION: Record<string, DataFormat> = { '.jsonl': 'jsonl', '.json': '
 
 /** Reads every row; a mapped column missing from a row throws a DataError naming the file, line/row and column. */
 export function loadRows(opts: LoadRowsOptions): Row[] {
+  return loadRowsLocated(opts).rows;
+}
+
+/** loadRows plus where each row came from (`file:line`, or `file: row i`), for errors about a row's content. */
+export function loadRowsLocated(opts: LoadRowsOptions): LocatedRows {
   const file = opts.path;
   const format = opts.format ?? BY_EXTENSION[path.extname(file).toLowerCase()];
   if (!format) {
@@ -28,8 +33,8 @@ export function loadRows(opts: LoadRowsOptions): Row[] {
   }
   const { rows, where } = readLocated(file, format);
   const fields = Object.entries(opts.fields ?? {});
-  if (fields.length === 0) return rows;
-  return rows.map((row, i) => {
+  if (fields.length === 0) return { rows, where };
+  const mapped = rows.map((row, i) => {
     const out: Row = { ...row };
     for (const [ours, column] of fields) {
       if (!(column in row)) {
@@ -39,6 +44,7 @@ export function loadRows(opts: LoadRowsOptions): Row[] {
     }
     return out;
   });
+  return { rows: mapped, where };
 }
 
 function readLocated(file: string, format: DataFormat): LocatedRows {

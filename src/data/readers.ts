@@ -3,7 +3,7 @@
  * Each reader has a `*Located` form that also returns where every row came from, for loadRows' errors.
  */
 import fs from 'node:fs';
-import { DataError } from '../backend/errors.ts';
+import { DataError, jsonDataError } from '../backend/errors.ts';
 
 export type Row = Record<string, unknown>;
 
@@ -62,12 +62,12 @@ export function readJsonlLocated(file: string, opts: JsonlOptions = {}): Located
 
 /** A JSON array of objects (e.g. mbpp/sanitized-mbpp.json). */
 export function readJsonLocated(file: string): LocatedRows {
+  const text = readText(file);
   let value: unknown;
   try {
-    value = JSON.parse(readText(file));
+    value = JSON.parse(text);
   } catch (e) {
-    if (e instanceof DataError) throw e;
-    throw new DataError(`${file}: malformed JSON (${(e as Error).message})`);
+    throw jsonDataError(file, text, e);
   }
   if (!Array.isArray(value)) throw new DataError(`${file}: expected a JSON array of objects, got ${typeof value}`);
   value.forEach((v, i) => {

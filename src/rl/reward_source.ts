@@ -13,10 +13,10 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { ConfigError } from '../backend/errors.ts';
-import { sudokuCellCredit } from '../eval/sudoku_score.ts';
 import { codeTestsReward } from '../rewards/code_tests.ts';
 import { countdownReward } from '../rewards/countdown.ts';
 import { mathBoxed, mathFormat } from '../rewards/math.ts';
+import { sudokuReward } from '../rewards/sudoku.ts';
 import { gsm8kCorrectness, gsm8kInt, gsm8kSoftFormat, gsm8kStrictFormat, gsm8kXmlCount } from '../rewards/gsm8k.ts';
 import type { RewardSource } from './rollout.ts';
 
@@ -42,12 +42,8 @@ export interface RewardSpec {
 
 /** Built-in rewards by config name. */
 export const BUILTIN_REWARDS: Record<string, RewardFn> = {
-  /** d1's Sudoku reward: fraction of the puzzle's empty cells filled correctly; credit 1/empty at each right digit. */
-  sudoku: ({ completions, rows }) =>
-    completions.map((c, i) => {
-      const { accuracy, credit } = sudokuCellCredit(c, String(rows[i].puzzle ?? rows[i].Puzzle), String(rows[i].solution ?? rows[i].Solution));
-      return { reward: accuracy, credit };
-    }),
+  /** Sudoku: fraction of the empty cells filled correctly, credit 1/empty per right digit; `args: { parser: d1 }` for d1's reading. */
+  sudoku: sudokuReward,
   /** d1's Countdown reward: 1.0 correct, 0.1 parses but wrong (value or numbers), 0 no <answer>. */
   countdown: countdownReward,
   /** d1's GSM8K rewards (total max 4.0); `args: { d1_exact: true }` reproduces d1's regex/isdigit/string quirks. */
@@ -111,7 +107,13 @@ export async function rewardSourceFromConfig(specs: RewardSpec[], baseDir: strin
 async function loadModuleReward(spec: RewardSpec, baseDir: string, key: string): Promise<RewardFn> {
   const file = path.resolve(baseDir, spec.module!);
   if (!fs.existsSync(file)) throw new ConfigError(`${key}.module: file not found: ${file}`);
-  const mod = (await import(pathToFileURL(file).href)) as Record<string, unknown>;
+  let mod: Record<string, unknown>;
+  try {
+    mod = (await import(pathToFileURL(file).href)) as Record<string, unknown>;
+  } catch (e) {
+    // A syntax error (the TS transpiler's multi-line report) or a throw at import time: its first line is the cause.
+    throw new ConfigError(`${key}.module: cannot load ${loadFailure(file, e)}`);
+  }
   const name = spec.export ?? 'default';
   const fn = mod[name];
   if (typeof fn !== 'function') {
@@ -138,4 +140,11 @@ function checkShape(values: unknown, completions: string[], name: string): Rewar
     throw new Error(`reward ${name} must return an array of ${n} finite numbers, nulls or { reward, credit: [{ at, value }] } (at: a character offset of the completion), got ${JSON.stringify(values)?.slice(0, 80)}`);
   }
   return values as RewardValue[];
+}
+
+/** `file:line:col: message` from the transpiler's report (`Transform failed with 1 error:\n<file:l:c>: ERROR: ...`), else `file: first line`. */
+function loadFailure(file: string, e: unknown): string {
+  const lines = (e instanceof Error ? e.message : String(e)).split('\n').map((l) => l.trim()).filter((l) => l !== '');
+  const located = lines.map((l) => /^(.+:\d+:\d+): ERROR: (.*)$/.exec(l)).find((m) => m !== null);
+  return located ? `${located[1]}: ${located[2]}` : `${file}: ${lines[0] ?? String(e)}`;
 }

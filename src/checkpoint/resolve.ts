@@ -1,0 +1,43 @@
+/**
+ * Finding a checkpoint without loading it (no tfjs here, so a CLI can check its inputs before the compute backend
+ * loads): a checkpoint directory holds model.safetensors; a run directory names its newest checkpoint in `latest`.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { ConfigError } from '../backend/errors.ts';
+
+export const LATEST_FILE = 'latest';
+const REQUIRED_FILES = ['config.json', 'model.safetensors', 'tokenizer.json'];
+
+/** The directory name `runDir/latest` holds, or null when there is no `latest` file. */
+export function readLatest(runDir: string): string | null {
+  const file = path.join(runDir, LATEST_FILE);
+  return fs.existsSync(file) ? fs.readFileSync(file, 'utf8').trim() : null;
+}
+
+function missingFiles(dir: string): string[] {
+  return REQUIRED_FILES.filter((f) => !fs.existsSync(path.join(dir, f)));
+}
+
+/**
+ * A checkpoint directory (holds model.safetensors) is returned as is; a run directory resolves through its `latest`
+ * file. Throws a ConfigError naming the path otherwise.
+ */
+export function resolveCheckpoint(p: string): string {
+  if (!fs.existsSync(p)) throw new ConfigError(`resolveCheckpoint: ${p} does not exist`);
+  if (!fs.statSync(p).isDirectory()) throw new ConfigError(`resolveCheckpoint: ${p} is not a directory`);
+  if (fs.existsSync(path.join(p, 'model.safetensors'))) {
+    const missing = missingFiles(p);
+    if (missing.length > 0) throw new ConfigError(`resolveCheckpoint: checkpoint ${p} is incomplete: missing ${missing.join(', ')}`);
+    return p;
+  }
+  const latest = readLatest(p);
+  if (latest === null) {
+    throw new ConfigError(`resolveCheckpoint: ${p} is neither a checkpoint directory (no model.safetensors) nor a run directory (no ${LATEST_FILE} file)`);
+  }
+  const dir = path.join(p, latest);
+  if (latest === '' || !fs.existsSync(dir)) throw new ConfigError(`resolveCheckpoint: ${path.join(p, LATEST_FILE)} names '${latest}', which does not exist in ${p}`);
+  const missing = missingFiles(dir);
+  if (missing.length > 0) throw new ConfigError(`resolveCheckpoint: ${dir} (named by ${path.join(p, LATEST_FILE)}) is incomplete: missing ${missing.join(', ')}`);
+  return dir;
+}
