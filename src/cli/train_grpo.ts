@@ -4,9 +4,9 @@ import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { loadConfig } from '../config/load.ts';
 import { grpoConfigSchema } from '../config/schema.ts';
-import { trainGrpo } from '../rl/grpo_trainer.ts';
+import { validateGrpoRun } from '../config/validate_inputs.ts';
 import { rewardSourceFromConfig } from '../rl/reward_source.ts';
-import { runMain } from './common.ts';
+import { failOneLine, runMain } from './common.ts';
 
 runMain(async () => {
   const argv = await yargs(hideBin(process.argv))
@@ -16,10 +16,14 @@ runMain(async () => {
     .option('set', { type: 'string', array: true, default: [], describe: 'override a config value, e.g. --set grpo.beta=0' })
     .option('resume', { type: 'boolean', default: false, describe: "continue exactly from run.output_dir's latest checkpoint" })
     .strict()
+    .fail(failOneLine('yarn train:grpo'))
     .help()
     .parse();
-  const { config, path: file } = loadConfig(argv.config, grpoConfigSchema, argv.set);
+  const loaded = loadConfig(argv.config, grpoConfigSchema, argv.set);
+  const { config, path: file } = loaded;
+  validateGrpoRun(loaded, { resume: argv.resume }); // checkpoint, data, sampler and batch shapes, before anything is written
   // Reward modules load (and are probed) before any training time is spent; paths are relative to the config file.
   const rewardSource = await rewardSourceFromConfig(config.rewards, path.dirname(file));
+  const { trainGrpo } = await import('../rl/grpo_trainer.ts'); // tfjs loads only for a run that can start
   await trainGrpo(config, { resume: argv.resume, rewardSource });
 });

@@ -14,6 +14,7 @@ import { ConfigError } from '../backend/errors.ts';
 import { Rng, type RngState } from '../backend/rng.ts';
 import { loadCheckpoint, resolveCheckpoint, saveCheckpoint } from '../checkpoint/checkpoint.ts';
 import type { TrainConfig } from '../config/schema.ts';
+import { checkTrainConfig } from '../config/validate.ts';
 import { pretrainMasking, sftMasking, type NoisedBatch } from '../diffusion/forward_process.ts';
 import { weightedCrossEntropy } from '../diffusion/loss.ts';
 import type { ModelConfig } from '../model/config.ts';
@@ -78,6 +79,7 @@ export async function train(config: TrainConfig, opts: TrainOptions = {}): Promi
   const ckpt = initDir ? loadCheckpoint(initDir) : null;
   const { tokenizer, trainSet, evalSet } = prepareData(config, ckpt?.tokenizerJson ?? null, logger);
   const modelConfig: ModelConfig = ckpt ? (ckpt.config as unknown as ModelConfig) : newModelConfig(config, tokenizer);
+  checkTrainConfig(config, ckpt ? { max_seq_len: modelConfig.max_seq_len, source: `checkpoint ${ckpt.dir}` } : null, () => 'config'); // before any file is written
   if (ckpt) checkVocab(modelConfig, tokenizer.vocabSize, initDir!);
   const params: Params = ckpt ? paramsFromTensors(ckpt.params, modelConfig, true, initDir!) : initParams(modelConfig);
   const opt = new AdamW(params, config.optimizer);

@@ -1,0 +1,91 @@
+/**
+ * Cross-field checks of a run config against the model it trains: everything the trainers, the samplers and the
+ * worker threads would otherwise find only mid-run (a sampler block that does not divide gen_length, a generation
+ * longer than the model, a batch that does not split over micro-batches or workers, an eval set too small for a
+ * batch). Pure: no files, no tensors. The file checks (checkpoints, data rows, rewards) are in validate_inputs.ts.
+ *
+ * Each error names the key and where it came from, like the loader's:
+ * `configs/sudoku-grpo.yaml:31 sampler.block_length: (5) must divide sampler.gen_length (17)`.
+ */
+import { ConfigError } from '../backend/errors.ts';
+import { blockPlan } from '../sampling/transfer_schedule.ts';
+import type { GrpoConfig, TrainConfig } from './schema.ts';
+
+/** `file:line` (or `--set key (file)`) of a key path; see LoadedConfig.where. */
+export type Where = (keyPath: string) => string;
+
+/** The model a run trains, as far as the checks need it: its length limit and where that limit comes from. */
+export interface ModelLimits {
+  max_seq_len: number;
+  /** e.g. `init_from checkpoint ckpt/step-000400` or `model.max_seq_len`. */
+  source: string;
+}
+
+export function configError(where: Where, key: string, message: string): ConfigError {
+  return new ConfigError(`${where(key)} ${key}: ${message}`);
+}
+
+/** SFT / pretraining. `model` is the init_from (or resumed) checkpoint's, null for a fresh model. */
+export function checkTrainConfig(config: TrainConfig, model: ModelLimits | null, where: Where): void {
+  const m = config.model;
+  const t = config.training;
+  if (model === null) {
+    if (m.d_model % m.n_heads !== 0) throw configError(where, 'model.n_heads', `(${m.n_heads}) must divide model.d_model (${m.d_model})`);
+    if ((m.d_model / m.n_heads) % 2 !== 0) {
+      throw configError(where, 'model.n_heads', `head size model.d_model / model.n_heads = ${m.d_model} / ${m.n_heads} = ${m.d_model / m.n_heads} must be even for RoPE`);
+    }
+    if (config.tokenizer.type === 'file' && !config.tokenizer.path) throw configError(where, 'tokenizer.path', 'is required when tokenizer.type is file');
+  }
+  const maxLen = model ?? { max_seq_len: m.max_seq_len, source: 'model.max_seq_len' };
+  if (config.data.seq_len > maxLen.max_seq_len) {
+    throw configError(where, 'data.seq_len', `(${config.data.seq_len}) exceeds max_seq_len ${maxLen.max_seq_len} of ${maxLen.source}`);
+  }
+  // The held-out loss runs whole batches: with fewer rows than one batch it has nothing to average (found at the first eval).
+  if (config.data.num_eval < t.batch_size) {
+    throw configError(where, 'data.num_eval', `(${config.data.num_eval}) must be at least training.batch_size (${t.batch_size}): the eval loss runs whole batches`);
+  }
+  if (typeof t.workers === 'number' && t.workers > 1 && t.batch_size % t.workers !== 0) {
+    throw configError(where, 'training.workers', `(${t.workers}) must divide training.batch_size (${t.batch_size}): each worker takes batch_size / workers rows of every micro-batch`);
+  }
+}
+
+/** diffu-GRPO. `model` is the init_from (or resumed) checkpoint's. */
+export function checkGrpoConfig(config: GrpoConfig, model: ModelLimits, where: Where): void {
+  const s = config.sampler;
+  const g = config.grpo;
+  const t = config.training;
+  checkSampler({ sampler: s.name, gen_length: s.gen_length, block_length: s.block_length, steps: s.steps }, 'sampler', where);
+  if (s.gen_length >= model.max_seq_len) {
+    throw configError(where, 'sampler.gen_length', `(${s.gen_length}) leaves no room for a prompt in max_seq_len ${model.max_seq_len} of ${model.source}`);
+  }
+  if (g.prompts_per_step % t.grad_accum !== 0) {
+    throw configError(where, 'training.grad_accum', `(${t.grad_accum}) must divide grpo.prompts_per_step (${g.prompts_per_step}): each micro-batch takes whole groups of grpo.num_generations (${g.num_generations}) completions`);
+  }
+  if (typeof t.workers === 'number' && t.workers > 1 && t.grad_accum % t.workers !== 0) {
+    throw configError(where, 'training.workers', `(${t.workers}) must divide training.grad_accum (${t.grad_accum}): each worker takes grad_accum / workers micro-batches (raise grad_accum or lower workers)`);
+  }
+  if (g.trajectory_states !== null && g.logp_estimator !== 'trajectory') {
+    throw configError(where, 'grpo.trajectory_states', `(${g.trajectory_states}) needs grpo.logp_estimator: trajectory (got ${g.logp_estimator})`);
+  }
+}
+
+/**
+ * The sampler's block plan (LLaDA's asserts): block_length divides gen_length and, for samplers with a step budget
+ * (llada, remdm), steps (default gen_length / 2 in GRPO) is a whole number that the block count divides.
+ */
+export function checkSampler(s: { sampler: string; gen_length: number; block_length: number; steps: number | null }, prefix: string, where: Where): void {
+  if (s.gen_length % s.block_length !== 0) {
+    throw configError(where, `${prefix}.block_length`, `(${s.block_length}) must divide ${prefix}.gen_length (${s.gen_length})`);
+  }
+  if (s.sampler !== 'llada' && s.sampler !== 'remdm') return;
+  if (s.steps === null && s.gen_length % 2 !== 0) {
+    throw configError(where, `${prefix}.steps`, `is unset, which means gen_length / 2, but ${prefix}.gen_length (${s.gen_length}) is odd: set ${prefix}.steps`);
+  }
+  const steps = s.steps ?? s.gen_length / 2;
+  try {
+    blockPlan(s.gen_length, s.block_length, steps);
+  } catch (e) {
+    const blocks = s.gen_length / s.block_length;
+    throw configError(where, `${prefix}.steps`, `(${steps}) must be a multiple of the number of blocks gen_length / block_length = ${blocks} (${(e as Error).message})`);
+  }
+}

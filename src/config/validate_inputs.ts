@@ -1,0 +1,160 @@
+/**
+ * Everything a run reads, checked before it writes anything or starts a worker (the CLIs call these right after
+ * loading the config): the starting checkpoint (config.json, tokenizer.json, the safetensors header against the
+ * file's size), the data directory and file, every data row against the task's template and the model's tokenizer
+ * and length, the periodic eval set, and the cross-field checks of validate.ts. No tfjs is loaded here, so a bad
+ * input fails in about a second. Errors are one line naming the file and line, or the config key.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { ConfigError, DataError, isUserError, jsonDataError } from '../backend/errors.ts';
+import { inspectSafetensors } from '../checkpoint/safetensors.ts';
+import { resolveCheckpoint } from '../checkpoint/resolve.ts';
+import { loadRowsLocated, resolveDataDir } from '../data/index.ts';
+import { taskSpec } from '../eval/tasks.ts';
+import { generateRows } from '../tasks/generate.ts';
+import { formatExample, formatPrompt, tokenizerFromJSON, loadTokenizer, type TaskName, type Tokenizer } from '../tokenizer/index.ts';
+import type { LoadedConfig } from './load.ts';
+import type { GrpoConfig, TrainConfig } from './schema.ts';
+import { checkGrpoConfig, checkSampler, checkTrainConfig, configError, type ModelLimits, type Where } from './validate.ts';
+
+/** A checkpoint's model config and tokenizer, read and checked without loading the weights. */
+export interface CheckpointInfo {
+  dir: string;
+  config: Record<string, number>;
+  tokenizer: Tokenizer;
+  limits: ModelLimits;
+}
+
+const SIZE_KEYS = ['vocab_size', 'd_model', 'n_layers', 'n_heads', 'mlp_hidden', 'max_seq_len'] as const;
+
+/** Resolves `p` (checkpoint or run dir) and checks its files; `label` (e.g. `init_from`) prefixes a resolve error. */
+export function inspectCheckpoint(p: string, label: string): CheckpointInfo {
+  let dir: string;
+  try {
+    dir = resolveCheckpoint(p);
+  } catch (e) {
+    if (e instanceof ConfigError) throw new ConfigError(`${label}: ${e.message.replace(/^resolveCheckpoint: /, '')}`);
+    throw e;
+  }
+  const configFile = path.join(dir, 'config.json');
+  const text = fs.readFileSync(configFile, 'utf8');
+  let config: Record<string, number>;
+  try {
+    config = JSON.parse(text);
+  } catch (e) {
+    throw jsonDataError(configFile, text, e);
+  }
+  if (config === null || typeof config !== 'object' || Array.isArray(config)) throw new DataError(`${configFile}: expected a JSON object`);
+  for (const key of SIZE_KEYS) {
+    if (!Number.isInteger(config[key]) || config[key] < 1) throw new DataError(`${configFile}: ${key} (${JSON.stringify(config[key])}) must be an integer >= 1`);
+  }
+  const tokenizer = tokenizerFromJSON(fs.readFileSync(path.join(dir, 'tokenizer.json'), 'utf8'), path.join(dir, 'tokenizer.json'));
+  if (tokenizer.vocabSize !== config.vocab_size) {
+    throw new DataError(`${configFile}: vocab_size (${config.vocab_size}) differs from the vocabulary size of tokenizer.json (${tokenizer.vocabSize}); the files do not belong together`);
+  }
+  inspectSafetensors(path.join(dir, 'model.safetensors'));
+  const optimizer = path.join(dir, 'optimizer.safetensors');
+  if (fs.existsSync(optimizer)) inspectSafetensors(optimizer);
+  return { dir, config, tokenizer, limits: { max_seq_len: config.max_seq_len, source: `checkpoint ${dir}` } };
+}
+
+/** `yarn train:sft` / `train:pretrain`: the config, its checkpoint (init_from or --resume) and its data. */
+export function validateTrainRun(loaded: LoadedConfig<TrainConfig>, opts: { resume?: boolean } = {}): void {
+  const { config } = loaded;
+  const where = whereOf(loaded);
+  const ckpt = opts.resume ? inspectCheckpoint(config.run.output_dir, '--resume (run.output_dir)') : config.model.init_from ? inspectCheckpointAt(config.model.init_from, 'model.init_from', where) : null;
+  checkTrainConfig(config, ckpt?.limits ?? null, where);
+  const dataDir = checkDataDir(config.runtime.data_dir, where);
+  const d = config.data;
+  if (d.train_path === null) {
+    if (!GENERATED.includes(d.task)) throw configError(where, 'data.train_path', `is required for task '${d.task}' (only ${GENERATED.join(', ')} can be generated)`);
+    return;
+  }
+  const { rows, where: at } = loadRowsLocated({ path: path.resolve(dataDir, d.train_path), fields: d.fields });
+  if (rows.length <= d.num_eval) throw configError(where, 'data.num_eval', `(${d.num_eval}) must be smaller than the ${rows.length} rows of ${d.train_path}`);
+  // The tokenizer the run will use, when it is fixed before training (a checkpoint's, a file, or listed characters).
+  const tok = ckpt?.tokenizer ?? (config.tokenizer.type === 'file' && config.tokenizer.path ? loadTokenizer(config.tokenizer.path) : null);
+  const chars = !ckpt && config.tokenizer.type === 'char' && config.tokenizer.chars !== null ? new Set(config.tokenizer.chars) : null;
+  rows.forEach((row, i) =>
+    atRow(at[i], row, d.task, () => {
+      const ex = formatExample(d.task as TaskName, row);
+      if (tok) tok.encode(ex.prompt + ex.answer);
+      const missing = chars && [...ex.prompt + ex.answer].find((c) => !chars.has(c));
+      if (missing) throw new DataError(`character ${JSON.stringify(missing)} is not in tokenizer.chars`);
+    }),
+  );
+}
+
+/** `yarn train:grpo`: the config, the init_from (or resumed) checkpoint, the prompt set and the periodic eval set. */
+export function validateGrpoRun(loaded: LoadedConfig<GrpoConfig>, opts: { resume?: boolean } = {}): void {
+  const { config } = loaded;
+  const where = whereOf(loaded);
+  // init_from is always read (the reference model), the run directory's checkpoint too when resuming.
+  const init = inspectCheckpointAt(config.init_from, 'init_from', where);
+  const ckpt = opts.resume ? inspectCheckpoint(config.run.output_dir, '--resume (run.output_dir)') : init;
+  checkGrpoConfig(config, ckpt.limits, where);
+  const dataDir = checkDataDir(config.runtime.data_dir, where);
+  const d = config.data;
+  const Lg = config.sampler.gen_length;
+  const fits = (prompt: string): void => {
+    const n = ckpt.tokenizer.encode(prompt).length;
+    if (n + Lg > ckpt.limits.max_seq_len) {
+      throw new DataError(`the prompt is ${n} tokens; with sampler.gen_length ${Lg} that is ${n + Lg}, more than max_seq_len ${ckpt.limits.max_seq_len} of ${ckpt.limits.source}`);
+    }
+  };
+  if (d.train_path !== null) {
+    const { rows, where: at } = loadRowsLocated({ path: path.resolve(dataDir, d.train_path), fields: d.fields });
+    const n = Math.min(rows.length, d.num_train ?? rows.length);
+    if (n === 0) throw configError(where, 'data.train_path', `${d.train_path} has no rows`);
+    for (let i = 0; i < n; i++) atRow(at[i], rows[i], d.task, () => fits(formatPrompt(d.task as TaskName, rows[i])));
+  } else {
+    if (!GENERATED.includes(d.task)) throw configError(where, 'data.train_path', `is required for task '${d.task}' (only ${GENERATED.join(', ')} can be generated)`);
+    // Generating the whole prompt set takes seconds (the trainer does it); the first items show the prompt length.
+    const sample = generateRows(d.task, d.seed ?? config.run.seed + 1, Math.min(d.num_train ?? 256, 256), dataDir);
+    sample.forEach((row, i) => atRow(`generated ${d.task} prompt ${i}`, row, d.task, () => fits(formatPrompt(d.task as TaskName, row))));
+  }
+  if (config.eval.task !== null) {
+    // The periodic eval decodes with the task's defaults and the run's gen_length / block_length (grpo_trainer.ts).
+    const spec = taskSpec(config.eval.task);
+    const s = { ...spec.sampler, gen_length: Lg, block_length: config.sampler.block_length };
+    try {
+      checkSampler({ sampler: s.sampler, gen_length: s.gen_length, block_length: s.block_length, steps: s.steps ?? null }, 'eval', () => 'the periodic eval:');
+    } catch (e) {
+      throw configError(where, 'eval.task', `${config.eval.task} is decoded with its ${s.steps} steps and the run's sampler.gen_length / block_length: ${(e as Error).message}`);
+    }
+    spec.load(dataDir).forEach((row, i) => atRow(`${config.eval.task} test item ${i}`, row, config.eval.task!, () => fits(spec.prompt(row))));
+  }
+}
+
+const GENERATED: string[] = ['sudoku', 'countdown', 'arithmetic'];
+
+function whereOf(loaded: LoadedConfig<unknown>): Where {
+  return loaded.where ?? (() => loaded.path);
+}
+
+function inspectCheckpointAt(p: string, key: string, where: Where): CheckpointInfo {
+  try {
+    return inspectCheckpoint(p, key);
+  } catch (e) {
+    // A missing checkpoint is a config mistake: point at the key. A broken file names itself.
+    if (e instanceof ConfigError) throw new ConfigError(`${where(key)} ${e.message}`);
+    throw e;
+  }
+}
+
+function checkDataDir(configured: string | null, where: Where): string {
+  const dir = resolveDataDir(configured ?? undefined);
+  if (configured && !fs.existsSync(dir)) throw configError(where, 'runtime.data_dir', `${dir} does not exist`);
+  return dir;
+}
+
+/** Runs `check` on one data row; a user error becomes `<file:line>: <message> (the row's columns: ...)`. */
+function atRow(at: string, row: Record<string, unknown>, task: string, check: () => void): void {
+  try {
+    check();
+  } catch (e) {
+    if (!isUserError(e)) throw e;
+    throw new DataError(`${at}: ${e.message} (data.task ${task}; the row's columns: ${Object.keys(row).join(', ') || 'none'})`);
+  }
+}
