@@ -7,7 +7,7 @@ import { setupBackend, type BackendName } from '../backend/backend.ts';
 import { resolveCheckpoint } from '../checkpoint/checkpoint.ts';
 import { resolveDataDir } from '../data/index.ts';
 import { evaluate, writeEvalResults } from '../eval/evaluate.ts';
-import { EVAL_TASKS, type EvalTask } from '../eval/tasks.ts';
+import { EVAL_PARSERS, EVAL_TASKS, type EvalParser, type EvalTask } from '../eval/tasks.ts';
 import { loadModel } from '../checkpoint/load_model.ts';
 import { createLogger } from '../engine/run_log.ts';
 import { runMain } from './common.ts';
@@ -26,6 +26,7 @@ runMain(async () => {
     .option('steps', { type: 'number' })
     .option('temperature', { type: 'number', describe: 'default 0 (greedy), as d1 evaluates' })
     .option('threshold', { type: 'number', describe: 'threshold sampler: confidence to commit' })
+    .option('parser', { choices: EVAL_PARSERS, default: 'd1' as const, describe: "gsm8k/math500/countdown/sudoku scorer: d1's eval parsers exactly, or the lenient ones (README)" })
     .option('batch-size', { type: 'number', default: 64 })
     .option('backend', { choices: ['auto', 'tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'] as const, default: 'auto' as const })
     .option('data-dir', { type: 'string', describe: 'data directory (default: $DIFFRL_DATA_DIR, else the repository data/ folder)' })
@@ -43,6 +44,7 @@ runMain(async () => {
     task: argv.task as EvalTask,
     subset: argv.subset ?? null,
     seed: argv.seed,
+    parser: argv.parser as EvalParser,
     dataDir: resolveDataDir(argv['data-dir']),
     batch_size: argv['batch-size'],
     sampler: { sampler: argv.sampler, gen_length: argv['gen-length'], block_length: argv['block-length'], steps: argv.steps, temperature: argv.temperature, threshold: argv.threshold },

@@ -237,6 +237,8 @@ export const periodicEvalSchema = z.strictObject({
   subset: positiveInt.default(64),
   seed: nonNegInt.default(0),
   batch_size: positiveInt.default(64),
+  /** Scorer for gsm8k, math500, countdown, sudoku: `d1` (d1's eval parsers exactly) or `lenient` (README "Evaluation"). */
+  parser: z.enum(['d1', 'lenient']).default('d1'),
 });
 
 export const grpoConfigSchema = z.strictObject({

@@ -165,7 +165,7 @@ export async function trainGrpo(config: GrpoConfig, opts: GrpoOptions): Promise<
       if (config.eval.task && t.eval_every > 0 && (state.step % t.eval_every === 0 || state.step === lastStep)) {
         const e = config.eval;
         const { summary } = await evaluate({ params, cfg, tokenizer }, {
-          task: e.task!, subset: e.subset, seed: e.seed, batch_size: e.batch_size, dataDir: resolveDataDir(config.runtime.data_dir ?? undefined),
+          task: e.task!, subset: e.subset, seed: e.seed, parser: e.parser, batch_size: e.batch_size, dataDir: resolveDataDir(config.runtime.data_dir ?? undefined),
           sampler: { gen_length: s.gen_length, block_length: s.block_length },
         });
         log.metrics({ step: state.step, [`eval/${e.task}/accuracy`]: summary.accuracy, [`eval/${e.task}/ci95_low`]: summary.ci95[0], [`eval/${e.task}/ci95_high`]: summary.ci95[1] });

@@ -28,7 +28,7 @@ describe('diffu-GRPO trainer', () => {
     const dir = tmp();
     const counts: number[] = [];
     const cfg = config(dir, { max_steps: 6 });
-    cfg.eval = { task: 'sudoku', subset: 4, seed: 0, batch_size: 4 };
+    cfg.eval = { task: 'sudoku', subset: 4, seed: 0, batch_size: 4, parser: 'd1' };
     cfg.training.eval_every = 3;
     await trainGrpo(cfg, { logger: quiet, rewardSource: countTarget, onStep: (s) => counts.push(s.numTensors) });
     expect(counts[5]).toBe(counts[1]);
