@@ -4,6 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import * as tf from '@tensorflow/tfjs';
+import { tableFromIPC } from 'apache-arrow';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { saveCheckpoint } from '../../src/checkpoint/checkpoint.ts';
 import { resolveDataDir } from '../../src/data/index.ts';
@@ -47,10 +48,33 @@ describe('evaluate', () => {
     model.dispose();
   });
 
+  it('the summary names the parser (default d1) and Sudoku reports the solve rate; the rows carry it in Arrow too', async () => {
+    const model = loadModel(ckpt);
+    const opts = { task: 'sudoku' as const, subset: 3, seed: 1, dataDir: resolveDataDir(), batch_size: 4, sampler: { gen_length: 8, block_length: 8, steps: 8 } };
+    const d1 = await evaluate(model, opts);
+    const lenient = await evaluate(model, { ...opts, parser: 'lenient' });
+    expect(d1.summary.parser).toBe('d1');
+    expect(lenient.summary.parser).toBe('lenient');
+    for (const r of [d1, lenient]) {
+      expect(r.summary.solve_rate).toBe(r.items.filter((i) => i.solved).length / 3);
+      expect(r.summary.solve_ci95).toHaveLength(2);
+    }
+    const counted = await evaluate(model, { ...opts, task: 'countdown' });
+    expect(counted.summary.parser).toBe('d1');
+    expect(counted.summary.solve_rate).toBeUndefined();
+    const base = path.join(ckpt, 'eval', 'parser');
+    writeEvalResults(base, lenient.summary, lenient.items);
+    const table = tableFromIPC(fs.readFileSync(`${base}.arrow`));
+    expect(table.getChild('parser')!.get(0)).toBe('lenient');
+    expect(table.getChild('solved')).not.toBeNull();
+    model.dispose();
+  });
+
   it('yarn eval prints the summary line with accuracy, CI and NFE', async () => {
     const { stdout } = await promisify(execFile)('node', ['--import', 'tsx', 'src/cli/eval.ts', '--checkpoint', ckpt, '--task', 'sudoku', '--subset', '5', '--backend', 'cpu', '--gen-length', '8', '--block-length', '8', '--steps', '4']);
     const out = JSON.parse(stdout.trim().split('\n').pop()!);
-    expect(out).toMatchObject({ task: 'sudoku', n: 5, nfe: 4, gen_length: 8 });
+    expect(out).toMatchObject({ task: 'sudoku', n: 5, nfe: 4, gen_length: 8, parser: 'd1' });
+    expect(out.solve_rate).toBeGreaterThanOrEqual(0);
     expect(out.ci95[0]).toBeLessThanOrEqual(out.accuracy);
     expect(fs.existsSync(out.results)).toBe(true);
   });
