@@ -1,5 +1,6 @@
 /**
- * Sudoku 4x4 scoring (d1 eval/sudoku.py): the digits of the last <answer>…</answer> block — or, when the completion
+ * The lenient Sudoku scorer (`--parser lenient`, the `sudoku` reward's default; d1's exact ones are in
+ * parsers_d1.ts): the digits of the last <answer>…</answer> block — or, when the completion
  * has none, of the whole completion (our compact template answers with the 16 digits alone) — padded with '0' or cut
  * to 16; the score is the fraction of the puzzle's empty cells whose digit equals the given solution's ("cell
  * accuracy"). Note: 124 of the 500 test puzzles have several solutions; like d1 we compare with the given one.
