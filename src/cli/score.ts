@@ -13,7 +13,8 @@ import { ConfigError } from '../backend/errors.ts';
 import { Rng } from '../backend/rng.ts';
 import { resolveCheckpoint } from '../checkpoint/checkpoint.ts';
 import { loadModel } from '../checkpoint/load_model.ts';
-import { mcLogLikelihood, oneStepLogLikelihood } from '../sampling/index.ts';
+import { oneStepLogLikelihood } from '../rl/objectives/estimators.ts';
+import { mcLogLikelihood } from '../sampling/index.ts';
 import { createLogger } from '../engine/run_log.ts';
 import { runMain } from './common.ts';
 

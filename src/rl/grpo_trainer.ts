@@ -30,7 +30,7 @@ import { createLogger, openRunLog } from '../engine/run_log.ts';
 import { learningRate } from '../engine/schedule.ts';
 import { accumulateGrads, applyGrads } from '../engine/step.ts';
 import { loadPromptRows } from './prompts.ts';
-import { collectRollout, disposeRollout, microLosses, type LossOptions, type RewardSource, type Rollout, type RolloutOptions } from './rollout.ts';
+import { collectRollout, disposeRollout, microLosses, type RewardSource, type Rollout, type RolloutOptions } from './rollout.ts';
 import { parallelRollout, RolloutWorkers } from './workers.ts';
 import { resolveWorkers, weightArrays, type PooledGrads } from '../engine/parallel.ts';
 import { RolloutLog } from './rollout_log.ts';
@@ -104,19 +104,16 @@ export async function trainGrpo(config: GrpoConfig, opts: GrpoOptions): Promise<
   const log = openRunLog(runDir, lastStep, { logger, progress: config.logging.progress, startStep: state.step });
   logger.info({ prompts: rows.length, P: g.prompts_per_step, G: g.num_generations, mu: g.num_iterations, gen_length: s.gen_length }, 'diffu-GRPO ready');
 
+  // The one options object of the rollout and the loss: the grpo section as parsed, the sampler, the micro-batches.
   const rolloutOpts: RolloutOptions = {
-    G: g.num_generations, mu: g.num_iterations, grad_accum: t.grad_accum, p_mask_prompt: g.p_mask_prompt, logp_estimator: g.logp_estimator,
-    trajectory_states: g.trajectory_states, credit: g.credit, scale_rewards: g.scale_rewards, beta: g.beta,
+    grpo: g,
     sampler: { sampler: s.name, gen_length: s.gen_length, block_length: s.block_length, steps, temperature: s.temperature, cfg_scale: s.cfg_scale, remasking: s.remasking, threshold: s.threshold },
-  };
-  const lossOpts: LossOptions = {
-    p_mask_prompt: g.p_mask_prompt, gen_length: s.gen_length, logp_estimator: g.logp_estimator,
-    epsilon: g.epsilon, epsilon_high: g.epsilon_high, beta: g.beta, loss_type: g.loss_type,
+    grad_accum: t.grad_accum,
   };
   const pool = W > 1
     ? await RolloutWorkers.start(W, {
         backend: backend.backend as BackendName, cfg, policy: weightArrays(params), ref: ref ? weightArrays(ref) : null,
-        rollout: rolloutOpts, loss: lossOpts, numMicro: t.grad_accum / W,
+        rollout: rolloutOpts, numMicro: t.grad_accum / W,
       })
     : null;
   if (pool) logger.info({ workers: W, backend: backend.backend }, 'data-parallel workers ready');
@@ -140,7 +137,7 @@ export async function trainGrpo(config: GrpoConfig, opts: GrpoOptions): Promise<
         // its mean, clipped, into AdamW.
         const acc: PooledGrads = pool
           ? await pool.grads(params, k)
-          : { ...accumulateGrads(params, rollout.micro.flatMap((mb) => microLosses(params, cfg, mb, k, lossOpts))), numTensors: [] };
+          : { ...accumulateGrads(params, rollout.micro.flatMap((mb) => microLosses(params, cfg, mb, k, rolloutOpts))), numTensors: [] };
         const gradNorm = applyGrads(params, opt, acc.sum, t.grad_accum, lr, config.optimizer.max_grad_norm);
         tf.dispose(Object.values(acc.sum));
         const report = Object.fromEntries(Object.entries(acc.reportSum).map(([key, v]) => [key, v / t.grad_accum]));
@@ -159,7 +156,9 @@ export async function trainGrpo(config: GrpoConfig, opts: GrpoOptions): Promise<
       for (const [name, n] of Object.entries(rewards.errors ?? {})) metrics[`rewards/${name}/errors`] = n;
       rolloutLog.add(state.step, rollout, g.log_rollouts);
       disposeRollout(rollout);
-      log.progress(state.step, { reward: metrics.reward, kl: metrics.kl, clip: metrics['clip_ratio/low_mean'] + metrics['clip_ratio/high_mean'], len: metrics['completions/mean_length'] });
+      const bar: Record<string, number> = { reward: metrics.reward, len: metrics['completions/mean_length'] };
+      if ('kl' in metrics) Object.assign(bar, { kl: metrics.kl, clip: metrics['clip_ratio/low_mean'] + metrics['clip_ratio/high_mean'] });
+      log.progress(state.step, bar);
       opts.onStep?.({ step: state.step, metrics, numTensors: tf.memory().numTensors, workerTensors });
       if (state.step % t.log_every === 0 || state.step === lastStep) log.metrics({ step: state.step, ...metrics });
       if (config.eval.task && t.eval_every > 0 && (state.step % t.eval_every === 0 || state.step === lastStep)) {
@@ -191,6 +190,8 @@ export async function trainGrpo(config: GrpoConfig, opts: GrpoOptions): Promise<
   return { params, modelConfig: cfg, step: state.step };
 }
 
+const REPORT_NAMES: Record<string, string> = { kl: 'kl', clip_low: 'clip_ratio/low_mean', clip_high: 'clip_ratio/high_mean' };
+
 function stepMetrics(r: Rollout, updates: { lr: number; loss: number; gradNorm: number; report: Record<string, number> }[], updateSeconds: number): Record<string, number> {
   const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / Math.max(xs.length, 1);
   const std = (xs: number[]) => Math.sqrt(mean(xs.map((x) => (x - mean(xs)) ** 2)));
@@ -209,9 +210,6 @@ function stepMetrics(r: Rollout, updates: { lr: number; loss: number; gradNorm: 
     'completions/min_length': Math.min(...r.completionLengths),
     'completions/max_length': Math.max(...r.completionLengths),
     loss: mean(updates.map((u) => u.loss)),
-    kl: mean(updates.map((u) => u.report.kl)),
-    'clip_ratio/low_mean': mean(updates.map((u) => u.report.clip_low)),
-    'clip_ratio/high_mean': mean(updates.map((u) => u.report.clip_high)),
     grad_norm: mean(updates.map((u) => u.gradNorm)),
     learning_rate: updates[updates.length - 1].lr,
     nfe: r.nfe,
@@ -221,6 +219,8 @@ function stepMetrics(r: Rollout, updates: { lr: number; loss: number; gradNorm: 
     'time/update': updateSeconds,
   });
   m['time/step'] = m['time/generation'] + m['time/rewards'] + m['time/logprobs'] + m['time/update'];
+  // The objective's own terms (objectives/*.ts report), averaged over the inner updates; d1's under TRL's names.
+  for (const key of Object.keys(updates[0].report)) m[REPORT_NAMES[key] ?? `objective/${key}`] = mean(updates.map((u) => u.report[key]));
   return m;
 }
 

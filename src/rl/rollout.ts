@@ -1,22 +1,22 @@
 /**
- * One rollout batch of diffu-GRPO: P prompts × G completions, their rewards and advantages, and — for each of the μ
- * inner updates — a prompt-mask seed with the old-policy and reference log-probs cached under it.
+ * One rollout batch of GRPO: P prompts × G completions, their rewards and advantages, and — for each of the μ inner
+ * updates — the objective's draw (its masks) with the old-policy and reference scores cached under it.
  *
- * Log-probs are d1's one-step estimate: ONE forward pass over [prompt with each token masked iid with p_mask_prompt;
- * completion fully masked], log p of the sampled token at every completion position (no 1/t weight). The mask is a
- * function of (seed, micro-batch shape) only, so the current policy at inner update k sees exactly the mask that the
- * cached old/ref log-probs of update k saw (seeds are indexed by the inner-update number k and the micro-batch c,
- * never by a running micro-step counter: see d1-grpo.md "Quirks"). `logp_estimator: coupled` swaps in DiffuCoder's
- * complementary-mask pair (see coupledLogProbs), under the same seed discipline.
+ * The objective (objectives/, `grpo.objective`) decides what a draw is and what is scored: d1's default is one tf op
+ * seed for the random prompt mask and per-token one-step log-probs. A draw is made once per (micro-batch, inner update
+ * k) and stored with the micro-batch, so the current policy at inner update k sees exactly what the cached old/ref
+ * scores of update k saw (d1-grpo.md "Quirks": never index the masks by a running micro-step counter).
  */
 import * as tf from '@tensorflow/tfjs';
 import type { Rng } from '../backend/rng.ts';
+import type { GrpoSection } from '../config/schema.ts';
 import { forward, type Params } from '../model/model.ts';
 import type { ModelConfig } from '../model/config.ts';
-import { coupledLogProbs, generate, oneStepLogProbs, scoredMask, trajectoryLogProbs, trajectoryPassMask, trajectoryPasses, type GenerateOptions, type LogitsFn } from '../sampling/index.ts';
+import { generate, type GenerateOptions, type LogitsFn } from '../sampling/index.ts';
 import type { MicroLoss } from '../engine/step.ts';
-import { computeAdvantages, processAdvantages, type ScaleRewards } from './advantages.ts';
-import { completionMask, policyLoss, stopGradient, type LossType } from './policy_loss.ts';
+import { computeAdvantages, processAdvantages } from './advantages.ts';
+import { objectiveFor, type Draw, type MicroTensors, type Scores } from './objectives/index.ts';
+import { completionMask } from './objectives/d1_loss.ts';
 import type { Credit } from './reward_source.ts';
 
 export interface RewardSource {
@@ -26,28 +26,13 @@ export interface RewardSource {
   score(prompts: string[], completions: string[], rows: Record<string, unknown>[]): Promise<{ total: number[]; perFn: Record<string, (number | null)[]>; credit?: Credit[][] }>;
 }
 
-export interface MicroBatch {
-  /** Row range [start, end) of the rollout. */
-  start: number;
-  end: number;
-  ids: tf.Tensor2D; // int32 [n, L]: left padding, prompt, completion
-  attentionMask: tf.Tensor2D; // float32 [n, L]
-  promptMask: tf.Tensor2D; // int32 [n, L]: 1 on real prompt tokens (the maskable ones)
-  completionMask: tf.Tensor2D; // float32 [n, Lg]
-  advantages: tf.Tensor1D | tf.Tensor2D; // float32 [n], or [n, Lg] per token with credit: process
-  /** Sampler step (1-based) at which each completion token was committed, int32 [n, Lg]; trajectory estimator only. */
-  commitStep: tf.Tensor2D | null;
-  numSteps: number;
-  /** Per inner update k: the mask seed and the cached log-probs [n, Lg]. */
-  seeds: number[];
-  /**
-   * Per inner update k, with `trajectory_states` K < numSteps: the sampler states scored per row, int32 [n, K], and the
-   * loss mask [n, Lg] (completion mask × the tokens committed at those states); null = all states, completionMask.
-   */
-  states: (tf.Tensor2D | null)[];
-  lossMask: (tf.Tensor2D | null)[];
-  oldLogp: tf.Tensor2D[];
-  refLogp: (tf.Tensor2D | null)[];
+/** A micro-batch's tensors (objectives/types.ts) and, per inner update k, the objective's draw and cached scores. */
+export interface MicroBatch extends MicroTensors {
+  draws: Draw[];
+  /** The sampling policy's scores under draws[k] (null when the objective does not need them, e.g. μ = 1). */
+  old: (Scores | null)[];
+  /** The reference model's scores under draws[k] (null without a reference, β = 0). */
+  ref: (Scores | null)[];
 }
 
 export interface Rollout {
@@ -65,19 +50,12 @@ export interface Rollout {
   seconds: { generation: number; rewards: number; logprobs: number };
 }
 
+/** Everything a rollout and its loss read: the config's grpo section as parsed, the sampler, the micro-batch count. */
 export interface RolloutOptions {
-  G: number;
-  mu: number;
-  grad_accum: number;
-  p_mask_prompt: number;
-  logp_estimator?: LogpEstimator; // default one_step
-  /** Trajectory estimator: score K random sampler states per completion (each token with prob K/S); null = all S. */
-  trajectory_states?: number | null;
-  /** outcome: one advantage per completion (d1). process: per-token reward-to-go advantages (advantages.ts). */
-  credit?: 'outcome' | 'process';
-  scale_rewards: ScaleRewards;
-  beta: number;
+  grpo: GrpoSection;
   sampler: Omit<GenerateOptions, 'prompts' | 'num_generations' | 'maskId' | 'eosId' | 'padId' | 'rng'>;
+  /** Micro-batches per rollout batch (training.grad_accum). */
+  grad_accum: number;
 }
 
 export function modelLogitsFn(params: Params, cfg: ModelConfig): LogitsFn {
@@ -124,7 +102,7 @@ export async function sampleCompletions(policy: { params: Params; cfg: ModelConf
   const t0 = performance.now();
   // The trajectory estimator and process credit need the step at which each position was (last) unmasked.
   const rec: { commit: Int32Array | null; L: number } = { commit: null, L: 0 };
-  const onStep = o.logp_estimator === 'trajectory' || o.credit === 'process'
+  const onStep = o.grpo.logp_estimator === 'trajectory' || o.grpo.credit === 'process'
     ? (st: { step: number; ids: number[][] }) => {
         const Lf = (rec.L = st.ids[0].length);
         const c = (rec.commit ??= new Int32Array(st.ids.length * Lf));
@@ -137,7 +115,7 @@ export async function sampleCompletions(policy: { params: Params; cfg: ModelConf
   const gen = await generate(modelLogitsFn(policy.params, cfg), {
     ...o.sampler,
     prompts: promptIds,
-    num_generations: o.G,
+    num_generations: o.grpo.num_generations,
     maskId: cfg.mask_token_id,
     eosId: cfg.eos_token_id,
     padId: cfg.pad_token_id,
@@ -166,18 +144,18 @@ export async function scoreSamples(
   o: RolloutOptions,
 ): Promise<Scored> {
   const t0 = performance.now();
-  const G = o.G;
+  const { num_generations: G, scale_rewards } = o.grpo;
   const N = samples.sequences.length;
   const completionLengths = completionMask(samples.sequences, eosId).map((m) => m.reduce((s, x) => s + x, 0));
   const completions = samples.sequences.map((seq, i) => tok.decode(seq.slice(0, completionLengths[i]), { skipSpecial: true }));
   const prompts = Array.from({ length: N }, (_, i) => promptTexts[Math.floor(i / G)]);
   const rowsPerCompletion = Array.from({ length: N }, (_, i) => rows[Math.floor(i / G)]);
   const scored = await rewards.score(prompts, completions, rowsPerCompletion);
-  const adv = computeAdvantages(scored.total, G, o.scale_rewards);
+  const adv = computeAdvantages(scored.total, G, scale_rewards);
   let tokenAdvantages: number[][] | null = null; // [N][Lg] with credit: process
-  if (o.credit === 'process') {
+  if (o.grpo.credit === 'process') {
     const credit = samples.sequences.map((seq, i) => tokenCredit(seq.slice(0, completionLengths[i]), o.sampler.gen_length, scored.credit?.[i] ?? [], tok));
-    tokenAdvantages = processAdvantages(scored.total, credit, samples.steps!, G, o.scale_rewards);
+    tokenAdvantages = processAdvantages(scored.total, credit, samples.steps!, G, scale_rewards);
   }
   return {
     prompts, completions, completionIds: samples.sequences, rewards: scored.total, perFn: scored.perFn,
@@ -187,8 +165,8 @@ export async function scoreSamples(
 }
 
 /**
- * Phase 3: `numMicro` micro-batches of whole groups, each with, per inner update k, a mask seed (and the scored
- * states) drawn from `rng` and the old/ref log-probs cached under them. Tensors are kept: dispose with disposeMicroBatches.
+ * Phase 3: `numMicro` micro-batches of whole groups, each with, per inner update k, the objective's draw from `rng`
+ * and the old/ref scores cached under it. Tensors are kept: dispose with disposeMicroBatches.
  */
 export function prepareMicroBatches(
   policy: { params: Params; cfg: ModelConfig },
@@ -201,7 +179,8 @@ export function prepareMicroBatches(
   numMicro: number,
 ): MicroBatch[] {
   const cfg = policy.cfg;
-  const G = o.G;
+  const { num_generations: G, num_iterations: mu, beta } = o.grpo;
+  const objective = objectiveFor(o.grpo);
   const N = samples.sequences.length;
   const Lg = o.sampler.gen_length;
   const steps = samples.steps;
@@ -226,33 +205,17 @@ export function prepareMicroBatches(
       advantages: tokenAdvantages ? tf.tensor2d(tokenAdvantages.slice(start, end).flat(), [n, Lg]) : tf.tensor1d(advantages.slice(start, end)),
       commitStep: steps ? tf.tensor2d(steps.slice(start, end).flat(), [n, Lg], 'int32') : null,
       numSteps,
-      seeds: [], oldLogp: [], refLogp: [], states: [], lossMask: [],
+      draws: [], old: [], ref: [],
     };
-    const K = o.logp_estimator === 'trajectory' ? (o.trajectory_states ?? numSteps) : numSteps;
-    for (let k = 0; k < o.mu; k++) {
-      const seed = (rng.nextU32() % 2147483646) + 1; // non-zero: tfjs treats seed 0 as "unseeded"
-      mb.seeds.push(seed);
-      // Scored states are drawn once per inner update, like the prompt mask: old, ref and current policy share them.
-      const states = K < numSteps ? tf.tensor2d(Array.from({ length: n }, () => drawStates(numSteps, K, rng)).flat(), [n, K], 'int32') : null;
-      mb.states.push(states);
-      mb.lossMask.push(states ? tf.tidy(() => tf.mul(mb.completionMask, scoredMask(mb.commitStep!, states)) as tf.Tensor2D) : null);
-      // With μ = 1 the old policy IS the current one: d1/TRL then use logp.detach() (ratio 1), so skip the pass.
-      mb.oldLogp.push(o.mu > 1 ? logProbs(policy.params, cfg, mb, k, o.p_mask_prompt, Lg, o.logp_estimator) : (null as unknown as tf.Tensor2D));
-      mb.refLogp.push(ref && o.beta > 0 ? logProbs(ref.params, cfg, mb, k, o.p_mask_prompt, Lg, o.logp_estimator) : null);
+    for (let k = 0; k < mu; k++) {
+      const draw = objective.draw(mb, rng);
+      mb.draws.push(draw);
+      mb.old.push(objective.cachesOld(mu) ? tf.tidy(() => objective.score(policy, mb, draw)) : null);
+      mb.ref.push(ref && objective.cachesRef(beta) ? tf.tidy(() => objective.score({ params: ref.params, cfg }, mb, draw)) : null);
     }
     micro.push(mb);
   }
   return micro;
-}
-
-/** K distinct sampler steps out of 1..S, uniformly (a partial Fisher–Yates shuffle). */
-export function drawStates(S: number, K: number, rng: Rng): number[] {
-  const all = Array.from({ length: S }, (_, i) => i + 1);
-  for (let i = 0; i < K; i++) {
-    const j = i + (rng.nextU32() % (S - i));
-    [all[i], all[j]] = [all[j], all[i]];
-  }
-  return all.slice(0, K);
 }
 
 /** Commit steps [N][Lg] of the completion positions from the flat [N, Lfull] record (≥ 1; prompt tokens are at 0). */
@@ -282,60 +245,19 @@ export function tokenCredit(ids: number[], Lg: number, credit: Credit[], tok: { 
 }
 
 /**
- * `one_step`: d1's estimate (completion fully masked, one pass). `coupled`: DiffuCoder's complementary pair of partial
- * completion masks (one pass over 2n rows; see coupledLogProbs). `trajectory`: each token scored in the state the
- * sampler drew it from (one pass over steps·n rows, or K·n rows with `trajectory_states` K; see trajectoryLogProbs).
+ * The loss of micro-batch `mb` at inner update k, as closures whose losses (and reports) SUM to it: call each inside
+ * its own tf.variableGrads (engine/step.ts accumulateGrads) and add the gradients. One closure per part of the
+ * objective (objectives/types.ts): tfjs holds a forward pass's activations and all their gradients until its backward
+ * ends, so an estimator of several passes (d1's trajectory) is differentiated pass by pass, bounding memory by one pass
+ * (64 completions × 5 states on the Sudoku model: 3.4 GB → 0.7 GB peak per micro-batch) at no extra compute.
  */
-export type LogpEstimator = 'one_step' | 'coupled' | 'trajectory';
-
-/**
- * Per-token log-probs [n, Lg] of micro-batch `mb` under `params`, with the mask of inner update k. `pass` (trajectory
- * only): that forward pass alone, 0 outside its tokens (trajectoryLogProbs).
- */
-export function logProbs(params: Params, cfg: ModelConfig, mb: MicroBatch, k: number, pMaskPrompt: number, Lg: number, estimator: LogpEstimator = 'one_step', pass?: number): tf.Tensor2D {
-  const opts = { maskId: cfg.mask_token_id, pMaskPrompt, maskSeed: mb.seeds[k], attentionMask: mb.attentionMask, genLength: Lg };
-  const fn = modelLogitsFn(params, cfg);
-  if (estimator === 'trajectory') {
-    if (!mb.commitStep) throw new Error('logProbs: the trajectory estimator needs the rollout\'s commit steps');
-    return trajectoryLogProbs(fn, mb.ids, mb.promptMask, mb.commitStep, mb.numSteps, { ...opts, states: mb.states[k] ?? null, pass });
-  }
-  return estimator === 'coupled' ? coupledLogProbs(fn, mb.ids, mb.promptMask, opts) : oneStepLogProbs(fn, mb.ids, mb.promptMask, opts);
-}
-
-/** What the loss of one micro-batch needs (grpo.* and sampler.gen_length). */
-export interface LossOptions {
-  p_mask_prompt: number;
-  gen_length: number;
-  logp_estimator: LogpEstimator;
-  epsilon: number;
-  epsilon_high: number | null;
-  beta: number;
-  loss_type: LossType;
-}
-
-/**
- * The diffu-GRPO loss of micro-batch `mb` at inner update k, as closures whose losses (and reports) SUM to it: call
- * each inside its own tf.variableGrads (train/step.ts accumulateGrads) and add the gradients. One closure, except for
- * the trajectory estimator: every token is scored in exactly one sampler state, so its loss splits into one part per
- * forward pass with the same total gradient. tfjs holds a pass's activations and all their gradients until the
- * backward ends, so differentiating pass by pass bounds memory by one pass instead of S (64 completions × 5 states on
- * the Sudoku model: 3.4 GB → 0.7 GB peak per micro-batch), at no extra compute.
- */
-export function microLosses(params: Params, cfg: ModelConfig, mb: MicroBatch, k: number, o: LossOptions): MicroLoss[] {
-  const lossOf = (pass?: number) => (): { loss: tf.Scalar; report: Record<string, tf.Scalar> } => {
-    const logp = logProbs(params, cfg, mb, k, o.p_mask_prompt, o.gen_length, o.logp_estimator, pass); // [n, Lg], 0 outside the pass's tokens
-    const out = policyLoss(
-      {
-        logp, oldLogp: mb.oldLogp[k] ?? stopGradient(logp), refLogp: mb.refLogp[k], advantages: mb.advantages,
-        completionMask: mb.lossMask[k] ?? mb.completionMask, part: pass === undefined ? null : trajectoryPassMask(mb.commitStep!, pass, mb.states[k]),
-      },
-      { epsilon: o.epsilon, epsilon_high: o.epsilon_high, beta: o.beta, loss_type: o.loss_type, max_completion_length: o.gen_length },
-    );
-    return { loss: out.loss, report: { kl: out.kl, clip_low: out.clipLow, clip_high: out.clipHigh } };
-  };
-  if (o.logp_estimator !== 'trajectory') return [lossOf()];
-  if (!mb.commitStep) throw new Error('microLosses: the trajectory estimator needs the rollout\'s commit steps');
-  return Array.from({ length: trajectoryPasses(mb.numSteps, mb.states[k]) }, (_, j) => lossOf(j));
+export function microLosses(params: Params, cfg: ModelConfig, mb: MicroBatch, k: number, o: RolloutOptions): MicroLoss[] {
+  if (!(k >= 0 && k < mb.draws.length)) throw new Error(`microLosses: inner update ${k} has no draw (the rollout prepared ${mb.draws.length}: grpo.num_iterations)`);
+  const objective = objectiveFor(o.grpo);
+  const draw = mb.draws[k];
+  const lossOf = (part?: number) => () => objective.loss(objective.score({ params, cfg }, mb, draw, part), mb.old[k], mb.ref[k], mb, draw, part);
+  const parts = objective.parts(mb, draw);
+  return parts === 1 ? [lossOf()] : Array.from({ length: parts }, (_, j) => lossOf(j));
 }
 
 export function disposeRollout(r: Rollout): void {
@@ -343,11 +265,10 @@ export function disposeRollout(r: Rollout): void {
 }
 
 export function disposeMicroBatches(micro: MicroBatch[]): void {
+  const tensors = (r: Record<string, unknown> | null) => Object.values(r ?? {}).filter((v): v is tf.Tensor => v instanceof tf.Tensor);
   for (const mb of micro) {
     tf.dispose([mb.ids, mb.attentionMask, mb.promptMask, mb.completionMask, mb.advantages]);
     if (mb.commitStep) mb.commitStep.dispose();
-    tf.dispose([...mb.states, ...mb.lossMask].filter((t): t is tf.Tensor2D => t !== null));
-    tf.dispose(mb.oldLogp.filter((t) => t));
-    tf.dispose(mb.refLogp.filter((t): t is tf.Tensor2D => t !== null));
+    tf.dispose([...mb.draws, ...mb.old, ...mb.ref].flatMap(tensors));
   }
 }

@@ -40,7 +40,7 @@ async function handle(req: WorkerRequest): Promise<unknown> {
     }
     case 'grads': {
       assignWeights(policy, req.policy);
-      return gradSums(accumulateGrads(policy, micro.flatMap((mb) => microLosses(policy, cfg, mb, req.k, init.loss))));
+      return gradSums(accumulateGrads(policy, micro.flatMap((mb) => microLosses(policy, cfg, mb, req.k, init.rollout))));
     }
     case 'ref': {
       if (ref) assignWeights(ref, req.ref);

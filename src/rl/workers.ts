@@ -24,7 +24,7 @@ import { WorkerPool } from '../backend/threads.ts';
 import type { ModelConfig } from '../model/config.ts';
 import type { Params } from '../model/model.ts';
 import { addGradSums, weightArrays, type GradSums, type PooledGrads, type WeightArrays } from '../engine/parallel.ts';
-import { scoreSamples, type LossOptions, type RewardSource, type Rollout, type RolloutOptions, type Samples } from './rollout.ts';
+import { scoreSamples, type RewardSource, type Rollout, type RolloutOptions, type Samples } from './rollout.ts';
 
 export interface WorkerInit {
   backend: BackendName;
@@ -32,7 +32,6 @@ export interface WorkerInit {
   policy: WeightArrays;
   ref: WeightArrays | null;
   rollout: RolloutOptions;
-  loss: LossOptions;
   /** Micro-batches per worker (training.grad_accum / W). */
   numMicro: number;
 }
@@ -111,7 +110,7 @@ export async function parallelRollout(
   const merged = { sequences: samples.flatMap((s) => s.sequences), steps: samples[0].steps ? samples.flatMap((s) => s.steps!) : null };
   const scored = await scoreSamples(merged, rows, promptTexts, tok, rewards, policy.cfg.eos_token_id, o);
   const t2 = performance.now();
-  const n = per * o.G; // completions per worker
+  const n = per * o.grpo.num_generations; // completions per worker
   await pool.prepare(
     samples,
     range.map((w) => scored.advantages.slice(w * n, (w + 1) * n)),

@@ -1,4 +1,4 @@
-/** Public API of the sampling package: masked-diffusion samplers and likelihood estimators. */
+/** Public API of the sampling package: masked-diffusion samplers and LLaDA's Monte Carlo likelihood (`yarn score`). */
 export type { GenerateOptions, GenerateResult, LogitsFn, RemdmStrategy, SamplerName, SamplingIds, StepState } from './types.ts';
 export { generate } from './generate.ts';
 export { blockPlan, numTransferTokens, type BlockPlan } from './transfer_schedule.ts';
@@ -8,15 +8,7 @@ export { factorSelect, thresholdSelect } from './threshold.ts';
 export { confSigma, nucleus, remdmCoefficients, remdmTimeGrid, REMDM_ETA_DEFAULT, type RemdmCoefficients } from './remdm.ts';
 export {
   mcLogLikelihood,
-  oneStepLogLikelihood,
-  oneStepLogProbs,
-  coupledLogProbs,
-  trajectoryLogProbs,
-  trajectoryPasses,
-  trajectoryPassMask,
-  scoredMask,
   stratifiedMaskCounts,
   targetLogProbs,
   type McOptions,
-  type OneStepOptions,
 } from './likelihood.ts';

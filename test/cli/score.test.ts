@@ -10,7 +10,8 @@ import { saveCheckpoint } from '../../src/checkpoint/checkpoint.ts';
 import type { ModelConfig } from '../../src/model/config.ts';
 import { loadModel } from '../../src/checkpoint/load_model.ts';
 import { disposeParams, initParams } from '../../src/model/model.ts';
-import { mcLogLikelihood, oneStepLogLikelihood } from '../../src/sampling/index.ts';
+import { oneStepLogLikelihood } from '../../src/rl/objectives/estimators.ts';
+import { mcLogLikelihood } from '../../src/sampling/index.ts';
 import { buildCharTokenizer } from '../../src/tokenizer/index.ts';
 
 const run = promisify(execFile);

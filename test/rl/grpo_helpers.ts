@@ -5,10 +5,12 @@ import path from 'node:path';
 import { pino } from 'pino';
 import { saveCheckpoint } from '../../src/checkpoint/checkpoint.ts';
 import { parseConfig } from '../../src/config/load.ts';
-import { grpoConfigSchema, type GrpoConfig } from '../../src/config/schema.ts';
+import { grpoConfigSchema, grpoSchema, type GrpoConfig } from '../../src/config/schema.ts';
 import type { ModelConfig } from '../../src/model/config.ts';
 import { initParams, disposeParams } from '../../src/model/model.ts';
-import type { RewardSource } from '../../src/rl/rollout.ts';
+import type { Params } from '../../src/model/model.ts';
+import { d1LogProbs, type D1Draw, type LogpEstimator } from '../../src/rl/objectives/d1.ts';
+import type { MicroBatch, RewardSource, RolloutOptions } from '../../src/rl/rollout.ts';
 import { buildCharTokenizer } from '../../src/tokenizer/index.ts';
 
 export const quiet = pino({ level: 'silent' });
@@ -65,3 +67,14 @@ export function config(outputDir: string, over: { max_steps?: number; mu?: numbe
 }
 
 export const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'grpo-'));
+
+/** RolloutOptions from the flat fields the tests name: G, μ, grad_accum, the sampler and any grpo.* key. */
+export function rolloutOptions(o: { G: number; mu: number; grad_accum: number; sampler: RolloutOptions['sampler'] } & Record<string, unknown>): RolloutOptions {
+  const { G, mu, grad_accum, sampler, ...grpo } = o;
+  return { grpo: grpoSchema.parse({ num_generations: G, num_iterations: mu, ...grpo }), sampler, grad_accum };
+}
+
+/** d1's per-token log-probs [n, Lg] of micro-batch `mb` under `params` with the draw of inner update k. */
+export function logProbs(params: Params, cfg: ModelConfig, mb: MicroBatch, k: number, p_mask_prompt: number, _Lg: number, logp_estimator: LogpEstimator = 'one_step', pass?: number) {
+  return d1LogProbs({ params, cfg }, mb, mb.draws[k] as D1Draw, { p_mask_prompt, logp_estimator }, pass);
+}

@@ -5,10 +5,11 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { Rng } from '../../src/backend/rng.ts';
 import { initParams, disposeParams } from '../../src/model/model.ts';
 import { trainGrpo } from '../../src/rl/grpo_trainer.ts';
-import { policyLoss } from '../../src/rl/policy_loss.ts';
+import { policyLoss } from '../../src/rl/objectives/d1_loss.ts';
 import { processAdvantages } from '../../src/rl/advantages.ts';
-import { collectRollout, disposeRollout, drawStates, logProbs, tokenCredit, type RewardSource, type RolloutOptions } from '../../src/rl/rollout.ts';
-import { TARGET, config, countTarget, countTargetCredited, modelConfig, quiet, saveInitCheckpoint, tmp, tok } from './grpo_helpers.ts';
+import { collectRollout, disposeRollout, tokenCredit, type RewardSource, type RolloutOptions } from '../../src/rl/rollout.ts';
+import { drawStates } from '../../src/rl/objectives/d1.ts';
+import { TARGET, config, countTarget, countTargetCredited, logProbs, modelConfig, quiet, rolloutOptions, saveInitCheckpoint, tmp, tok } from './grpo_helpers.ts';
 
 beforeAll(async () => {
   await tf.setBackend('cpu');
@@ -90,14 +91,14 @@ describe('diffu-GRPO trainer', () => {
 });
 
 /** A rollout of 3 prompts × G 2 from a fresh tiny model (dispose `r` and `params` after). */
-async function tinyRollout(seed: number, reward: RewardSource, o: Partial<RolloutOptions> & { mu: number; p_mask_prompt: number; sampler: RolloutOptions['sampler'] }) {
+async function tinyRollout(seed: number, reward: RewardSource, o: Record<string, unknown> & { mu: number; p_mask_prompt: number; sampler: RolloutOptions['sampler'] }) {
   const cfg = modelConfig();
   const params = initParams(cfg);
   const prompts = ['1200=', '0034=', '4100='];
   const r = await collectRollout(
     { params, cfg }, { params }, prompts.map(() => ({})), prompts, tok, reward,
     { sampling: new Rng(seed, 's'), masking: new Rng(seed, 'm') },
-    { G: 2, grad_accum: 1, scale_rewards: 'none', beta: 0.04, ...o },
+    rolloutOptions({ G: 2, grad_accum: 1, scale_rewards: 'none', beta: 0.04, ...o }),
   );
   return { cfg, params, r };
 }
@@ -106,14 +107,14 @@ describe('rollout', () => {
   it('the current-policy mask at inner step k is the one the cached old log-probs used', async () => {
     const { cfg, params, r } = await tinyRollout(1, countTarget, { mu: 3, p_mask_prompt: 0.5, sampler: { sampler: 'llada', gen_length: 8, block_length: 8, steps: 8, temperature: 1 } });
     const mb = r.micro[0];
-    expect(new Set(mb.seeds).size).toBe(3);
+    expect(new Set(mb.draws.map((d) => d.seed)).size).toBe(3);
     for (let k = 0; k < 3; k++) {
       const again = tf.tidy(() => logProbs(params, cfg, mb, k, 0.5, 8).arraySync());
-      expect(again).toEqual(mb.oldLogp[k].arraySync()); // same params + same mask => identical values
-      expect(again).toEqual(mb.refLogp[k]!.arraySync());
+      expect(again).toEqual((mb.old[k]!.logp as tf.Tensor2D).arraySync()); // same params + same mask => identical values
+      expect(again).toEqual((mb.ref[k]!.logp as tf.Tensor2D).arraySync());
     }
     // Different seeds really give different masks (so the equality above is not vacuous).
-    expect(mb.oldLogp[0].arraySync()).not.toEqual(mb.oldLogp[1].arraySync());
+    expect((mb.old[0]!.logp as tf.Tensor2D).arraySync()).not.toEqual((mb.old[1]!.logp as tf.Tensor2D).arraySync());
     disposeRollout(r);
     disposeParams(params);
   });
@@ -128,7 +129,7 @@ describe('rollout', () => {
       expect([...row.slice(4)].sort()).toEqual([3, 3, 4, 4]);
     }
     const again = tf.tidy(() => logProbs(params, cfg, mb, 1, 0, 8, 'trajectory').arraySync());
-    expect(again).toEqual(mb.oldLogp[1].arraySync());
+    expect(again).toEqual((mb.old[1]!.logp as tf.Tensor2D).arraySync());
     // It differs from the one-step (fully masked) estimate: later tokens see the earlier ones.
     const oneStep = tf.tidy(() => logProbs(params, cfg, mb, 1, 0, 8, 'one_step').arraySync());
     expect(oneStep.map((row) => row.slice(0, 2))).not.toEqual(again.map((row) => row.slice(0, 2)));
@@ -142,18 +143,18 @@ describe('rollout', () => {
       const steps = mb.commitStep!.arraySync();
       const cm = mb.completionMask.arraySync();
       for (let k = 0; k < 2; k++) {
-        const states = mb.states[k]!.arraySync();
+        const states = (mb.draws[k].states as tf.Tensor2D).arraySync();
         expect(states.every((row) => row.length === 1 && row[0] >= 1 && row[0] <= 4)).toBe(true);
         // loss mask = completion mask x (commit step == the row's state): 2 tokens per step here
-        const lm = mb.lossMask[k]!.arraySync();
+        const lm = (mb.draws[k].lossMask as tf.Tensor2D).arraySync();
         lm.forEach((row, n) => row.forEach((v, l) => expect(v).toBe(steps[n][l] === states[n][0] ? cm[n][l] : 0)));
         // the reference log-probs were taken under the same states: recomputing with the ref's params reproduces them
         const again = tf.tidy(() => logProbs(params, cfg, mb, k, 0, 8, 'trajectory').arraySync());
-        expect(again).toEqual(mb.refLogp[k]!.arraySync());
+        expect(again).toEqual((mb.ref[k]!.logp as tf.Tensor2D).arraySync());
         expect(again.flat().filter((v) => v !== 0).length).toBe(steps.flat().filter((v, i) => v === states[Math.floor(i / 8)][0]).length);
       }
     }
-    const drawn = r.micro.flatMap((mb) => mb.states.flatMap((t) => t!.arraySync().flat()));
+    const drawn = r.micro.flatMap((mb) => mb.draws.flatMap((d) => (d.states as tf.Tensor2D).arraySync().flat()));
     expect(new Set(drawn).size).toBeGreaterThan(1); // the states really vary
     disposeRollout(r);
     disposeParams(params);
@@ -203,16 +204,16 @@ describe('rollout', () => {
       { params, cfg }, null, prompts.map(() => ({})), prompts, tok,
       { async score(_p, c) { const v = c.map((_, i) => i % 3); return { total: v, perFn: { v } }; } },
       { sampling: new Rng(2, 's'), masking: new Rng(2, 'm') },
-      { G: 3, mu: 2, grad_accum: 1, p_mask_prompt: 0.3, scale_rewards: 'none', beta: 0, sampler: { sampler: 'llada', gen_length: 8, block_length: 8, steps: 8, temperature: 1 } },
+      rolloutOptions({ G: 3, mu: 2, grad_accum: 1, p_mask_prompt: 0.3, scale_rewards: 'none', beta: 0, sampler: { sampler: 'llada', gen_length: 8, block_length: 8, steps: 8, temperature: 1 } }),
     );
     const mb = r.micro[0];
     const name = 'model.transformer.ff_out.weight';
     const lossAt = () =>
-      tf.tidy(() => policyLoss({ logp: logProbs(params, cfg, mb, 1, 0.3, 8), oldLogp: mb.oldLogp[1], refLogp: null, advantages: mb.advantages, completionMask: mb.completionMask }, { epsilon: 0.5, beta: 0, loss_type: 'bnpo', max_completion_length: 8 }).loss.dataSync()[0]);
+      tf.tidy(() => policyLoss({ logp: logProbs(params, cfg, mb, 1, 0.3, 8), oldLogp: (mb.old[1]!.logp as tf.Tensor2D), refLogp: null, advantages: mb.advantages, completionMask: mb.completionMask }, { epsilon: 0.5, beta: 0, loss_type: 'bnpo', max_completion_length: 8 }).loss.dataSync()[0]);
     // Move the parameters away from old so the ratio is not exactly 1 everywhere.
     tf.tidy(() => params[name].assign(tf.add(params[name], tf.randomNormal(params[name].shape, 0, 0.05, 'float32', 3))));
     const grad = tf.tidy(() => {
-      const { grads } = tf.variableGrads(() => policyLoss({ logp: logProbs(params, cfg, mb, 1, 0.3, 8), oldLogp: mb.oldLogp[1], refLogp: null, advantages: mb.advantages, completionMask: mb.completionMask }, { epsilon: 0.5, beta: 0, loss_type: 'bnpo', max_completion_length: 8 }).loss, [params[name]]);
+      const { grads } = tf.variableGrads(() => policyLoss({ logp: logProbs(params, cfg, mb, 1, 0.3, 8), oldLogp: (mb.old[1]!.logp as tf.Tensor2D), refLogp: null, advantages: mb.advantages, completionMask: mb.completionMask }, { epsilon: 0.5, beta: 0, loss_type: 'bnpo', max_completion_length: 8 }).loss, [params[name]]);
       return grads[params[name].name].dataSync();
     });
     const idx = Array.from(grad).reduce((best, g, i, a) => (Math.abs(g) > Math.abs(a[best]) ? i : best), 0);

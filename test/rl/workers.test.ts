@@ -6,11 +6,11 @@ import { Rng } from '../../src/backend/rng.ts';
 import { disposeParams, initParams } from '../../src/model/model.ts';
 import os from 'node:os';
 import { trainGrpo } from '../../src/rl/grpo_trainer.ts';
-import { disposeMicroBatches, microLosses, prepareMicroBatches, sampleCompletions, type LossOptions, type RolloutOptions } from '../../src/rl/rollout.ts';
+import { disposeMicroBatches, microLosses, prepareMicroBatches, sampleCompletions } from '../../src/rl/rollout.ts';
 import { RolloutWorkers } from '../../src/rl/workers.ts';
 import { resolveWorkers, weightArrays } from '../../src/engine/parallel.ts';
 import { accumulateGrads } from '../../src/engine/step.ts';
-import { config, countTarget, modelConfig, quiet, saveInitCheckpoint, tmp, tok } from './grpo_helpers.ts';
+import { config, countTarget, modelConfig, quiet, rolloutOptions, saveInitCheckpoint, tmp, tok } from './grpo_helpers.ts';
 
 beforeAll(async () => {
   await tf.setBackend('cpu');
@@ -22,12 +22,12 @@ describe('data-parallel workers (training.workers)', () => {
     const cfg = modelConfig();
     const params = initParams(cfg);
     const ref = initParams({ ...cfg, init_seed: 2 }); // a different reference, so the KL term is not zero
-    const rollout: RolloutOptions = {
+    const rollout = rolloutOptions({
       G: 2, mu: 2, grad_accum: 2, p_mask_prompt: 0.3, logp_estimator: 'trajectory', trajectory_states: 2, scale_rewards: 'none', beta: 0.04,
+      epsilon: 0.5, epsilon_high: null, loss_type: 'bnpo',
       sampler: { sampler: 'llada', gen_length: 8, block_length: 4, steps: 4, temperature: 1 },
-    };
-    const loss: LossOptions = { p_mask_prompt: 0.3, gen_length: 8, logp_estimator: 'trajectory', epsilon: 0.5, epsilon_high: null, beta: 0.04, loss_type: 'bnpo' };
-    const pool = await RolloutWorkers.start(2, { backend: 'cpu', cfg, policy: weightArrays(params), ref: weightArrays(ref), rollout, loss, numMicro: 1 });
+    });
+    const pool = await RolloutWorkers.start(2, { backend: 'cpu', cfg, policy: weightArrays(params), ref: weightArrays(ref), rollout, numMicro: 1 });
     try {
       const shards = [['1200=', '0034='], ['4100=', '2222=']].map((ps) => ps.map((p) => tok.encode(p)));
       const samples = await pool.sample(params, shards, [11, 12]);
@@ -41,7 +41,7 @@ describe('data-parallel workers (training.workers)', () => {
       const micro = samples.flatMap((s, w) => prepareMicroBatches({ params, cfg }, { params: ref }, s, adv[w], null, new Rng([21, 22][w], 'masking'), rollout, 1));
       for (let k = 0; k < 2; k++) {
         const got = await pool.grads(params, k);
-        const want = accumulateGrads(params, micro.flatMap((mb) => microLosses(params, cfg, mb, k, loss)));
+        const want = accumulateGrads(params, micro.flatMap((mb) => microLosses(params, cfg, mb, k, rollout)));
         expect(got.lossSum).toBeCloseTo(want.lossSum, 5);
         expect(got.reportSum.kl).toBeGreaterThan(0);
         expect(got.reportSum.kl).toBeCloseTo(want.reportSum.kl, 5);
@@ -64,11 +64,11 @@ describe('data-parallel workers (training.workers)', () => {
       await pool.prepare(samples, adv, [null, null], [31, 32]);
       const micro2 = samples.flatMap((s, w) => prepareMicroBatches({ params, cfg }, { params: ref2 }, s, adv[w], null, new Rng([31, 32][w], 'masking'), rollout, 1));
       const got2 = await pool.grads(params, 0);
-      const want2 = accumulateGrads(params, micro2.flatMap((mb) => microLosses(params, cfg, mb, 0, loss)));
+      const want2 = accumulateGrads(params, micro2.flatMap((mb) => microLosses(params, cfg, mb, 0, rollout)));
       expect(got2.reportSum.kl).toBeCloseTo(want2.reportSum.kl, 5);
       // ... and the check tells the references apart: the old one gives a different KL under the same masks.
       const stale = samples.flatMap((s, w) => prepareMicroBatches({ params, cfg }, { params: ref }, s, adv[w], null, new Rng([31, 32][w], 'masking'), rollout, 1));
-      const wantStale = accumulateGrads(params, stale.flatMap((mb) => microLosses(params, cfg, mb, 0, loss)));
+      const wantStale = accumulateGrads(params, stale.flatMap((mb) => microLosses(params, cfg, mb, 0, rollout)));
       expect(Math.abs(wantStale.reportSum.kl - got2.reportSum.kl)).toBeGreaterThan(1e-3);
       tf.dispose([...Object.values(got2.sum), ...Object.values(want2.sum), ...Object.values(wantStale.sum)]);
       disposeMicroBatches([...micro2, ...stale]);
@@ -108,9 +108,8 @@ describe('data-parallel workers (training.workers)', () => {
   it('a worker that fails reports its error to the caller (here: a backend it cannot load)', async () => {
     const cfg = modelConfig();
     const params = initParams(cfg);
-    const rollout: RolloutOptions = { G: 2, mu: 1, grad_accum: 2, p_mask_prompt: 0, scale_rewards: 'none', beta: 0, sampler: { sampler: 'llada', gen_length: 8, block_length: 8, steps: 4, temperature: 1 } };
-    const loss: LossOptions = { p_mask_prompt: 0, gen_length: 8, logp_estimator: 'one_step', epsilon: 0.5, epsilon_high: null, beta: 0, loss_type: 'bnpo' };
-    await expect(RolloutWorkers.start(2, { backend: 'tensorflow', cfg, policy: weightArrays(params), ref: null, rollout, loss, numMicro: 1 })).rejects.toThrow('runtime.backend');
+    const rollout = rolloutOptions({ G: 2, mu: 1, grad_accum: 2, p_mask_prompt: 0, scale_rewards: 'none', beta: 0, logp_estimator: 'one_step', epsilon: 0.5, epsilon_high: null, loss_type: 'bnpo', sampler: { sampler: 'llada', gen_length: 8, block_length: 8, steps: 4, temperature: 1 } });
+    await expect(RolloutWorkers.start(2, { backend: 'tensorflow', cfg, policy: weightArrays(params), ref: null, rollout, numMicro: 1 })).rejects.toThrow('runtime.backend');
     disposeParams(params);
   });
 

@@ -3,7 +3,8 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError } from '../../src/backend/errors.ts';
 import { Rng } from '../../src/backend/rng.ts';
 import { generate } from '../../src/sampling/generate.ts';
-import { mcLogLikelihood, oneStepLogLikelihood } from '../../src/sampling/likelihood.ts';
+import { oneStepLogLikelihood } from '../../src/rl/objectives/estimators.ts';
+import { mcLogLikelihood } from '../../src/sampling/likelihood.ts';
 import type { GenerateOptions, LogitsFn, SamplerName } from '../../src/sampling/types.ts';
 import { IDS, MASK, PAD, contextLogits, useBackend } from './helpers.ts';
 

@@ -64,3 +64,21 @@ export async function useBackend(name: 'cpu' | 'wasm'): Promise<void> {
   const ok = await tf.setBackend(name);
   if (!ok || tf.getBackend() !== name) throw new Error(`could not switch to ${name}`);
 }
+
+export function logSoftmax(z: number[]): number[] {
+  const m = Math.max(...z);
+  const lse = m + Math.log(z.reduce((a, v) => a + Math.exp(v - m), 0));
+  return z.map((v) => v - lse);
+}
+
+/** logits[n, l, :] = T[l] + (ids[n, l] == MASK ? M[l] : 0), so masking visibly changes the prediction. */
+export function maskAwareTable(L: number, seed: number): { fn: LogitsFn; T: number[][]; M: number[][] } {
+  const T = tableLogits(L, seed).table;
+  const M = tableLogits(L, seed + 100).table;
+  const fn: LogitsFn = (ids) =>
+    tf.tidy(() => {
+      const isM = tf.expandDims(tf.cast(tf.equal(ids, MASK), 'float32'), 2); // [N, L, 1]
+      return tf.add(tf.tensor3d(T.flat(), [1, L, V]), tf.mul(isM, tf.tensor3d(M.flat(), [1, L, V]))) as tf.Tensor3D;
+    });
+  return { fn, T, M };
+}

@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
 import { Rng } from '../../src/backend/rng.ts';
 import { generate } from '../../src/sampling/generate.ts';
-import { oneStepLogProbs } from '../../src/sampling/likelihood.ts';
+import { oneStepLogProbs } from '../../src/rl/objectives/estimators.ts';
 import type { GenerateOptions, LogitsFn } from '../../src/sampling/types.ts';
 import { IDS, MASK, V, contextLogits, tableLogits, useBackend } from './helpers.ts';
 

@@ -2,6 +2,7 @@
  * The diffu-GRPO loss (d1 `compute_loss`, TRL GRPOTrainer), per completion token t of completion i:
  *
  *   ρ_it   = exp(logp_it − old_it)                                     importance ratio to the sampling policy
+ *            (importance_sampling_level: sequence, GSPO / TRL: ρ_i = exp(mean_t (logp_it − old_it)) for every t)
  *   pg_it  = −min(ρ_it·A_i, clip(ρ_it, 1 − ε, 1 + ε_high)·A_i)          clipped surrogate (ε = epsilon; A_it per token
  *                                                                      with credit: process)
  *   kl_it  = exp(ref_it − logp_it) − (ref_it − logp_it) − 1             k3 estimator of KL(π‖π_ref), ≥ 0
@@ -14,13 +15,14 @@
  *
  * With `part` (a 0/1 subset of the tokens) only those tokens' l_it enter the sum, the normaliser is unchanged: the
  * losses of disjoint parts covering the mask sum to the full loss (the trajectory estimator is differentiated state by
- * state this way, see rollout.ts `microLosses`). Outside the part logp and ref are replaced by the constant oldLogp.
+ * state this way, see d1.ts). Outside the part logp and ref are replaced by the constant oldLogp. A sequence-level ratio
+ * couples every token of a completion, so it takes no part.
  *
- * logp, old and ref are one-step estimates (completion fully masked, prompt randomly masked with the same mask for all
- * three; see rollout.ts). They are not ELBOs: there is no 1/t weight.
+ * logp, old and ref are per-token estimates under one shared mask (estimators.ts; d1's one-step by default). They are
+ * not ELBOs: there is no 1/t weight.
  */
 import * as tf from '@tensorflow/tfjs';
-import { assertShape } from '../backend/errors.ts';
+import { assertShape } from '../../backend/errors.ts';
 
 export type LossType = 'bnpo' | 'grpo' | 'dr_grpo';
 
@@ -34,6 +36,8 @@ export interface PolicyLossOptions {
   loss_type: LossType;
   /** dr_grpo's constant denominator per completion (the generation length). */
   max_completion_length: number;
+  /** token: one ratio per token (d1); sequence: the completion's mean log-ratio, one ratio per completion (GSPO). */
+  importance_sampling_level?: 'token' | 'sequence';
 }
 
 export interface PolicyLossInputs {
@@ -58,6 +62,8 @@ export interface PolicyLoss {
   /** Fraction of tokens clipped below (ρ < 1 − ε with A < 0) and above (ρ > 1 + ε_high with A > 0). */
   clipLow: tf.Scalar;
   clipHigh: tf.Scalar;
+  /** importance_sampling_level: sequence only: the mean sequence ratio ρ_i over the completions. */
+  seqRatio?: tf.Scalar;
 }
 
 /** Call inside tf.tidy / tf.variableGrads. */
@@ -78,7 +84,12 @@ export function policyLoss(x: PolicyLossInputs, o: PolicyLossOptions): PolicyLos
   const logp = inPart ? (tf.where(inPart, x.logp, x.oldLogp) as tf.Tensor2D) : x.logp;
   const refLogp = inPart && x.refLogp ? (tf.where(inPart, x.refLogp, x.oldLogp) as tf.Tensor2D) : x.refLogp;
 
-  const ratio = tf.exp(tf.sub(logp, x.oldLogp)); // [N, Lg]
+  const sequence = o.importance_sampling_level === 'sequence';
+  if (sequence && x.part) throw new Error('policyLoss: a sequence-level ratio couples all tokens and takes no part');
+  const logRatio = tf.sub(logp, x.oldLogp); // [N, Lg]
+  const ratio = sequence
+    ? tf.exp(tf.div(tf.sum(tf.mul(logRatio, full), 1, true), tf.maximum(tf.sum(full, 1, true), 1))) // [N, 1]
+    : tf.exp(logRatio); // [N, Lg]
   const clipped = tf.clipByValue(ratio, 1 - o.epsilon, 1 + epsHigh);
   const pg = tf.neg(tf.minimum(tf.mul(ratio, A), tf.mul(clipped, A))); // [N, Lg]
 
@@ -104,13 +115,14 @@ export function policyLoss(x: PolicyLossInputs, o: PolicyLossOptions): PolicyLos
   }
 
   const maskedMean = (t: tf.Tensor) => tf.div(tf.sum(tf.mul(t, m)), tokens) as tf.Scalar;
-  const low = tf.logicalAnd(tf.less(ratio, 1 - o.epsilon), tf.less(A, 0));
+  const low = tf.logicalAnd(tf.less(ratio, 1 - o.epsilon), tf.less(A, 0)); // [N, Lg] (broadcast)
   const high = tf.logicalAnd(tf.greater(ratio, 1 + epsHigh), tf.greater(A, 0));
   return {
     loss: loss as tf.Scalar,
     kl: maskedMean(kl),
     clipLow: maskedMean(tf.cast(low, 'float32')),
     clipHigh: maskedMean(tf.cast(high, 'float32')),
+    ...(sequence ? { seqRatio: tf.mean(ratio) as tf.Scalar } : {}),
   };
 }
 

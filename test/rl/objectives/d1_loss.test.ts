@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { completionMask, policyLoss, type PolicyLossOptions } from '../../src/rl/policy_loss.ts';
+import { completionMask, policyLoss, type PolicyLossOptions } from '../../../src/rl/objectives/d1_loss.ts';
 
 beforeAll(async () => {
   await tf.setBackend('cpu');

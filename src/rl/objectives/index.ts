@@ -1,0 +1,18 @@
+/**
+ * The RL objectives, chosen by `grpo.objective` (README "Objectives"). Adding one: a module in this folder that
+ * returns an `Objective` (types.ts), one case below, and its keys in config/schema.ts (OBJECTIVE_KEYS).
+ */
+import type { GrpoSection } from '../../config/schema.ts';
+import { d1Objective } from './d1.ts';
+import type { Objective } from './types.ts';
+
+export function objectiveFor(g: GrpoSection): Objective {
+  switch (g.objective) {
+    case 'd1':
+      return d1Objective(g);
+    default:
+      throw new Error(`grpo.objective '${String(g.objective)}' is not implemented`);
+  }
+}
+
+export type { Draw, MicroTensors, Objective, ObjectiveName, Scores } from './types.ts';
