@@ -156,7 +156,14 @@ export const samplerSchema = z.strictObject({
   threshold: z.number().gt(0).lte(1).default(0.9),
 });
 
+export const OBJECTIVES = ['d1', 'wd1', 'spg', 'espo'] as const;
+
 export const grpoSchema = z.strictObject({
+  /**
+   * The policy-optimization objective (rl/objectives/): d1 = diffu-GRPO's clipped token ratio + KL on per-token
+   * log-prob estimates. Each objective reads only the keys OBJECTIVE_KEYS gives it.
+   */
+  objective: z.enum(OBJECTIVES).default('d1'),
   /** G: completions per prompt (d1: 6). */
   num_generations: z.number().int().min(2).default(6),
   /** P: prompts per optimizer step (d1: 16 prompts x 6 completions per step). */
@@ -176,6 +183,8 @@ export const grpoSchema = z.strictObject({
   /** Each prompt token masked with this prob in the one-step log-prob estimate (d1 train.yaml: 0.15). */
   p_mask_prompt: z.number().min(0).max(1).default(0.15),
   logp_estimator: z.enum(['one_step', 'coupled', 'trajectory']).default('one_step'),
+  /** d1: token = one importance ratio per token (d1); sequence = one per completion, exp(mean log-ratio) (GSPO, TRL). */
+  importance_sampling_level: z.enum(['token', 'sequence']).default('token'),
   /**
    * trajectory only: score K random sampler states per completion instead of all (K passes instead of sampler.steps;
    * the loss averages over the tokens committed at those states, each token drawn with prob K/steps). null = all.
@@ -192,6 +201,37 @@ export const grpoSchema = z.strictObject({
   /** Rollouts (prompt, completion, rewards, advantage) written to rollouts.arrow per step. */
   log_rollouts: nonNegInt.default(4),
 });
+
+export type GrpoSection = z.infer<typeof grpoSchema>;
+
+/**
+ * grpo.* keys that only some objectives read. Setting one under another objective is a config error (it would be
+ * silently ignored); every key not listed applies to all objectives.
+ */
+export const OBJECTIVE_KEYS: Record<string, readonly (typeof OBJECTIVES)[number][]> = {
+  epsilon: ['d1'],
+  epsilon_high: ['d1'],
+  loss_type: ['d1'],
+  logp_estimator: ['d1'],
+  trajectory_states: ['d1'],
+  importance_sampling_level: ['d1'],
+  credit: ['d1'],
+  p_mask_prompt: ['d1'],
+};
+
+/** grpoSchema, refusing the keys the chosen objective does not read (named with the objective). */
+export const grpoSectionSchema = z.preprocess((raw, ctx) => {
+  if (raw && typeof raw === 'object' && !Array.isArray(raw)) {
+    const objective = String((raw as Record<string, unknown>).objective ?? 'd1');
+    for (const key of Object.keys(raw)) {
+      const only = OBJECTIVE_KEYS[key];
+      if (only && (OBJECTIVES as readonly string[]).includes(objective) && !only.includes(objective as (typeof OBJECTIVES)[number])) {
+        ctx.addIssue({ code: 'custom', path: [key], message: `does not apply to grpo.objective: ${objective} (only to ${only.join(', ')}); remove it` });
+      }
+    }
+  }
+  return raw;
+}, grpoSchema);
 
 export const rewardSpecSchema = z.strictObject({
   /** A built-in reward (e.g. sudoku, countdown, gsm8k_correctness) ... */
@@ -249,7 +289,7 @@ export const grpoConfigSchema = z.strictObject({
   data: grpoDataSchema,
   rewards: z.array(rewardSpecSchema).min(1),
   sampler: samplerSchema.default(samplerSchema.parse({})),
-  grpo: grpoSchema.default(grpoSchema.parse({})),
+  grpo: grpoSectionSchema.default(grpoSchema.parse({})),
   optimizer: optimizerSchema.extend({ max_grad_norm: z.number().min(0).default(0.2) }),
   schedule: scheduleSchema.default(scheduleSchema.parse({ type: 'constant' })),
   training: grpoTrainingSchema,
