@@ -9,7 +9,7 @@
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
-import { DataError } from '../backend/errors.ts';
+import { DataError, jsonErrorOffset, oneLine } from '../backend/errors.ts';
 
 export type SafetensorsDtype = 'F32' | 'I32';
 
@@ -143,11 +143,13 @@ function parseLayout(path: string, size: number, bytes: (begin: number, end: num
   const headerLen = Number(n);
   if (8 + headerLen > size) throw bad(`header length ${headerLen} runs past the end of the ${size}-byte file (the length field, bytes 0-7; truncated?)`);
   let header: unknown;
+  const text = bytes(8, 8 + headerLen).toString('utf8');
   try {
-    header = JSON.parse(bytes(8, 8 + headerLen).toString('utf8'));
+    header = JSON.parse(text);
   } catch (e) {
-    const pos = /position (\d+)/.exec((e as Error).message);
-    throw bad(`header is not valid JSON${pos ? ` at byte ${8 + Number(pos[1])}` : ''} (${(e as Error).message})`);
+    // The byte offset in the file (the header is read as UTF-8: exact for ASCII names).
+    const at = Buffer.byteLength(text.slice(0, Math.max(0, jsonErrorOffset(text))));
+    throw bad(`header is not valid JSON at byte ${8 + at} (header bytes 8-${7 + headerLen}; ${oneLine((e as Error).message)})`);
   }
   if (header === null || typeof header !== 'object' || Array.isArray(header)) throw bad('header (from byte 8) is not a JSON object');
 

@@ -34,7 +34,7 @@ export function runMain(main: () => Promise<void>): void {
 export function failOneLine(scriptName: string): (msg: string | null, err: Error | undefined) => never {
   return (msg, err) => {
     if (err && !msg) throw err;
-    throw new ConfigError(`${(msg ?? String(err)).replace(/\s*\n\s*/g, '; ')} (see ${scriptName} --help)`);
+    throw new ConfigError(`${(msg ?? String(err)).replace(/:\s*\n\s*/g, ': ').replace(/\s*\n\s*/g, '; ')} (see ${scriptName} --help)`);
   };
 }
 

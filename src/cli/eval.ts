@@ -3,14 +3,12 @@ import path from 'node:path';
 import cliProgress from 'cli-progress';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
-import { setupBackend, type BackendName } from '../backend/backend.ts';
-import { resolveCheckpoint } from '../checkpoint/checkpoint.ts';
+import type { BackendName } from '../backend/backend.ts';
+import { validateEvalRun } from '../config/validate_inputs.ts';
 import { resolveDataDir } from '../data/index.ts';
-import { evaluate, writeEvalResults } from '../eval/evaluate.ts';
 import { EVAL_PARSERS, EVAL_TASKS, type EvalParser, type EvalTask } from '../eval/tasks.ts';
-import { loadModel } from '../checkpoint/load_model.ts';
 import { createLogger } from '../engine/run_log.ts';
-import { runMain } from './common.ts';
+import { checkNumbers, failOneLine, runMain } from './common.ts';
 
 runMain(async () => {
   const argv = await yargs(hideBin(process.argv))
@@ -32,11 +30,22 @@ runMain(async () => {
     .option('data-dir', { type: 'string', describe: 'data directory (default: $DIFFRL_DATA_DIR, else the repository data/ folder)' })
     .option('out', { type: 'string', describe: 'results base path (default <checkpoint>/eval/<task>-<n>-seed<seed>)' })
     .strict()
+    .fail(failOneLine('yarn eval'))
     .help()
     .parse();
+  // Flags, checkpoint, test set and prompt lengths, before the compute backend loads or anything is written.
+  checkNumbers(argv, {
+    subset: { int: true, min: 1 }, seed: { int: true, min: 0 }, 'gen-length': { int: true, min: 1 }, 'block-length': { int: true, min: 1 },
+    steps: { int: true, min: 1 }, temperature: { min: 0 }, threshold: { gt: 0, max: 1 }, 'batch-size': { int: true, min: 1 },
+  });
+  const dataDir = resolveDataDir(argv['data-dir']);
+  const sampler = { sampler: argv.sampler, gen_length: argv['gen-length'], block_length: argv['block-length'], steps: argv.steps };
+  const { dir } = validateEvalRun({ checkpoint: argv.checkpoint, task: argv.task as EvalTask, subset: argv.subset ?? null, seed: argv.seed, dataDir, sampler });
+  const [{ setupBackend }, { loadModel }, { evaluate, writeEvalResults }] = await Promise.all([
+    import('../backend/backend.ts'), import('../checkpoint/load_model.ts'), import('../eval/evaluate.ts'),
+  ]);
   const logger = createLogger();
   await setupBackend(argv.backend as BackendName, (msg, fields) => logger.info(fields, msg));
-  const dir = resolveCheckpoint(argv.checkpoint);
   const model = loadModel(dir);
   // A progress bar on a TTY, log lines otherwise.
   const bar = process.stderr.isTTY ? new cliProgress.SingleBar({ format: `eval ${argv.task} |{bar}| {value}/{total} items | ETA {eta_formatted}`, stream: process.stderr }, cliProgress.Presets.shades_classic) : null;
@@ -45,7 +54,7 @@ runMain(async () => {
     subset: argv.subset ?? null,
     seed: argv.seed,
     parser: argv.parser as EvalParser,
-    dataDir: resolveDataDir(argv['data-dir']),
+    dataDir,
     batch_size: argv['batch-size'],
     sampler: { sampler: argv.sampler, gen_length: argv['gen-length'], block_length: argv['block-length'], steps: argv.steps, temperature: argv.temperature, threshold: argv.threshold },
     onProgress: (done, total) => {

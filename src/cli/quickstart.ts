@@ -10,8 +10,10 @@ import fs from 'node:fs';
 import path from 'node:path';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
-import { runQuickstart } from '../quickstart/pipeline.ts';
-import { runMain } from './common.ts';
+import { loadConfig } from '../config/load.ts';
+import { grpoConfigSchema, trainConfigSchema } from '../config/schema.ts';
+import { validateQuickstartRun } from '../config/validate_inputs.ts';
+import { checkNumbers, failOneLine, runMain } from './common.ts';
 
 runMain(async () => {
   const argv = await yargs(hideBin(process.argv))
@@ -24,10 +26,17 @@ runMain(async () => {
     .option('set-grpo', { type: 'string', array: true, default: [], describe: 'override a GRPO config value' })
     .option('subset', { type: 'number', default: 500, describe: 'test items evaluated (all 500 Sudoku puzzles; Countdown has 256)' })
     .strict()
+    .fail(failOneLine('yarn quickstart'))
     .help()
     .parse();
   const outDir = path.join(argv.out, argv.task);
+  // Both stages' configs (as runQuickstart loads them) and the flags, before --fresh deletes anything.
+  checkNumbers(argv, { subset: { int: true, min: 1 } });
+  const sft = loadConfig(`configs/${argv.task}-sft.yaml`, trainConfigSchema, [`run.output_dir=${path.join(outDir, 'sft')}`, ...argv['set-sft']]);
+  const grpo = loadConfig(`configs/${argv.task}-grpo.yaml`, grpoConfigSchema, [`run.output_dir=${path.join(outDir, 'grpo')}`, `init_from=${path.join(outDir, 'sft')}`, ...argv['set-grpo']]);
+  validateQuickstartRun(sft, grpo, { task: argv.task, subset: argv.subset });
   if (argv.fresh) fs.rmSync(outDir, { recursive: true, force: true });
+  const { runQuickstart } = await import('../quickstart/pipeline.ts'); // tfjs loads only for a run that can start
   const result = await runQuickstart({ task: argv.task, outDir, setSft: argv['set-sft'], setGrpo: argv['set-grpo'], subset: argv.subset });
   process.stdout.write(result.table + '\n');
 });

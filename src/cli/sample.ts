@@ -8,15 +8,15 @@
 import fs from 'node:fs';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
-import { setupBackend, type BackendName } from '../backend/backend.ts';
+import type { BackendName } from '../backend/backend.ts';
 import { ConfigError } from '../backend/errors.ts';
 import { Rng } from '../backend/rng.ts';
-import { resolveCheckpoint } from '../checkpoint/checkpoint.ts';
-import { loadModel } from '../checkpoint/load_model.ts';
-import { generate, type GenerateOptions, type SamplerName, type StepState } from '../sampling/index.ts';
+import { SAMPLER_FLAGS as SAMPLER_KEYS, checkSampler } from '../config/validate.ts';
+import { inspectCheckpoint } from '../config/validate_inputs.ts';
+import type { GenerateOptions, SamplerName, StepState } from '../sampling/index.ts';
 import type { Tokenizer } from '../tokenizer/index.ts';
 import { createLogger } from '../engine/run_log.ts';
-import { runMain } from './common.ts';
+import { checkNumbers, failOneLine, runMain } from './common.ts';
 
 /** Flags that only one sampler reads: giving them to another is a mistake worth an error. */
 const SAMPLER_FLAGS: Record<string, SamplerName[]> = {
@@ -63,6 +63,7 @@ runMain(async () => {
     .option('trace', { type: 'string', describe: 'write the sequence state after every step to this JSONL file' })
     .option('json', { type: 'boolean', default: false, describe: 'print one JSON object per sample' })
     .strict()
+    .fail(failOneLine('yarn sample'))
     .help()
     .parse();
   for (const [flag, samplers] of Object.entries(SAMPLER_FLAGS)) {
@@ -70,7 +71,25 @@ runMain(async () => {
       throw new ConfigError(`--${flag} applies to --sampler ${samplers.join('|')} only (got --sampler ${argv.sampler})`);
     }
   }
-  const dir = resolveCheckpoint(argv.checkpoint); // a bad path fails before any backend logging
+  // Flags, checkpoint and prompt lengths, before the compute backend loads or the trace file is written.
+  checkNumbers(argv, {
+    'gen-length': { int: true, min: 1 }, 'block-length': { int: true, min: 1 }, steps: { int: true, min: 1 }, temperature: { min: 0 },
+    'cfg-scale': { min: 0 }, threshold: { gt: 0, max: 1 }, factor: { gt: 0 }, eta: { min: 0 }, 'top-p': { gt: 0, max: 1 },
+    'num-samples': { int: true, min: 1 }, seed: { int: true, min: 0 },
+  });
+  const Lg = argv['gen-length'];
+  checkSampler({ sampler: argv.sampler, gen_length: Lg, block_length: argv['block-length'] ?? Lg, steps: argv.steps ?? Lg }, SAMPLER_KEYS, () => '');
+  const { dir, ...ckpt } = inspectCheckpoint(argv.checkpoint, '--checkpoint');
+  const encode = (p: string): number[] => {
+    try {
+      return ckpt.tokenizer.encode(p);
+    } catch (e) {
+      throw new ConfigError(`--prompt ${JSON.stringify(p.length > 40 ? `${p.slice(0, 40)}...` : p)}: ${(e as Error).message}`);
+    }
+  };
+  const longest = Math.max(...argv.prompt.map((p) => encode(p).length)) + Lg;
+  if (longest > ckpt.limits.max_seq_len) throw new ConfigError(`longest prompt + --gen-length ${Lg} = ${longest} tokens exceeds max_seq_len ${ckpt.limits.max_seq_len} of ${dir}`);
+  const [{ setupBackend }, { loadModel }, { generate }] = await Promise.all([import('../backend/backend.ts'), import('../checkpoint/load_model.ts'), import('../sampling/index.ts')]);
   const logger = createLogger();
   await setupBackend(argv.backend as BackendName, (msg, fields) => logger.info(fields, msg));
   const model = loadModel(dir);

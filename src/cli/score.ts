@@ -11,12 +11,12 @@ import { hideBin } from 'yargs/helpers';
 import { setupBackend, type BackendName } from '../backend/backend.ts';
 import { ConfigError } from '../backend/errors.ts';
 import { Rng } from '../backend/rng.ts';
-import { resolveCheckpoint } from '../checkpoint/checkpoint.ts';
 import { loadModel } from '../checkpoint/load_model.ts';
 import { oneStepLogLikelihood } from '../rl/objectives/estimators.ts';
 import { mcLogLikelihood } from '../sampling/index.ts';
 import { createLogger } from '../engine/run_log.ts';
-import { runMain } from './common.ts';
+import { inspectCheckpoint } from '../config/validate_inputs.ts';
+import { checkNumbers, failOneLine, runMain } from './common.ts';
 
 runMain(async () => {
   const argv = await yargs(hideBin(process.argv))
@@ -33,6 +33,7 @@ runMain(async () => {
     .option('backend', { choices: ['auto', 'wasm', 'cpu', 'tensorflow', 'tensorflow-gpu'] as const, default: 'auto' as const })
     .option('json', { type: 'boolean', default: false, describe: 'print one JSON object with token ids and per-token values' })
     .strict()
+    .fail(failOneLine('yarn score'))
     .help()
     .parse();
   const mc = argv.mc;
@@ -40,7 +41,17 @@ runMain(async () => {
   if (argv.estimator === 'one-step' && argv['cfg-scale'] !== 0) throw new ConfigError('--cfg-scale applies to --estimator mc only');
   if (!Number.isInteger(b) || b < 1) throw new ConfigError(`--batch-size (${b}) must be an integer >= 1`);
   if (!Number.isInteger(mc) || mc < 1 || mc % b !== 0) throw new ConfigError(`--mc (${mc}) must be a positive multiple of --batch-size (${b})`);
-  const dir = resolveCheckpoint(argv.checkpoint); // a bad path fails before any backend logging
+  checkNumbers(argv, { 'cfg-scale': { min: 0 }, seed: { int: true, min: 0 } });
+  const { dir, tokenizer, limits } = inspectCheckpoint(argv.checkpoint, '--checkpoint'); // before any backend logging
+  const [promptLen, answerLen] = [argv.prompt, argv.answer].map((text, i) => {
+    try {
+      return tokenizer.encode(text).length;
+    } catch (e) {
+      throw new ConfigError(`${i === 0 ? '--prompt' : '--answer'}: ${(e as Error).message}`);
+    }
+  });
+  if (answerLen === 0) throw new ConfigError('--answer is empty');
+  if (promptLen + answerLen > limits.max_seq_len) throw new ConfigError(`--prompt + --answer = ${promptLen + answerLen} tokens exceeds max_seq_len ${limits.max_seq_len} of ${dir}`);
   const logger = createLogger();
   await setupBackend(argv.backend as BackendName, (msg, fields) => logger.info(fields, msg));
   const model = loadModel(dir);

@@ -8,7 +8,6 @@
  * `configs/sudoku-grpo.yaml:31 sampler.block_length: (5) must divide sampler.gen_length (17)`.
  */
 import { ConfigError } from '../backend/errors.ts';
-import { blockPlan } from '../sampling/transfer_schedule.ts';
 import type { GrpoConfig, TrainConfig } from './schema.ts';
 
 /** `file:line` (or `--set key (file)`) of a key path; see LoadedConfig.where. */
@@ -22,8 +21,14 @@ export interface ModelLimits {
 }
 
 export function configError(where: Where, key: string, message: string): ConfigError {
-  return new ConfigError(`${where(key)} ${key}: ${message}`);
+  const at = where(key);
+  return new ConfigError(`${at ? `${at} ` : ''}${key}: ${message}`);
 }
+
+/** The sampler keys as a config names them (`sampler.gen_length`) or a CLI does (`--gen-length`). */
+export type SamplerKeys = Record<'gen_length' | 'block_length' | 'steps', string>;
+export const samplerKeys = (prefix: string): SamplerKeys => ({ gen_length: `${prefix}.gen_length`, block_length: `${prefix}.block_length`, steps: `${prefix}.steps` });
+export const SAMPLER_FLAGS: SamplerKeys = { gen_length: '--gen-length', block_length: '--block-length', steps: '--steps' };
 
 /** SFT / pretraining. `model` is the init_from (or resumed) checkpoint's, null for a fresh model. */
 export function checkTrainConfig(config: TrainConfig, model: ModelLimits | null, where: Where): void {
@@ -54,10 +59,10 @@ export function checkGrpoConfig(config: GrpoConfig, model: ModelLimits, where: W
   const s = config.sampler;
   const g = config.grpo;
   const t = config.training;
-  checkSampler({ sampler: s.name, gen_length: s.gen_length, block_length: s.block_length, steps: s.steps }, 'sampler', where);
   if (s.gen_length >= model.max_seq_len) {
     throw configError(where, 'sampler.gen_length', `(${s.gen_length}) leaves no room for a prompt in max_seq_len ${model.max_seq_len} of ${model.source}`);
   }
+  checkSampler({ sampler: s.name, gen_length: s.gen_length, block_length: s.block_length, steps: s.steps }, samplerKeys('sampler'), where);
   if (g.prompts_per_step % t.grad_accum !== 0) {
     throw configError(where, 'training.grad_accum', `(${t.grad_accum}) must divide grpo.prompts_per_step (${g.prompts_per_step}): each micro-batch takes whole groups of grpo.num_generations (${g.num_generations}) completions`);
   }
@@ -73,19 +78,17 @@ export function checkGrpoConfig(config: GrpoConfig, model: ModelLimits, where: W
  * The sampler's block plan (LLaDA's asserts): block_length divides gen_length and, for samplers with a step budget
  * (llada, remdm), steps (default gen_length / 2 in GRPO) is a whole number that the block count divides.
  */
-export function checkSampler(s: { sampler: string; gen_length: number; block_length: number; steps: number | null }, prefix: string, where: Where): void {
+export function checkSampler(s: { sampler: string; gen_length: number; block_length: number; steps: number | null }, keys: SamplerKeys, where: Where): void {
   if (s.gen_length % s.block_length !== 0) {
-    throw configError(where, `${prefix}.block_length`, `(${s.block_length}) must divide ${prefix}.gen_length (${s.gen_length})`);
+    throw configError(where, keys.block_length, `(${s.block_length}) must divide ${keys.gen_length} (${s.gen_length})`);
   }
   if (s.sampler !== 'llada' && s.sampler !== 'remdm') return;
   if (s.steps === null && s.gen_length % 2 !== 0) {
-    throw configError(where, `${prefix}.steps`, `is unset, which means gen_length / 2, but ${prefix}.gen_length (${s.gen_length}) is odd: set ${prefix}.steps`);
+    throw configError(where, keys.steps, `is unset, which means gen_length / 2, but ${keys.gen_length} (${s.gen_length}) is odd: set ${keys.steps}`);
   }
   const steps = s.steps ?? s.gen_length / 2;
-  try {
-    blockPlan(s.gen_length, s.block_length, steps);
-  } catch (e) {
-    const blocks = s.gen_length / s.block_length;
-    throw configError(where, `${prefix}.steps`, `(${steps}) must be a multiple of the number of blocks gen_length / block_length = ${blocks} (${(e as Error).message})`);
+  const blocks = s.gen_length / s.block_length;
+  if (steps % blocks !== 0) {
+    throw configError(where, keys.steps, `(${steps}) must be a multiple of the number of blocks ${keys.gen_length} / ${keys.block_length} = ${s.gen_length} / ${s.block_length} = ${blocks}`);
   }
 }

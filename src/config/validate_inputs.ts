@@ -11,12 +11,13 @@ import { ConfigError, DataError, isUserError, jsonDataError } from '../backend/e
 import { inspectSafetensors } from '../checkpoint/safetensors.ts';
 import { resolveCheckpoint } from '../checkpoint/resolve.ts';
 import { loadRowsLocated, resolveDataDir } from '../data/index.ts';
-import { taskSpec } from '../eval/tasks.ts';
+import { Rng } from '../backend/rng.ts';
+import { taskSpec, type EvalTask } from '../eval/tasks.ts';
 import { generateRows } from '../tasks/generate.ts';
 import { formatExample, formatPrompt, tokenizerFromJSON, loadTokenizer, type TaskName, type Tokenizer } from '../tokenizer/index.ts';
 import type { LoadedConfig } from './load.ts';
 import type { GrpoConfig, TrainConfig } from './schema.ts';
-import { checkGrpoConfig, checkSampler, checkTrainConfig, configError, type ModelLimits, type Where } from './validate.ts';
+import { checkGrpoConfig, checkSampler, checkTrainConfig, configError, SAMPLER_FLAGS, samplerKeys, type ModelLimits, type Where } from './validate.ts';
 
 /** A checkpoint's model config and tokenizer, read and checked without loading the weights. */
 export interface CheckpointInfo {
@@ -97,12 +98,7 @@ export function validateGrpoRun(loaded: LoadedConfig<GrpoConfig>, opts: { resume
   const dataDir = checkDataDir(config.runtime.data_dir, where);
   const d = config.data;
   const Lg = config.sampler.gen_length;
-  const fits = (prompt: string): void => {
-    const n = ckpt.tokenizer.encode(prompt).length;
-    if (n + Lg > ckpt.limits.max_seq_len) {
-      throw new DataError(`the prompt is ${n} tokens; with sampler.gen_length ${Lg} that is ${n + Lg}, more than max_seq_len ${ckpt.limits.max_seq_len} of ${ckpt.limits.source}`);
-    }
-  };
+  const fits = (prompt: string): void => checkFits(ckpt, prompt, Lg, 'sampler.gen_length');
   if (d.train_path !== null) {
     const { rows, where: at } = loadRowsLocated({ path: path.resolve(dataDir, d.train_path), fields: d.fields });
     const n = Math.min(rows.length, d.num_train ?? rows.length);
@@ -119,11 +115,58 @@ export function validateGrpoRun(loaded: LoadedConfig<GrpoConfig>, opts: { resume
     const spec = taskSpec(config.eval.task);
     const s = { ...spec.sampler, gen_length: Lg, block_length: config.sampler.block_length };
     try {
-      checkSampler({ sampler: s.sampler, gen_length: s.gen_length, block_length: s.block_length, steps: s.steps ?? null }, 'eval', () => 'the periodic eval:');
+      checkSampler({ sampler: s.sampler, gen_length: s.gen_length, block_length: s.block_length, steps: s.steps ?? null }, samplerKeys('sampler'), () => '');
     } catch (e) {
       throw configError(where, 'eval.task', `${config.eval.task} is decoded with its ${s.steps} steps and the run's sampler.gen_length / block_length: ${(e as Error).message}`);
     }
     spec.load(dataDir).forEach((row, i) => atRow(`${config.eval.task} test item ${i}`, row, config.eval.task!, () => fits(spec.prompt(row))));
+  }
+}
+
+/** `yarn eval`: the checkpoint, --subset against the test set, the sampler flags, and every chosen prompt's length. */
+export function validateEvalRun(o: {
+  checkpoint: string;
+  task: EvalTask;
+  subset: number | null;
+  seed: number;
+  dataDir: string;
+  sampler: { sampler?: string; gen_length?: number; block_length?: number; steps?: number };
+}): CheckpointInfo {
+  const ckpt = inspectCheckpoint(o.checkpoint, '--checkpoint');
+  const spec = taskSpec(o.task);
+  const all = spec.load(o.dataDir);
+  if (o.subset !== null && o.subset > all.length) throw new ConfigError(`--subset (${o.subset}) must be at most the ${all.length} items of the ${o.task} test set`);
+  const given = Object.fromEntries(Object.entries(o.sampler).filter(([, v]) => v !== undefined));
+  const s = { ...spec.sampler, ...given } as { sampler: string; gen_length: number; block_length: number; steps?: number };
+  // A flag left unset takes the task's default, which may not fit the flags that were given: name both.
+  const keys = Object.fromEntries((['gen_length', 'block_length', 'steps'] as const).map((k) => [k, k in given ? SAMPLER_FLAGS[k] : `${SAMPLER_FLAGS[k]} (the ${o.task} default)`])) as typeof SAMPLER_FLAGS;
+  checkSampler({ sampler: s.sampler, gen_length: s.gen_length, block_length: s.block_length, steps: s.steps ?? null }, keys, () => '');
+  // The same items evaluate() takes (eval/evaluate.ts: a permutation seeded with --seed).
+  const order = new Rng(o.seed, 'eval-subset').permutation(all.length);
+  for (const i of o.subset === null ? order : order.slice(0, o.subset)) {
+    atRow(`${o.task} test item ${i}`, all[i], o.task, () => checkFits(ckpt, spec.prompt(all[i]), s.gen_length, keys.gen_length));
+  }
+  return ckpt;
+}
+
+/**
+ * `yarn quickstart`: both stage configs and --subset, before any stage runs (or --fresh deletes anything). The GRPO
+ * stage starts from the SFT stage's model, which may not exist yet: its checks use the SFT config's max_seq_len.
+ */
+export function validateQuickstartRun(sft: LoadedConfig<TrainConfig>, grpo: LoadedConfig<GrpoConfig>, o: { task: EvalTask; subset: number }): void {
+  validateTrainRun(sft);
+  const m = sft.config.model;
+  const limits = m.init_from ? inspectCheckpoint(m.init_from, 'model.init_from').limits : { max_seq_len: m.max_seq_len, source: `the SFT stage (${sft.path} model.max_seq_len)` };
+  checkGrpoConfig(grpo.config, limits, whereOf(grpo));
+  const items = taskSpec(o.task).load(resolveDataDir(sft.config.runtime.data_dir ?? undefined)).length;
+  if (o.subset > items) throw new ConfigError(`--subset (${o.subset}) must be at most the ${items} items of the ${o.task} test set`);
+}
+
+/** A prompt of `prompt`'s length plus `genLength` generated tokens fits the model, or a DataError saying by how much not. */
+export function checkFits(ckpt: CheckpointInfo, prompt: string, genLength: number, genKey: string): void {
+  const n = ckpt.tokenizer.encode(prompt).length;
+  if (n + genLength > ckpt.limits.max_seq_len) {
+    throw new DataError(`the prompt is ${n} tokens; with ${genKey} ${genLength} that is ${n + genLength}, more than max_seq_len ${ckpt.limits.max_seq_len} of ${ckpt.limits.source}`);
   }
 }
 
@@ -155,6 +198,7 @@ function atRow(at: string, row: Record<string, unknown>, task: string, check: ()
     check();
   } catch (e) {
     if (!isUserError(e)) throw e;
-    throw new DataError(`${at}: ${e.message} (data.task ${task}; the row's columns: ${Object.keys(row).join(', ') || 'none'})`);
+    const columns = /columns?:/.test(e.message) ? '' : `; the row's columns: ${Object.keys(row).join(', ') || 'none'}`;
+    throw new DataError(`${at}: ${e.message} (data.task ${task}${columns})`);
   }
 }

@@ -6,10 +6,18 @@
  * representable, otherwise left as bigint (never silently rounded). Strings, floats, booleans and null stay as they are.
  */
 import fs from 'node:fs';
-import { tableFromIPC, Vector } from 'apache-arrow';
+import { createRequire } from 'node:module';
 import { DataError } from '../backend/errors.ts';
 import type { LocatedRows, Row } from './readers.ts';
 import { readText } from './readers.ts';
+
+type ArrowModule = typeof import('apache-arrow');
+let arrowModule: ArrowModule | null = null;
+/** apache-arrow loads on first use (it takes longer to load than everything else a CLI needs to check its inputs). */
+function arrow(): ArrowModule {
+  arrowModule ??= createRequire(import.meta.url)('apache-arrow') as ArrowModule;
+  return arrowModule;
+}
 
 /** All rows of an Arrow IPC file or stream. */
 export function readArrow(file: string): Row[] {
@@ -20,7 +28,7 @@ export function readArrowLocated(file: string): LocatedRows {
   if (!fs.existsSync(file)) readText(file); // throws the standard "file not found" DataError
   let table;
   try {
-    table = tableFromIPC(fs.readFileSync(file));
+    table = arrow().tableFromIPC(fs.readFileSync(file));
   } catch (e) {
     throw new DataError(`${file}: not a readable Arrow IPC file or stream (${(e as Error).message})`);
   }
@@ -39,7 +47,7 @@ function toPlain(v: unknown): unknown {
     const n = Number(v);
     return Number.isSafeInteger(n) ? n : v;
   }
-  if (v instanceof Vector) return Array.from(v as Iterable<unknown>, toPlain);
+  if (v instanceof arrow().Vector) return Array.from(v as Iterable<unknown>, toPlain);
   if (v === null || typeof v !== 'object' || v instanceof Date || ArrayBuffer.isView(v)) return v;
   const obj = typeof (v as { toJSON?: unknown }).toJSON === 'function' ? (v as { toJSON(): object }).toJSON() : v;
   const out: Row = {};

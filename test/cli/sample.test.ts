@@ -110,7 +110,7 @@ describe('yarn sample', () => {
       sample(['--checkpoint', ckpt, '--prompt', '1=', '--gen-length', '31']),
       sample(['--help']),
     ]);
-    expect([bad.code, bad.stderr]).toEqual([1, 'error: resolveCheckpoint: /no/such/dir does not exist\n']);
+    expect([bad.code, bad.stderr]).toEqual([1, 'error: --checkpoint: /no/such/dir does not exist\n']);
     expect([wrongFlag.code, wrongFlag.stderr]).toEqual([1, 'error: --steps applies to --sampler llada|remdm only (got --sampler dus)\n']);
     expect(tooLong.code).toBe(1);
     expect(tooLong.stderr.trim().split('\n').pop()).toBe(`error: longest prompt + --gen-length 31 = 33 tokens exceeds max_seq_len 32 of ${ckpt}/step-000001`);

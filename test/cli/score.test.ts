@@ -85,7 +85,7 @@ describe('yarn score', () => {
       score(['--checkpoint', ckpt, '--prompt', '1=', '--answer', '2', '--mc', '10', '--batch-size', '4']),
       score(['--checkpoint', ckpt, '--prompt', '1=', '--answer', '2', '--estimator', 'one-step', '--cfg-scale', '1']),
     ]);
-    expect([bad.code, bad.stderr]).toEqual([1, `error: resolveCheckpoint: ${path.join(tmp, 'nope')} does not exist\n`]);
+    expect([bad.code, bad.stderr]).toEqual([1, `error: --checkpoint: ${path.join(tmp, 'nope')} does not exist\n`]);
     expect([notMultiple.code, notMultiple.stderr]).toEqual([1, 'error: --mc (10) must be a positive multiple of --batch-size (4)\n']);
     expect([cfgOneStep.code, cfgOneStep.stderr]).toEqual([1, 'error: --cfg-scale applies to --estimator mc only\n']);
   });
