@@ -25,5 +25,6 @@ runMain(async () => {
   // Reward modules load (and are probed) before any training time is spent; paths are relative to the config file.
   const rewardSource = await rewardSourceFromConfig(config.rewards, path.dirname(file));
   const { trainGrpo } = await import('../rl/grpo_trainer.ts'); // tfjs loads only for a run that can start
-  await trainGrpo(config, { resume: argv.resume, rewardSource });
+  const { periodicEval } = await import('../eval/periodic.ts');
+  await trainGrpo(config, { resume: argv.resume, rewardSource, evaluate: periodicEval(config) });
 });

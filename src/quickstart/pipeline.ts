@@ -15,6 +15,7 @@ import type { SamplerName } from '../sampling/index.ts';
 import { loadModel } from '../checkpoint/load_model.ts';
 import { trainGrpo } from '../rl/grpo_trainer.ts';
 import { rewardSourceFromConfig } from '../rl/reward_source.ts';
+import { periodicEval } from '../eval/periodic.ts';
 import { train } from '../train/trainer.ts';
 import { createLogger } from '../engine/run_log.ts';
 
@@ -60,7 +61,7 @@ export async function runQuickstart(o: QuickstartOptions): Promise<QuickstartRes
   else {
     logger.info({ steps: grpoCfg.training.max_steps }, 'stage 2/3: diffu-GRPO');
     const rewardSource = await rewardSourceFromConfig(grpoCfg.rewards, path.dirname(grpoLoaded.path));
-    const r = await trainGrpo(grpoCfg, { logger, rewardSource, resume: readLatest(grpoDir) !== null });
+    const r = await trainGrpo(grpoCfg, { logger, rewardSource, resume: readLatest(grpoDir) !== null, evaluate: periodicEval(grpoCfg) });
     tf.dispose(Object.values(r.params));
   }
   const t2 = performance.now();

@@ -43,7 +43,12 @@ export interface GrpoOptions {
   /** workerTensors: each data-parallel worker's tf.memory().numTensors after the step (empty with training.workers 1). */
   onStep?: (info: { step: number; metrics: Record<string, number>; numTensors: number; workerTensors: number[] }) => void;
   stopAfter?: number;
+  /** The periodic evaluation of `config.eval` (eval/periodic.ts); required when config.eval.task is set. */
+  evaluate?: PeriodicEval;
 }
+
+/** Evaluates the current policy; returns metrics such as `eval/<task>/accuracy`. */
+export type PeriodicEval = (model: { params: Params; cfg: ModelConfig; tokenizer: Tokenizer }) => Promise<Record<string, number>>;
 
 export interface GrpoState {
   step: number;
@@ -58,6 +63,7 @@ export async function trainGrpo(config: GrpoConfig, opts: GrpoOptions): Promise<
   const runDir = config.run.output_dir;
   const g = config.grpo;
   const t = config.training;
+  if (config.eval.task && !opts.evaluate) throw new Error('trainGrpo: config.eval.task is set but no evaluate function was given (pass eval/periodic.ts periodicEval(config))');
   if (g.prompts_per_step % t.grad_accum !== 0) throw new ConfigError(`grpo.prompts_per_step (${g.prompts_per_step}) must be divisible by training.grad_accum (${t.grad_accum})`);
   const W = resolveWorkers(t.workers, { key: 'training.grad_accum', n: t.grad_accum, share: 'grad_accum / workers micro-batches' }, backend.backend);
   if (g.trajectory_states !== null && g.logp_estimator !== 'trajectory') {
@@ -162,12 +168,7 @@ export async function trainGrpo(config: GrpoConfig, opts: GrpoOptions): Promise<
       opts.onStep?.({ step: state.step, metrics, numTensors: tf.memory().numTensors, workerTensors });
       if (state.step % t.log_every === 0 || state.step === lastStep) log.metrics({ step: state.step, ...metrics });
       if (config.eval.task && t.eval_every > 0 && (state.step % t.eval_every === 0 || state.step === lastStep)) {
-        const e = config.eval;
-        const { summary } = await evaluate({ params, cfg, tokenizer }, {
-          task: e.task!, subset: e.subset, seed: e.seed, parser: e.parser, batch_size: e.batch_size, dataDir: resolveDataDir(config.runtime.data_dir ?? undefined),
-          sampler: { gen_length: s.gen_length, block_length: s.block_length },
-        });
-        log.metrics({ step: state.step, [`eval/${e.task}/accuracy`]: summary.accuracy, [`eval/${e.task}/ci95_low`]: summary.ci95[0], [`eval/${e.task}/ci95_high`]: summary.ci95[1] });
+        log.metrics({ step: state.step, ...(await opts.evaluate!({ params, cfg, tokenizer })) });
       }
       if ((t.save_every > 0 && state.step % t.save_every === 0) || state.step === lastStep) {
         state.sampling_rng = samplingRng.getState();
