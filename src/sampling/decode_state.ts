@@ -19,6 +19,8 @@ export interface DecodeContext {
   attentionMask: tf.Tensor2D | null;
   /** [N, L] bool, true on real prompt tokens (what the unconditional CFG copy masks). */
   promptMask: tf.Tensor2D;
+  /** [N, L] bool, true on generation-region tokens fixed before sampling (GenerateOptions.fixed); null = none. */
+  fixedMask?: tf.Tensor2D | null;
   maskId: number;
   eosId: number;
   cfgScale: number;

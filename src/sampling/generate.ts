@@ -5,6 +5,8 @@
  * N = P·G, L = max prompt length + gen_length. Shorter prompts are LEFT-padded with padId and an attention mask
  * [N, L] (1 real, 0 pad) is passed to the LogitsFn (null when no row is padded), so all generation regions share the
  * columns [Lp, L). Samplers only ever write inside the generation region, so prompt tokens never change.
+ * `fixed` tokens (inpainting) are placed in the generation region before the first step: llada, dus and threshold
+ * only ever write [MASK] positions, and ReMDM skips them (ctx.fixedMask), so they never change either.
  *
  * NFE counts forward passes over the batch: one per LogitsFn call, two when cfg_scale > 0 (the cond/uncond pair runs
  * as one batched call of 2N rows but is reported as 2, as in the papers' NFE accounting).
@@ -44,6 +46,12 @@ export async function generate(logitsFn: LogitsFn, opts: GenerateOptions): Promi
     }
   });
   const padded = rows.some((p) => p.length < Lp);
+  const isFixed = opts.fixed ? new Int32Array(N * L) : null;
+  opts.fixed?.forEach((row, n) => row.forEach((t, k) => {
+    if (t === null) return;
+    ids[n * L + Lp + k] = t;
+    isFixed![n * L + Lp + k] = 1;
+  }));
 
   const ctx: DecodeContext = {
     logitsFn,
@@ -53,6 +61,7 @@ export async function generate(logitsFn: LogitsFn, opts: GenerateOptions): Promi
     genLength: Lg,
     attentionMask: padded ? tf.tensor2d(am, [N, L], 'float32') : null,
     promptMask: tf.tidy(() => tf.cast(tf.tensor2d(isPrompt, [N, L], 'int32'), 'bool')) as tf.Tensor2D,
+    fixedMask: isFixed ? (tf.tidy(() => tf.cast(tf.tensor2d(isFixed, [N, L], 'int32'), 'bool')) as tf.Tensor2D) : null,
     maskId: opts.maskId,
     eosId: opts.eosId,
     cfgScale: opts.cfg_scale ?? 0,
@@ -100,6 +109,7 @@ export async function generate(logitsFn: LogitsFn, opts: GenerateOptions): Promi
     if (!x.isDisposed) x.dispose();
     ctx.attentionMask?.dispose();
     ctx.promptMask.dispose();
+    ctx.fixedMask?.dispose();
   }
 }
 
@@ -132,6 +142,14 @@ function validate(o: GenerateOptions): void {
   if (o.eta !== undefined && !(o.eta >= 0)) bad('eta', o.eta, 'must be >= 0');
   if (o.top_p !== undefined && !(o.top_p > 0 && o.top_p <= 1)) bad('top_p', o.top_p, 'must be in (0, 1]');
   if (o.alpha_on !== undefined && !(o.alpha_on > 0 && o.alpha_on < 1)) bad('alpha_on', o.alpha_on, 'must be in (0, 1)');
+  if (o.fixed !== undefined) {
+    const N = o.prompts.length * G;
+    if (!Array.isArray(o.fixed) || o.fixed.length !== N) bad('fixed', `${Array.isArray(o.fixed) ? o.fixed.length : typeof o.fixed} rows`, `must have one row per prompt × num_generations (${N})`);
+    o.fixed.forEach((row, n) => {
+      if (!Array.isArray(row) || row.length !== o.gen_length) bad(`fixed[${n}]`, Array.isArray(row) ? row.length : row, `must have gen_length (${o.gen_length}) entries`);
+      if (!row.every((t) => t === null || (Number.isInteger(t) && t >= 0 && t !== o.maskId))) bad(`fixed[${n}]`, row, 'entries must be null or a token id other than maskId');
+    });
+  }
   const tOn = o.t_on ?? 0.55;
   const tOff = o.t_off ?? 0.05;
   if (!(tOff > 0 && tOff < tOn && tOn < 1)) bad('t_on/t_off', [tOn, tOff], 'must satisfy 0 < t_off < t_on < 1');

@@ -157,7 +157,8 @@ function remdmStep(
   const V = logits.shape[2];
   let p: tf.Tensor = tf.softmax(logits); // p_θ [N, L, V]
   if (topP < 1) p = nucleus(p, topP);
-  const active = columnRange(L, start, end); // [1, L]
+  const inBlock = columnRange(L, start, end); // [1, L]
+  const active = ctx.fixedMask ? tf.logicalAnd(inBlock, tf.logicalNot(ctx.fixedMask)) : inBlock; // [1 or N, L]: fixed tokens are never re-masked
   const isMask = tf.equal(x, ctx.maskId); // [N, L]
   const sigma: tf.Tensor | number =
     c.sigma ?? tf.expandDims(confSigma(psi!, tf.logicalAnd(tf.logicalNot(isMask), active), c.sigmaMax), 2); // [N, L, 1]

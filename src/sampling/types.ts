@@ -78,6 +78,12 @@ export interface GenerateOptions extends SamplingIds {
   alpha_on?: number;
   /** remdm only: nucleus top-p on p_θ (the top token is always kept). Default 0.9; 1 = off. */
   top_p?: number;
+  /**
+   * Tokens held fixed in the generation region, per ROW [N][Lg] (N = prompts × G): a token id is placed before the
+   * first step and never changed, like a prompt token (no sampler writes it, ReMDM never re-masks it); null = sampled.
+   * Inpainting (IGPO, rl/inpaint.ts). Absent = every position is sampled.
+   */
+  fixed?: (number | null)[][];
 }
 
 export interface GenerateResult {
