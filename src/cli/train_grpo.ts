@@ -3,6 +3,7 @@ import path from 'node:path';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { loadConfig } from '../config/load.ts';
+import { resolveDataDir } from '../data/index.ts';
 import { grpoConfigSchema } from '../config/schema.ts';
 import { validateGrpoRun } from '../config/validate_inputs.ts';
 import { rewardSourceFromConfig } from '../rl/reward_source.ts';
@@ -26,5 +27,5 @@ runMain(async () => {
   const rewardSource = await rewardSourceFromConfig(config.rewards, path.dirname(file));
   const { trainGrpo } = await import('../rl/grpo_trainer.ts'); // tfjs loads only for a run that can start
   const { periodicEval } = await import('../eval/periodic.ts');
-  await trainGrpo(config, { resume: argv.resume, rewardSource, evaluate: periodicEval(config) });
+  await trainGrpo(config, { resume: argv.resume, rewardSource, evaluate: periodicEval(config.eval, config.sampler, resolveDataDir(config.runtime.data_dir)) });
 });

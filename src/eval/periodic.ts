@@ -1,22 +1,25 @@
 /**
  * A GRPO run's periodic evaluation (`eval:` in the config, every `training.eval_every` steps) as a function of the
- * current policy, returning its metrics. The CLIs hand it to trainGrpo, so rl/ never imports eval/.
+ * current policy, returning its metrics. The CLIs hand it to trainGrpo (GrpoOptions.evaluate), so rl/ never imports
+ * eval/; it takes plain values, so eval/ never imports config/ either.
  */
-import type { GrpoConfig } from '../config/schema.ts';
-import { resolveDataDir } from '../data/index.ts';
-import type { PeriodicEval } from '../rl/grpo_trainer.ts';
-import { evaluate } from './evaluate.ts';
+import type { ModelConfig } from '../model/config.ts';
+import type { Params } from '../model/model.ts';
+import type { Tokenizer } from '../tokenizer/index.ts';
+import { evaluate, type EvalOptions } from './evaluate.ts';
 
-export function periodicEval(config: GrpoConfig): PeriodicEval | undefined {
-  const e = config.eval;
-  if (!e.task) return undefined;
+type Model = { params: Params; cfg: ModelConfig; tokenizer: Tokenizer };
+
+/** `e` is the config's `eval:` section (null task = no evaluation); `sampler` its gen/block length; `dataDir` resolved. */
+export function periodicEval(
+  e: { task: EvalOptions['task'] | null } & Pick<EvalOptions, 'subset' | 'seed' | 'parser' | 'batch_size'>,
+  sampler: { gen_length: number; block_length: number },
+  dataDir: string,
+): ((model: Model) => Promise<Record<string, number>>) | undefined {
   const task = e.task;
-  const s = config.sampler;
+  if (!task) return undefined;
   return async (model) => {
-    const { summary } = await evaluate(model, {
-      task, subset: e.subset, seed: e.seed, parser: e.parser, batch_size: e.batch_size, dataDir: resolveDataDir(config.runtime.data_dir ?? undefined),
-      sampler: { gen_length: s.gen_length, block_length: s.block_length },
-    });
+    const { summary } = await evaluate(model, { task, subset: e.subset, seed: e.seed, parser: e.parser, batch_size: e.batch_size, dataDir, sampler });
     return { [`eval/${task}/accuracy`]: summary.accuracy, [`eval/${task}/ci95_low`]: summary.ci95[0], [`eval/${task}/ci95_high`]: summary.ci95[1] };
   };
 }

@@ -61,7 +61,7 @@ export async function runQuickstart(o: QuickstartOptions): Promise<QuickstartRes
   else {
     logger.info({ steps: grpoCfg.training.max_steps }, 'stage 2/3: diffu-GRPO');
     const rewardSource = await rewardSourceFromConfig(grpoCfg.rewards, path.dirname(grpoLoaded.path));
-    const r = await trainGrpo(grpoCfg, { logger, rewardSource, resume: readLatest(grpoDir) !== null, evaluate: periodicEval(grpoCfg) });
+    const r = await trainGrpo(grpoCfg, { logger, rewardSource, resume: readLatest(grpoDir) !== null, evaluate: periodicEval(grpoCfg.eval, grpoCfg.sampler, resolveDataDir(grpoCfg.runtime.data_dir)) });
     tf.dispose(Object.values(r.params));
   }
   const t2 = performance.now();

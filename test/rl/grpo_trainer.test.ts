@@ -9,6 +9,7 @@ import { policyLoss } from '../../src/rl/objectives/d1_loss.ts';
 import { processAdvantages } from '../../src/rl/advantages.ts';
 import { collectRollout, disposeRollout, tokenCredit, type RewardSource, type RolloutOptions } from '../../src/rl/rollout.ts';
 import { drawStates } from '../../src/rl/objectives/d1.ts';
+import { resolveDataDir } from '../../src/data/index.ts';
 import { periodicEval } from '../../src/eval/periodic.ts';
 import { TARGET, config, countTarget, countTargetCredited, logProbs, modelConfig, quiet, rolloutOptions, saveInitCheckpoint, tmp, tok } from './grpo_helpers.ts';
 
@@ -32,7 +33,7 @@ describe('diffu-GRPO trainer', () => {
     const cfg = config(dir, { max_steps: 6 });
     cfg.eval = { task: 'sudoku', subset: 4, seed: 0, batch_size: 4, parser: 'd1' };
     cfg.training.eval_every = 3;
-    await trainGrpo(cfg, { logger: quiet, rewardSource: countTarget, evaluate: periodicEval(cfg), onStep: (s) => counts.push(s.numTensors) });
+    await trainGrpo(cfg, { logger: quiet, rewardSource: countTarget, evaluate: periodicEval(cfg.eval, cfg.sampler, resolveDataDir(cfg.runtime.data_dir)), onStep: (s) => counts.push(s.numTensors) });
     expect(counts[5]).toBe(counts[1]);
     const lines = fs.readFileSync(path.join(dir, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
     const evals = lines.filter((l) => 'eval/sudoku/accuracy' in l);
@@ -53,7 +54,7 @@ describe('diffu-GRPO trainer', () => {
       const cfg = config(tmp(), { max_steps: 4 });
       cfg.grpo.logp_estimator = est;
       cfg.training.grad_accum = 2;
-      await trainGrpo(cfg, { logger: quiet, rewardSource: countTarget, evaluate: periodicEval(cfg), onStep: (s) => counts.push(s.numTensors) });
+      await trainGrpo(cfg, { logger: quiet, rewardSource: countTarget, onStep: (s) => counts.push(s.numTensors) });
       expect(counts[3]).toBe(counts[1]);
     }
   });
@@ -63,7 +64,7 @@ describe('diffu-GRPO trainer', () => {
     const cfg = config(tmp(), { max_steps: 4 });
     cfg.grpo.logp_estimator = 'trajectory';
     cfg.grpo.trajectory_states = 1;
-    await trainGrpo(cfg, { logger: quiet, rewardSource: countTarget, evaluate: periodicEval(cfg), onStep: (s) => counts.push(s.numTensors) });
+    await trainGrpo(cfg, { logger: quiet, rewardSource: countTarget, onStep: (s) => counts.push(s.numTensors) });
     expect(counts[3]).toBe(counts[1]);
     const bad = config(tmp(), { max_steps: 1 });
     bad.grpo.trajectory_states = 2;
