@@ -158,10 +158,21 @@ export const samplerSchema = z.strictObject({
 
 export const OBJECTIVES = ['d1', 'wd1', 'spg', 'espo'] as const;
 
+/** ESPO's own keys (rl/objectives/espo.ts; ML-GSAI/ESPO espo/configs.py, recipes/run_*_llada.sh). */
+export const espoSchema = z.strictObject({
+  /** ELBO Monte Carlo samples per inner update, each a stratified mask + its complement (configs.py: 1; every LLaDA recipe: 2). */
+  num_mc: positiveInt.default(2),
+  /** Also score the complementary mask (ESPO's coupled pass, configs.py reduce_var: true): 2 forward passes per sample. */
+  reduce_var: z.boolean().default(true),
+  /** Leave-one-out baseline r − mean of the other G−1 (espo_trainer.py, hard-coded): the advantages × G/(G−1). */
+  leave_one_out: z.boolean().default(true),
+});
+
 export const grpoSchema = z.strictObject({
   /**
    * The policy-optimization objective (rl/objectives/): d1 = diffu-GRPO's clipped token ratio + KL on per-token
-   * log-prob estimates. Each objective reads only the keys OBJECTIVE_KEYS gives it.
+   * log-prob estimates; wd1 = ratio-free weighted likelihood (softmax(±A) over the group, d1's one-step log π);
+   * espo = ESPO's clipped sequence ratio of ELBOs + k2 KL. Each objective reads only the keys OBJECTIVE_KEYS gives it.
    */
   objective: z.enum(OBJECTIVES).default('d1'),
   /** G: completions per prompt (d1: 6). */
@@ -200,6 +211,8 @@ export const grpoSchema = z.strictObject({
   ref_model_mixup_alpha: z.number().min(0).max(1).default(0.6),
   /** Rollouts (prompt, completion, rewards, advantage) written to rollouts.arrow per step. */
   log_rollouts: nonNegInt.default(4),
+  /** espo only: ESPO's ELBO estimate and baseline. */
+  espo: espoSchema.default(espoSchema.parse({})),
 });
 
 export type GrpoSection = z.infer<typeof grpoSchema>;
@@ -209,14 +222,27 @@ export type GrpoSection = z.infer<typeof grpoSchema>;
  * silently ignored); every key not listed applies to all objectives.
  */
 export const OBJECTIVE_KEYS: Record<string, readonly (typeof OBJECTIVES)[number][]> = {
-  epsilon: ['d1'],
-  epsilon_high: ['d1'],
+  epsilon: ['d1', 'espo'],
+  epsilon_high: ['d1', 'espo'],
   loss_type: ['d1'],
   logp_estimator: ['d1'],
   trajectory_states: ['d1'],
   importance_sampling_level: ['d1'],
   credit: ['d1'],
-  p_mask_prompt: ['d1'],
+  p_mask_prompt: ['d1', 'wd1'],
+  // wd1 has no reference model (and no ratio).
+  beta: ['d1', 'espo'],
+  ref_model_sync_steps: ['d1', 'espo'],
+  ref_model_mixup_alpha: ['d1', 'espo'],
+  espo: ['espo'],
+};
+
+/**
+ * Shared keys whose default differs under an objective (its paper's recipe), applied when the key is absent.
+ * espo: ML-GSAI/ESPO recipes/train.yaml l.17–18 (beta 0.01, epsilon 0.2).
+ */
+export const OBJECTIVE_DEFAULTS: Partial<Record<(typeof OBJECTIVES)[number], Record<string, unknown>>> = {
+  espo: { epsilon: 0.2, beta: 0.01 },
 };
 
 /** grpoSchema, refusing the keys the chosen objective does not read (named with the objective). */
@@ -229,6 +255,8 @@ export const grpoSectionSchema = z.preprocess((raw, ctx) => {
         ctx.addIssue({ code: 'custom', path: [key], message: `does not apply to grpo.objective: ${objective} (only to ${only.join(', ')}); remove it` });
       }
     }
+    const defaults = OBJECTIVE_DEFAULTS[objective as (typeof OBJECTIVES)[number]];
+    if (defaults) return { ...defaults, ...(raw as Record<string, unknown>) };
   }
   return raw;
 }, grpoSchema);

@@ -28,6 +28,7 @@ import { createLogger, openRunLog } from '../engine/run_log.ts';
 import { learningRate } from '../engine/schedule.ts';
 import { accumulateGrads, applyGrads } from '../engine/step.ts';
 import { loadPromptRows } from './prompts.ts';
+import { objectiveFor } from './objectives/index.ts';
 import { collectRollout, disposeRollout, microLosses, type RewardSource, type Rollout, type RolloutOptions } from './rollout.ts';
 import { parallelRollout, RolloutWorkers } from './workers.ts';
 import { resolveWorkers, weightArrays, type PooledGrads } from '../engine/parallel.ts';
@@ -74,7 +75,7 @@ export async function trainGrpo(config: GrpoConfig, opts: GrpoOptions): Promise<
   const cfg = start.config as unknown as ModelConfig;
   const tokenizer = tokenizerFromJSON(start.tokenizerJson);
   const params = paramsFromTensors(start.params, cfg, true, resumeDir ?? config.init_from);
-  const ref: Params | null = g.beta > 0 ? loadReference(config, start, resumeDir, cfg) : null;
+  const ref: Params | null = g.beta > 0 && objectiveFor(g).cachesRef(g.beta) ? loadReference(config, start, resumeDir, cfg) : null; // wd1: none
   const opt = new AdamW(params, config.optimizer);
   const state: GrpoState = {
     step: 0,

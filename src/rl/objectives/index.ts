@@ -4,12 +4,15 @@
  */
 import type { GrpoSection } from '../../config/schema.ts';
 import { d1Objective } from './d1.ts';
+import { wd1Objective } from './wd1.ts';
 import type { Objective } from './types.ts';
 
 export function objectiveFor(g: GrpoSection): Objective {
   switch (g.objective) {
     case 'd1':
       return d1Objective(g);
+    case 'wd1':
+      return wd1Objective(g);
     default:
       throw new Error(`grpo.objective '${String(g.objective)}' is not implemented`);
   }
