@@ -18,6 +18,7 @@ import { ConfigError } from '../backend/errors.ts';
 import { Rng, type RngState } from '../backend/rng.ts';
 import { loadCheckpoint, resolveCheckpoint, saveCheckpoint } from '../checkpoint/checkpoint.ts';
 import type { GrpoConfig } from '../config/schema.ts';
+import { checkGrpoConfig } from '../config/validate.ts';
 import type { ModelConfig } from '../model/config.ts';
 import { paramsFromTensors } from '../checkpoint/load_model.ts';
 import type { Params } from '../model/model.ts';
@@ -73,6 +74,7 @@ export async function trainGrpo(config: GrpoConfig, opts: GrpoOptions): Promise<
   const resumeDir = opts.resume ? resolveCheckpoint(runDir) : null;
   const start = loadCheckpoint(resumeDir ?? resolveCheckpoint(config.init_from));
   const cfg = start.config as unknown as ModelConfig;
+  checkGrpoConfig(config, { max_seq_len: cfg.max_seq_len, source: `checkpoint ${start.dir}` }, () => 'config'); // before any worker starts or file is written
   const tokenizer = tokenizerFromJSON(start.tokenizerJson);
   const params = paramsFromTensors(start.params, cfg, true, resumeDir ?? config.init_from);
   const ref: Params | null = g.beta > 0 && objectiveFor(g).cachesRef(g.beta) ? loadReference(config, start, resumeDir, cfg) : null; // wd1: none
