@@ -140,6 +140,20 @@ export type TrainConfig = z.infer<typeof trainConfigSchema>;
 // ---------------------------------------------------------------------------------------------------------------
 // diffu-GRPO (d1). Defaults are d1's where d1 sets them (diffu-grpo/slurm_scripts, train.yaml; research/d1-grpo.md).
 
+/** SPG's own keys (rl/objectives/spg.ts; facebookresearch/SPG spg/diffu_grpo_config.py l.389–417, slurm_scripts/). */
+export const spgSchema = z.strictObject({
+  /** The bound for A ≤ 0: mix = w·EUBO + (1−w)·ELBO ("SPG w/ Mixture", spg_mix/*.sbatch) | eubo | elbo | zero. */
+  logp_estimation: z.enum(['mix', 'eubo', 'elbo', 'zero']).default('mix'),
+  /** β of the EUBO (config l.410: 1.5; scripts: 1.0 Sudoku, 1.5 GSM8K/MATH and Countdown mix, 2.0 Countdown eubo). */
+  eubo_beta: z.number().gt(0).default(1.5),
+  /** w, the EUBO's share of the mixed negative term (config l.414 and every mix script: 0.5). */
+  mix_weight: z.number().min(0).max(1).default(0.5),
+  /** T: masked copies per completion each inner update, at most gen_length / block_length (scripts: 2; config: 1). */
+  num_t: positiveInt.default(2),
+  /** Block of the block-wise masks; must divide sampler.gen_length (train.yaml: 32, as d1's sampler block). */
+  block_length: positiveInt.default(32),
+});
+
 export const samplerSchema = z.strictObject({
   /** llada (low-confidence remasking, semi-AR blocks) | dus | remdm | threshold. */
   name: z.enum(['llada', 'dus', 'remdm', 'threshold']).default('llada'),
@@ -201,6 +215,8 @@ export const grpoSchema = z.strictObject({
    * the loss averages over the tokens committed at those states, each token drawn with prob K/steps). null = all.
    */
   trajectory_states: positiveInt.nullable().default(null),
+  /** spg only: SPG's bounds and block-wise masks. */
+  spg: spgSchema.default(spgSchema.parse({})),
   /**
    * outcome: one advantage per completion, r − group mean (d1). process: rewards that credit characters (e.g. sudoku's
    * cells) give each token the reward-to-go from its sampler step on, minus the group mean (DeepSeekMath §4.1.3).
@@ -229,12 +245,13 @@ export const OBJECTIVE_KEYS: Record<string, readonly (typeof OBJECTIVES)[number]
   trajectory_states: ['d1'],
   importance_sampling_level: ['d1'],
   credit: ['d1'],
-  p_mask_prompt: ['d1', 'wd1'],
-  // wd1 has no reference model (and no ratio).
+  p_mask_prompt: ['d1', 'wd1', 'spg'],
+  // wd1 has no reference model (and no ratio); SPG neither (spg_trainer.py l.123–124 raises on beta ≠ 0).
   beta: ['d1', 'espo'],
   ref_model_sync_steps: ['d1', 'espo'],
   ref_model_mixup_alpha: ['d1', 'espo'],
   espo: ['espo'],
+  spg: ['spg'],
 };
 
 /**
@@ -243,6 +260,8 @@ export const OBJECTIVE_KEYS: Record<string, readonly (typeof OBJECTIVES)[number]
  */
 export const OBJECTIVE_DEFAULTS: Partial<Record<(typeof OBJECTIVES)[number], Record<string, unknown>>> = {
   espo: { epsilon: 0.2, beta: 0.01 },
+  // spg: every SPG script runs β 0 and μ = NUM_ITER 4 (slurm_scripts/spg_*/*.sbatch).
+  spg: { beta: 0, num_iterations: 4 },
 };
 
 /** grpoSchema, refusing the keys the chosen objective does not read (named with the objective). */

@@ -5,6 +5,8 @@
 import type { GrpoSection } from '../../config/schema.ts';
 import { d1Objective } from './d1.ts';
 import { wd1Objective } from './wd1.ts';
+import { espoObjective } from './espo.ts';
+import { spgObjective } from './spg.ts';
 import type { Objective } from './types.ts';
 
 export function objectiveFor(g: GrpoSection): Objective {
@@ -13,6 +15,10 @@ export function objectiveFor(g: GrpoSection): Objective {
       return d1Objective(g);
     case 'wd1':
       return wd1Objective(g);
+    case 'espo':
+      return espoObjective(g);
+    case 'spg':
+      return spgObjective(g);
     default:
       throw new Error(`grpo.objective '${String(g.objective)}' is not implemented`);
   }
