@@ -14,8 +14,8 @@ import { codeTestsReward, extractCode } from '../rewards/code_tests.ts';
 import { SYSTEM_PROMPT } from '../tokenizer/templates.ts';
 import type { GenerateOptions } from '../sampling/index.ts';
 import { countdownFields, formatPrompt } from '../tokenizer/templates.ts';
-import { d1CountdownCorrect, d1CountdownEquation, d1Gsm8kCorrect, d1Gsm8kGold, d1MathAnswer, d1MathCorrect, d1ParseGsm8k, d1SudokuCells } from './parsers_d1.ts';
-import { sudokuCellAccuracy } from './sudoku_score.ts';
+import { d1CountdownCorrect, d1CountdownEquation, d1Gsm8kCorrect, d1Gsm8kGold, d1MathAnswer, d1MathCorrect, d1ParseGsm8k, d1SudokuCells } from '../parsing/parsers_d1.ts';
+import { sudokuCellAccuracy } from '../parsing/sudoku_score.ts';
 
 export type EvalTask = 'sudoku' | 'countdown' | 'gsm8k' | 'math500' | 'humaneval' | 'mbpp';
 export const EVAL_TASKS: readonly EvalTask[] = ['sudoku', 'countdown', 'gsm8k', 'math500', 'humaneval', 'mbpp'];

@@ -11,8 +11,8 @@
  * generations: lenient pays partial credit there, d1 pays 0).
  */
 import { ConfigError } from '../backend/errors.ts';
-import { d1SudokuReward } from '../eval/parsers_d1.ts';
-import { sudokuCellCredit } from '../eval/sudoku_score.ts';
+import { d1SudokuReward } from '../parsing/parsers_d1.ts';
+import { sudokuCellCredit } from '../parsing/sudoku_score.ts';
 
 type Args = { completions: string[]; rows: Record<string, unknown>[]; args?: Record<string, unknown> };
 type Credited = { reward: number; credit: { at: number; value: number }[] };

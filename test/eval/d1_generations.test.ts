@@ -7,8 +7,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import zlib from 'node:zlib';
 import { describe, expect, it } from 'vitest';
-import { d1CountdownCorrect, d1CountdownEquation, d1Gsm8kCorrect, d1MathAnswer, d1MathCorrect, d1ParseGsm8k, d1SudokuCells, d1SudokuReward } from '../../src/eval/parsers_d1.ts';
-import { sudokuCellCredit } from '../../src/eval/sudoku_score.ts';
+import { d1CountdownCorrect, d1CountdownEquation, d1Gsm8kCorrect, d1MathAnswer, d1MathCorrect, d1ParseGsm8k, d1SudokuCells, d1SudokuReward } from '../../src/parsing/parsers_d1.ts';
+import { sudokuCellCredit } from '../../src/parsing/sudoku_score.ts';
 import { REPO_ROOT } from '../paths.ts';
 
 type Row = { completion: string; gold?: unknown; puzzle?: string; numbers?: number[]; target?: number };

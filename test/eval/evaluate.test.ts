@@ -10,7 +10,7 @@ import { saveCheckpoint } from '../../src/checkpoint/checkpoint.ts';
 import { resolveDataDir } from '../../src/data/index.ts';
 import { evaluate, writeEvalResults } from '../../src/eval/evaluate.ts';
 import { meanInterval, wilson } from '../../src/eval/stats.ts';
-import { sudokuCellAccuracy, sudokuCellCredit } from '../../src/eval/sudoku_score.ts';
+import { sudokuCellAccuracy, sudokuCellCredit } from '../../src/parsing/sudoku_score.ts';
 import type { ModelConfig } from '../../src/model/config.ts';
 import { loadModel } from '../../src/checkpoint/load_model.ts';
 import { disposeParams, initParams } from '../../src/model/model.ts';

@@ -3,8 +3,8 @@
  * eval/parser_helper.py, diffu-grpo/reward_func.py at commit 837888f); the expected values follow the Python.
  */
 import { describe, expect, it } from 'vitest';
-import { isEquivD1, lastBoxedOnlyString, removeBoxed, stripStringD1 } from '../../src/eval/d1_math.ts';
-import { d1CountdownCorrect, d1CountdownEquation, d1Gsm8kCorrect, d1Gsm8kGold, d1MathAnswer, d1MathCorrect, d1ParseGsm8k, d1SudokuAnswer, d1SudokuCells, d1SudokuReward } from '../../src/eval/parsers_d1.ts';
+import { isEquivD1, lastBoxedOnlyString, removeBoxed, stripStringD1 } from '../../src/parsing/d1_math.ts';
+import { d1CountdownCorrect, d1CountdownEquation, d1Gsm8kCorrect, d1Gsm8kGold, d1MathAnswer, d1MathCorrect, d1ParseGsm8k, d1SudokuAnswer, d1SudokuCells, d1SudokuReward } from '../../src/parsing/parsers_d1.ts';
 import { parseGsm8kEval } from '../../src/rewards/gsm8k.ts';
 import { sudokuReward } from '../../src/rewards/sudoku.ts';
 

@@ -1,7 +1,7 @@
 /** Python's float(), int(), str.strip() and eval() of arithmetic, as d1's parsers use them (expected values: CPython 3.11). */
 import { describe, expect, it } from 'vitest';
-import { pythonEvalArithmetic, type PyValue } from '../../src/eval/python_arith.ts';
-import { codePoints, decimalValue, pyStrip, pythonFloat, pythonInt } from '../../src/eval/python_text.ts';
+import { pythonEvalArithmetic, type PyValue } from '../../src/parsing/python_arith.ts';
+import { codePoints, decimalValue, pyStrip, pythonFloat, pythonInt } from '../../src/parsing/python_text.ts';
 
 describe('pythonFloat = float(s)', () => {
   const accepted: [string, number][] = [
