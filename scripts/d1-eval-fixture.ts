@@ -1,7 +1,7 @@
 /**
  * Builds test/fixtures/d1_eval_generations/ from d1's released evaluation generations (see the README there):
- *   git --git-dir=<d1 mirror> archive HEAD eval/eval_baselines | tar x -C /tmp/d1
- *   npx tsx scripts/d1-eval-fixture.ts --src /tmp/d1/eval/eval_baselines
+ *   git --git-dir=<d1 mirror> archive HEAD eval/eval_baselines | tar x -C <dir>
+ *   npx tsx scripts/d1-eval-fixture.ts --src <dir>/eval/eval_baselines
  * One gzipped JSONL per setup (<task>_<gen_length>.jsonl.gz), the shards concatenated in file-name order, keeping
  * only what scoring needs: the completion and the gold (Sudoku: also the puzzle from the question; Countdown: the
  * numbers and target).
