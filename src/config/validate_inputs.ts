@@ -108,7 +108,7 @@ export function validateGrpoRun(loaded: LoadedConfig<GrpoConfig>, opts: { resume
     if (!GENERATED.includes(d.task)) throw configError(where, 'data.train_path', `is required for task '${d.task}' (only ${GENERATED.join(', ')} can be generated)`);
     // Generating the whole prompt set takes seconds (the trainer does it); the first items show the prompt length.
     const sample = generateRows(d.task, d.seed ?? config.run.seed + 1, Math.min(d.num_train ?? 256, 256), dataDir);
-    sample.forEach((row, i) => atRow(`generated ${d.task} prompt ${i}`, row, d.task, () => fits(formatPrompt(d.task as TaskName, row))));
+    sample.forEach((row, i) => atRow(`generated ${d.task} prompt ${i}`, row, null, () => fits(formatPrompt(d.task as TaskName, row))));
   }
   if (config.eval.task !== null) {
     // The periodic eval decodes with the task's defaults and the run's gen_length / block_length (grpo_trainer.ts).
@@ -119,7 +119,7 @@ export function validateGrpoRun(loaded: LoadedConfig<GrpoConfig>, opts: { resume
     } catch (e) {
       throw configError(where, 'eval.task', `${config.eval.task} is decoded with its ${s.steps} steps and the run's sampler.gen_length / block_length: ${(e as Error).message}`);
     }
-    spec.load(dataDir).forEach((row, i) => atRow(`${config.eval.task} test item ${i}`, row, config.eval.task!, () => fits(spec.prompt(row))));
+    spec.load(dataDir).forEach((row, i) => atRow(`eval.task ${config.eval.task}: test item ${i}`, row, null, () => fits(spec.prompt(row))));
   }
 }
 
@@ -144,7 +144,7 @@ export function validateEvalRun(o: {
   // The same items evaluate() takes (eval/evaluate.ts: a permutation seeded with --seed).
   const order = new Rng(o.seed, 'eval-subset').permutation(all.length);
   for (const i of o.subset === null ? order : order.slice(0, o.subset)) {
-    atRow(`${o.task} test item ${i}`, all[i], o.task, () => checkFits(ckpt, spec.prompt(all[i]), s.gen_length, keys.gen_length));
+    atRow(`${o.task} test item ${i}`, all[i], null, () => checkFits(ckpt, spec.prompt(all[i]), s.gen_length, keys.gen_length));
   }
   return ckpt;
 }
@@ -192,13 +192,16 @@ function checkDataDir(configured: string | null, where: Where): string {
   return dir;
 }
 
-/** Runs `check` on one data row; a user error becomes `<file:line>: <message> (the row's columns: ...)`. */
-function atRow(at: string, row: Record<string, unknown>, task: string, check: () => void): void {
+/**
+ * Runs `check` on one row; a user error becomes `<file:line>: <message>`, plus for a data file's row (`task` given)
+ * the task and the row's columns, since a template error usually means a column is missing or misnamed.
+ */
+function atRow(at: string, row: Record<string, unknown>, task: string | null, check: () => void): void {
   try {
     check();
   } catch (e) {
     if (!isUserError(e)) throw e;
     const columns = /columns?:/.test(e.message) ? '' : `; the row's columns: ${Object.keys(row).join(', ') || 'none'}`;
-    throw new DataError(`${at}: ${e.message} (data.task ${task}${columns})`);
+    throw new DataError(`${at}: ${e.message}${task === null ? '' : ` (data.task ${task}${columns})`}`);
   }
 }

@@ -144,9 +144,12 @@ const CASES: Case[] = [
   grpo('empty-csv', [/empty\.csv: empty CSV \(no header row\)/], { data: { train_path: at('empty.csv') } }),
   grpo('missing-data-file', [/no-such-file\.csv: file not found/], { data: { train_path: at('no-such-file.csv') } }),
   grpo('reward-module-missing', [/rewards\[0\]\.module: file not found: .*no_such_reward\.ts/], { rewards: [{ module: 'no_such_reward.ts' }] }),
+  grpo('periodic-eval-steps', [/periodic-eval-steps\.yaml:\d+ eval\.task: sudoku is decoded with its 17 steps .*sampler\.steps: \(17\) must be a multiple of the number of blocks .* = 2/], { sampler: { gen_length: 16, block_length: 8, steps: 4 }, eval: { task: 'sudoku' }, training: { max_steps: 1, eval_every: 1 } }),
+  grpo('resume-without-run', [/--resume \(run\.output_dir\): .*resume-without-run does not exist/], {}, ['--resume']),
   grpo('bad-set', [/--set sampler\.gen_length: expected key\.path=value/], {}, ['--set', 'sampler.gen_length']),
   grpo('unknown-flag', [/Unknown argument: epochs \(see yarn train:grpo --help\)/], {}, ['--epochs', '3']),
   { name: 'sft-seq-len', cli: 'train', args: () => ['--config', sftConfig('sft-seq-len', { data: { seq_len: 40 } })], expect: [/sft-seq-len\.yaml:\d+ data\.seq_len: \(40\) exceeds max_seq_len 34 of model\.max_seq_len/], out: at('out', 'sft-seq-len') },
+  { name: 'sft-file-task-without-file', cli: 'train', args: () => ['--config', sftConfig('sft-file-task-without-file', { data: { task: 'gsm8k' } })], expect: [/sft-file-task-without-file\.yaml:\d+ data\.train_path: is required for task 'gsm8k'/], out: at('out', 'sft-file-task-without-file') },
   { name: 'sft-num-eval', cli: 'train', args: () => ['--config', sftConfig('sft-num-eval', { data: { num_eval: 2 } })], expect: [/sft-num-eval\.yaml:\d+ data\.num_eval: \(2\) must be at least training\.batch_size \(4\)/], out: at('out', 'sft-num-eval') },
   {
     name: 'sft-row-missing-field', cli: 'train', out: at('out', 'sft-row-missing-field'),
