@@ -172,6 +172,32 @@ export const samplerSchema = z.strictObject({
 
 export const OBJECTIVES = ['d1', 'wd1', 'spg', 'espo'] as const;
 
+/** [lo, hi] with lo <= hi, each checked by `item`. */
+const range = (item: z.ZodNumber) => z.tuple([item, item]).refine(([lo, hi]) => lo <= hi, { message: 'must be [lo, hi] with lo <= hi' });
+
+/**
+ * IGPO inpainting (arXiv 2509.10396; rl/inpaint.ts): when every completion of a group fails, `members` of them are
+ * re-sampled with a random `fraction` of the reference answer's tokens fixed in the canvas (the row's solution as the
+ * SFT template writes it). A completion fails when its reward (the weighted total) is <= fail_reward.
+ */
+export const inpaintSchema = z.strictObject({
+  when: z.enum(['all_fail']).default('all_fail'),
+  fail_reward: z.number().default(0),
+  /** Share of the reference answer's tokens fixed, drawn uniformly per member (IGPO: U[0.1, 0.5]). */
+  fraction: range(z.number().min(0).max(1)).default([0.1, 0.5]),
+  /** k: the group's first k completions are re-sampled with a hint (IGPO max_replacements: 1); at most G. */
+  members: positiveInt.default(1),
+  /** The reference is cut into spans of [lo, hi] tokens and whole spans are revealed (IGPO chunk size: 4–8). */
+  chunk_tokens: range(positiveInt).default([4, 8]),
+});
+
+/** grpo.* checks across keys (after parsing). */
+export function checkGrpoKeys(g: { num_generations: number; inpaint: { members: number } | null }, ctx: z.RefinementCtx): void {
+  if (g.inpaint && g.inpaint.members > g.num_generations) {
+    ctx.addIssue({ code: 'custom', path: ['inpaint', 'members'], message: `(${g.inpaint.members}) must be at most grpo.num_generations (${g.num_generations})` });
+  }
+}
+
 /** ESPO's own keys (rl/objectives/espo.ts; ML-GSAI/ESPO espo/configs.py, recipes/run_*_llada.sh). */
 export const espoSchema = z.strictObject({
   /** ELBO Monte Carlo samples per inner update, each a stratified mask + its complement (configs.py: 1; every LLaDA recipe: 2). */
@@ -195,6 +221,15 @@ export const grpoSchema = z.strictObject({
   prompts_per_step: positiveInt.default(16),
   /** μ: inner updates per rollout batch, each with its own prompt-mask seed (d1: 8 for Sudoku/Countdown, 12 math). */
   num_iterations: positiveInt.default(8),
+  /**
+   * Groups whose G rewards are all equal (advantage 0: no learning signal; TRL frac_reward_zero_std): keep = train on
+   * them (d1); drop = leave them out of the loss, normalised over the kept groups; refill = replace them by fresh
+   * groups from the data cursor, at most zero_std_refill_rounds extra sampling rounds, then keep the rest (DAPO).
+   */
+  zero_std_groups: z.enum(['keep', 'drop', 'refill']).default('keep'),
+  zero_std_refill_rounds: positiveInt.default(2),
+  /** IGPO: re-sample part of an all-fail group with part of the known solution fixed (inpaintSchema); null = off. */
+  inpaint: inpaintSchema.nullable().default(null),
   /** β: k3 KL coefficient (d1: 0.04); 0 drops the reference model. */
   beta: z.number().min(0).default(0.04),
   /** ε: lower clip (d1: 0.5). */
@@ -336,7 +371,7 @@ export const grpoConfigSchema = z.strictObject({
   data: grpoDataSchema,
   rewards: z.array(rewardSpecSchema).min(1),
   sampler: samplerSchema.default(samplerSchema.parse({})),
-  grpo: grpoSectionSchema.default(grpoSchema.parse({})),
+  grpo: grpoSectionSchema.superRefine(checkGrpoKeys).default(grpoSchema.parse({})),
   optimizer: optimizerSchema.extend({ max_grad_norm: z.number().min(0).default(0.2) }),
   schedule: scheduleSchema.default(scheduleSchema.parse({ type: 'constant' })),
   training: grpoTrainingSchema,

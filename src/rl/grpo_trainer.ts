@@ -29,6 +29,9 @@ import { createLogger, openRunLog } from '../engine/run_log.ts';
 import { learningRate } from '../engine/schedule.ts';
 import { accumulateGrads, applyGrads } from '../engine/step.ts';
 import { loadPromptRows } from './prompts.ts';
+import { checkInpaintRows, referenceAnswer } from './inpaint.ts';
+import type { BatchSource } from './dynamic_sampling.ts';
+import type { TaskName } from '../tokenizer/templates.ts';
 import { objectiveFor } from './objectives/index.ts';
 import { collectRollout, disposeRollout, microLosses, type RewardSource, type Rollout, type RolloutOptions } from './rollout.ts';
 import { parallelRollout, RolloutWorkers } from './workers.ts';
@@ -55,6 +58,8 @@ export interface GrpoState {
   sampling_rng: RngState;
   masking_rng: RngState;
   data_cursor: CursorState;
+  /** AdamW steps taken (fewer than step·μ when grpo.zero_std_groups: drop skipped an update); absent in older runs. */
+  optimizer_steps?: number;
 }
 
 export async function trainGrpo(config: GrpoConfig, opts: GrpoOptions): Promise<{ params: Params; modelConfig: ModelConfig; step: number }> {
@@ -89,7 +94,7 @@ export async function trainGrpo(config: GrpoConfig, opts: GrpoOptions): Promise<
     if (!start.optimizer || !start.trainerState) throw new ConfigError(`--resume: ${resumeDir} has no optimizer or trainer state`);
     const moments = Object.fromEntries(Object.entries(start.optimizer).filter(([k]) => !k.startsWith('ref.')));
     Object.assign(state, start.trainerState as unknown as GrpoState);
-    opt.loadState(moments, state.step * g.num_iterations);
+    opt.loadState(moments, state.optimizer_steps ?? state.step * g.num_iterations);
     logger.info({ checkpoint: resumeDir, step: state.step }, 'resuming');
   }
   tf.dispose([...Object.values(start.params), ...Object.values(start.optimizer ?? {})]);
@@ -97,6 +102,9 @@ export async function trainGrpo(config: GrpoConfig, opts: GrpoOptions): Promise<
   const rewards = opts.rewardSource;
   const rows = loadPromptRows(config);
   const cursor = new BatchCursor(rows.length, config.run.seed + 1, state.data_cursor);
+  if (g.inpaint) checkInpaintRows(config.data.task as TaskName, rows);
+  // Fresh prompts for grpo.zero_std_groups: refill (the same cursor) and reference answers for grpo.inpaint.
+  const source: BatchSource = { next: (n) => cursor.next(n).map((i) => rows[i]), reference: (row) => referenceAnswer(config.data.task as TaskName, row) };
   const samplingRng = new Rng(0);
   samplingRng.setState(state.sampling_rng);
   const maskingRng = new Rng(0);
@@ -131,24 +139,33 @@ export async function trainGrpo(config: GrpoConfig, opts: GrpoOptions): Promise<
       const batchRows = cursor.next(g.prompts_per_step).map((i) => rows[i]);
       const rngs = { sampling: samplingRng, masking: maskingRng };
       const rollout = pool
-        ? await parallelRollout(pool, { params, cfg }, batchRows.map((r) => r.row), batchRows.map((r) => r.prompt), tokenizer, rewards, rngs, rolloutOpts)
-        : await collectRollout({ params, cfg }, ref ? { params: ref } : null, batchRows.map((r) => r.row), batchRows.map((r) => r.prompt), tokenizer, rewards, rngs, rolloutOpts);
+        ? await parallelRollout(pool, { params, cfg }, batchRows.map((r) => r.row), batchRows.map((r) => r.prompt), tokenizer, rewards, rngs, rolloutOpts, source)
+        : await collectRollout({ params, cfg }, ref ? { params: ref } : null, batchRows.map((r) => r.row), batchRows.map((r) => r.prompt), tokenizer, rewards, rngs, rolloutOpts, source);
 
       // ---- μ inner updates, each with its own mask seed ----
       const tu = performance.now();
       const updates = [];
       let workerTensors: number[] = [];
+      // Micro-batches that carry a loss: grad_accum, fewer when zero_std_groups: drop left groups out. With none (every
+      // group flat and dropped) there is nothing to learn: no AdamW step (a zero gradient would still move the weights
+      // through the moments and the weight decay), loss and grad_norm logged as 0, groups/skipped_update 1.
+      const numMicro = rollout.numMicro;
+      if (numMicro === 0) logger.warn({ step: state.step + 1 }, 'grpo.zero_std_groups: drop left every group out: update skipped');
       for (let k = 0; k < g.num_iterations; k++) {
         const lr = learningRate(state.step * g.num_iterations + k, { lr: config.optimizer.lr, warmup_steps: config.schedule.warmup_steps, max_steps: t.max_steps * g.num_iterations, schedule: config.schedule.type, min_lr_ratio: config.schedule.min_lr_ratio });
         // The gradient sum over all grad_accum micro-batches (in this thread, or each worker's share added up), then
         // its mean, clipped, into AdamW.
+        if (numMicro === 0) {
+          updates.push({ lr, loss: 0, gradNorm: 0, report: {} });
+          continue;
+        }
         const acc: PooledGrads = pool
           ? await pool.grads(params, k)
           : { ...accumulateGrads(params, rollout.micro.flatMap((mb) => microLosses(params, cfg, mb, k, rolloutOpts))), numTensors: [] };
-        const gradNorm = applyGrads(params, opt, acc.sum, t.grad_accum, lr, config.optimizer.max_grad_norm);
+        const gradNorm = applyGrads(params, opt, acc.sum, numMicro, lr, config.optimizer.max_grad_norm);
         tf.dispose(Object.values(acc.sum));
-        const report = Object.fromEntries(Object.entries(acc.reportSum).map(([key, v]) => [key, v / t.grad_accum]));
-        updates.push({ lr, loss: acc.lossSum / t.grad_accum, gradNorm, report });
+        const report = Object.fromEntries(Object.entries(acc.reportSum).map(([key, v]) => [key, v / numMicro]));
+        updates.push({ lr, loss: acc.lossSum / numMicro, gradNorm, report });
         workerTensors = acc.numTensors;
       }
       const updateSeconds = (performance.now() - tu) / 1000;
@@ -159,7 +176,8 @@ export async function trainGrpo(config: GrpoConfig, opts: GrpoOptions): Promise<
       }
 
       // ---- metrics, rollouts, checkpoint ----
-      const metrics = stepMetrics(rollout, updates, updateSeconds);
+      const metrics = { ...stepMetrics(rollout, updates, updateSeconds), ...rollout.dynamic };
+      if (g.zero_std_groups === 'drop') metrics['groups/skipped_update'] = numMicro === 0 ? 1 : 0;
       for (const [name, n] of Object.entries(rewards.errors ?? {})) metrics[`rewards/${name}/errors`] = n;
       rolloutLog.add(state.step, rollout, g.log_rollouts);
       disposeRollout(rollout);
@@ -175,6 +193,7 @@ export async function trainGrpo(config: GrpoConfig, opts: GrpoOptions): Promise<
         state.sampling_rng = samplingRng.getState();
         state.masking_rng = maskingRng.getState();
         state.data_cursor = cursor.getState();
+        state.optimizer_steps = opt.stepCount;
         const optimizer: Record<string, tf.Tensor> = { ...opt.stateTensors() };
         // A synced reference is part of the run's state: keep it with the optimizer state so a resume is exact.
         if (ref && g.ref_model_sync_steps > 0) for (const [k, v] of Object.entries(ref)) optimizer[`ref.${k}`] = v;

@@ -18,6 +18,7 @@ import { computeAdvantages, processAdvantages } from './advantages.ts';
 import { objectiveFor, type Draw, type MicroTensors, type Scores } from './objectives/index.ts';
 import { completionMask } from './objectives/d1_loss.ts';
 import type { Credit } from './reward_source.ts';
+import { sampleAndScore, type BatchSource } from './dynamic_sampling.ts';
 
 export interface RewardSource {
   /** Failed calls per reward function so far (a failing reward scores 0 for its batch and is counted here). */
@@ -47,6 +48,10 @@ export interface Rollout {
   completionLengths: number[]; // tokens up to and including the first EOS
   nfe: number;
   micro: MicroBatch[];
+  /** Micro-batches that carry a loss (grad_accum; fewer when grpo.zero_std_groups: drop leaves groups out, 0 = none). */
+  numMicro: number;
+  /** groups/* and inpaint/* metrics of grpo.zero_std_groups and grpo.inpaint (dynamic_sampling.ts). */
+  dynamic: Record<string, number>;
   seconds: { generation: number; rewards: number; logprobs: number };
 }
 
@@ -77,12 +82,20 @@ export async function collectRollout(
   rewards: RewardSource,
   rngs: { sampling: Rng; masking: Rng },
   o: RolloutOptions,
+  source: BatchSource | null = null,
 ): Promise<Rollout> {
-  const samples = await sampleCompletions(policy, promptTexts.map((p) => tok.encode(p)), rngs.sampling, o);
-  const scored = await scoreSamples(samples, rows, promptTexts, tok, rewards, policy.cfg.eos_token_id, o);
+  const sample = (ids: number[][], fill?: Fill) => sampleCompletions(policy, ids, rngs.sampling, o, fill);
+  // Phases 1-2, with grpo.inpaint and grpo.zero_std_groups (in a single sampling call when both are off).
+  const d = await sampleAndScore(sample, rows, promptTexts, tok, rewards, policy.cfg, rngs.sampling, o, source);
   const t0 = performance.now();
-  const micro = prepareMicroBatches(policy, ref, samples, scored.advantages, scored.tokenAdvantages, rngs.masking, o, o.grad_accum);
-  return { ...scored, nfe: samples.nfe, micro, seconds: { generation: samples.seconds, rewards: scored.seconds, logprobs: (performance.now() - t0) / 1000 } };
+  const micro = prepareMicroBatches(policy, ref, d.trained.samples, d.trained.advantages, d.trained.tokenAdvantages, rngs.masking, o, o.grad_accum);
+  return { ...d.scored, nfe: d.nfe, micro, numMicro: micro.length, dynamic: d.metrics, seconds: { generation: d.seconds.generation, rewards: d.seconds.rewards, logprobs: (performance.now() - t0) / 1000 } };
+}
+
+/** Re-sampling with some tokens fixed (inpainting): num_generations per prompt, and fixed [N][Lg] per row. */
+export interface Fill {
+  num_generations: number;
+  fixed: (number | null)[][];
 }
 
 /** Phase 1's output: plain arrays, so a worker can send them. */
@@ -92,12 +105,14 @@ export interface Samples {
   promptLengths: number[]; // [N]
   /** Sampler step (1-based) that committed each completion token [N][Lg]; with the trajectory estimator or process credit. */
   steps: number[][] | null;
+  /** [N][Lg] 1 on completion tokens fixed before sampling (grpo.inpaint): they are left out of the loss. */
+  inpainted?: number[][] | null;
   nfe: number;
   seconds: number;
 }
 
-/** Phase 1: G completions for each prompt. */
-export async function sampleCompletions(policy: { params: Params; cfg: ModelConfig }, promptIds: number[][], rng: Rng, o: RolloutOptions): Promise<Samples> {
+/** Phase 1: G completions for each prompt (or `fill.num_generations`, with `fill.fixed` tokens held in place). */
+export async function sampleCompletions(policy: { params: Params; cfg: ModelConfig }, promptIds: number[][], rng: Rng, o: RolloutOptions, fill?: Fill): Promise<Samples> {
   const cfg = policy.cfg;
   const t0 = performance.now();
   // The trajectory estimator and process credit need the step at which each position was (last) unmasked.
@@ -115,7 +130,8 @@ export async function sampleCompletions(policy: { params: Params; cfg: ModelConf
   const gen = await generate(modelLogitsFn(policy.params, cfg), {
     ...o.sampler,
     prompts: promptIds,
-    num_generations: o.grpo.num_generations,
+    num_generations: fill?.num_generations ?? o.grpo.num_generations,
+    ...(fill ? { fixed: fill.fixed } : {}),
     maskId: cfg.mask_token_id,
     eosId: cfg.eos_token_id,
     padId: cfg.pad_token_id,
@@ -124,7 +140,8 @@ export async function sampleCompletions(policy: { params: Params; cfg: ModelConf
   });
   const N = gen.sequences.length;
   const steps = rec.commit ? commitSteps(rec.commit, rec.L, N, o.sampler.gen_length) : null;
-  return { sequences: gen.sequences, full: gen.full, promptLengths: gen.promptLengths, steps, nfe: gen.nfe, seconds: (performance.now() - t0) / 1000 };
+  const inpainted = fill ? fill.fixed.map((row) => row.map((t) => (t === null ? 0 : 1))) : null;
+  return { sequences: gen.sequences, full: gen.full, promptLengths: gen.promptLengths, steps, inpainted, nfe: gen.nfe, seconds: (performance.now() - t0) / 1000 };
 }
 
 export type Scored = Pick<Rollout, 'prompts' | 'completions' | 'completionIds' | 'rewards' | 'perFn' | 'advantages' | 'fracZeroStd' | 'meanGroupStd' | 'completionLengths'> & {
@@ -132,6 +149,9 @@ export type Scored = Pick<Rollout, 'prompts' | 'completions' | 'completionIds' |
   tokenAdvantages: number[][] | null;
   seconds: number;
 };
+
+/** Per completion: its prompt, decoded text, rewards and (credit: process) the reward credit of each token [Lg]. */
+export type Rewarded = Pick<Rollout, 'prompts' | 'completions' | 'completionIds' | 'rewards' | 'perFn' | 'completionLengths'> & { tokenCredit: number[][] | null };
 
 /** Phase 2: decode, score and compute the group advantages (over the whole batch). */
 export async function scoreSamples(
@@ -144,29 +164,45 @@ export async function scoreSamples(
   o: RolloutOptions,
 ): Promise<Scored> {
   const t0 = performance.now();
+  const G = o.grpo.num_generations;
+  const perCompletion = <T>(xs: T[]) => samples.sequences.map((_, i) => xs[Math.floor(i / G)]);
+  const r = await rewardCompletions(samples.sequences, perCompletion(promptTexts), perCompletion(rows), tok, rewards, eosId, o);
+  return { ...r, ...groupAdvantages(r.rewards, r.tokenCredit, samples.steps, o), seconds: (performance.now() - t0) / 1000 };
+}
+
+/** Decodes completions [N][Lg] up to their first EOS and scores them; prompts and rows are per completion [N]. */
+export async function rewardCompletions(
+  sequences: number[][],
+  prompts: string[],
+  rows: Record<string, unknown>[],
+  tok: { decode(ids: number[], o?: { skipSpecial?: boolean }): string },
+  rewards: RewardSource,
+  eosId: number,
+  o: RolloutOptions,
+): Promise<Rewarded> {
+  const completionLengths = completionMask(sequences, eosId).map((m) => m.reduce((s, x) => s + x, 0));
+  const completions = sequences.map((seq, i) => tok.decode(seq.slice(0, completionLengths[i]), { skipSpecial: true }));
+  const scored = await rewards.score(prompts, completions, rows);
+  const credit = o.grpo.credit === 'process'
+    ? sequences.map((seq, i) => tokenCredit(seq.slice(0, completionLengths[i]), o.sampler.gen_length, scored.credit?.[i] ?? [], tok))
+    : null;
+  return { prompts, completions, completionIds: sequences, rewards: scored.total, perFn: scored.perFn, completionLengths, tokenCredit: credit };
+}
+
+/** Group advantages of rewards [N] (groups of G in order) and, with per-token credit [N][Lg], process advantages. */
+export function groupAdvantages(rewards: number[], credit: number[][] | null, steps: number[][] | null, o: RolloutOptions): Pick<Scored, 'advantages' | 'fracZeroStd' | 'meanGroupStd' | 'tokenAdvantages'> {
   const { num_generations: G, scale_rewards } = o.grpo;
-  const N = samples.sequences.length;
-  const completionLengths = completionMask(samples.sequences, eosId).map((m) => m.reduce((s, x) => s + x, 0));
-  const completions = samples.sequences.map((seq, i) => tok.decode(seq.slice(0, completionLengths[i]), { skipSpecial: true }));
-  const prompts = Array.from({ length: N }, (_, i) => promptTexts[Math.floor(i / G)]);
-  const rowsPerCompletion = Array.from({ length: N }, (_, i) => rows[Math.floor(i / G)]);
-  const scored = await rewards.score(prompts, completions, rowsPerCompletion);
-  const adv = computeAdvantages(scored.total, G, scale_rewards);
-  let tokenAdvantages: number[][] | null = null; // [N][Lg] with credit: process
-  if (o.grpo.credit === 'process') {
-    const credit = samples.sequences.map((seq, i) => tokenCredit(seq.slice(0, completionLengths[i]), o.sampler.gen_length, scored.credit?.[i] ?? [], tok));
-    tokenAdvantages = processAdvantages(scored.total, credit, samples.steps!, G, scale_rewards);
-  }
-  return {
-    prompts, completions, completionIds: samples.sequences, rewards: scored.total, perFn: scored.perFn,
-    advantages: adv.advantages, fracZeroStd: adv.fracZeroStd, meanGroupStd: adv.meanGroupStd, completionLengths,
-    tokenAdvantages, seconds: (performance.now() - t0) / 1000,
-  };
+  const adv = computeAdvantages(rewards, G, scale_rewards);
+  const tokenAdvantages = credit ? processAdvantages(rewards, credit, steps!, G, scale_rewards) : null; // [N][Lg]
+  return { advantages: adv.advantages, fracZeroStd: adv.fracZeroStd, meanGroupStd: adv.meanGroupStd, tokenAdvantages };
 }
 
 /**
  * Phase 3: `numMicro` micro-batches of whole groups, each with, per inner update k, the objective's draw from `rng`
- * and the old/ref scores cached under it. Tensors are kept: dispose with disposeMicroBatches.
+ * and the old/ref scores cached under it. Tensors are kept: dispose with disposeMicroBatches. Micro-batch m takes
+ * groups [⌊m·P/numMicro⌋, ⌊(m+1)·P/numMicro⌋): equal shares when numMicro divides P; after grpo.zero_std_groups: drop
+ * the shares may differ by one group, and a micro-batch with no group is not made (so there may be fewer, or none).
+ * Inpainted tokens (samples.inpainted) are out of the completion mask, so no loss aggregation counts them.
  */
 export function prepareMicroBatches(
   policy: { params: Params; cfg: ModelConfig },
@@ -186,14 +222,16 @@ export function prepareMicroBatches(
   const steps = samples.steps;
   const numSteps = steps ? Math.max(...steps.flat()) : 0;
   const cmask = completionMask(samples.sequences, cfg.eos_token_id);
+  samples.inpainted?.forEach((row, i) => row.forEach((fixed, l) => { if (fixed) cmask[i][l] = 0; }));
   const P = N / G;
-  if (P % numMicro !== 0) throw new Error(`grpo: prompts_per_step (${P}) must be divisible by training.grad_accum (${numMicro})`);
-  const rowsPerMicro = (P / numMicro) * G;
-  const L = samples.full[0].length;
+  if (!Number.isInteger(P)) throw new Error(`prepareMicroBatches: ${N} completions are not whole groups of ${G}`);
+  const L = N > 0 ? samples.full[0].length : 0;
   const micro: MicroBatch[] = [];
-  for (let start = 0; start < N; start += rowsPerMicro) {
-    const end = start + rowsPerMicro;
+  for (let m = 0; m < numMicro; m++) {
+    const start = Math.floor((m * P) / numMicro) * G;
+    const end = Math.floor(((m + 1) * P) / numMicro) * G;
     const n = end - start;
+    if (n === 0) continue;
     const full = samples.full.slice(start, end);
     const ids = tf.tensor2d(full.flat(), [n, L], 'int32');
     const padLen = full.map((_, j) => L - Lg - samples.promptLengths[start + j]);

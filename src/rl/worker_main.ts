@@ -9,7 +9,7 @@ import type { ModelConfig } from '../model/config.ts';
 import type { Params } from '../model/model.ts';
 import { assignWeights, gradSums, variablesFrom } from '../engine/parallel.ts';
 import { accumulateGrads } from '../engine/step.ts';
-import { disposeMicroBatches, microLosses, prepareMicroBatches, sampleCompletions, type MicroBatch } from './rollout.ts';
+import { disposeMicroBatches, microLosses, prepareMicroBatches, sampleCompletions, type MicroBatch, type Samples } from './rollout.ts';
 import type { WorkerInit, WorkerRequest } from './workers.ts';
 
 let init: WorkerInit;
@@ -30,13 +30,13 @@ async function handle(req: WorkerRequest): Promise<unknown> {
     }
     case 'sample': {
       assignWeights(policy, req.policy);
-      return sampleCompletions({ params: policy, cfg }, req.promptIds, new Rng(req.seed, 'sampling'), init.rollout);
+      if (req.promptIds.length === 0) return { sequences: [], full: [], promptLengths: [], steps: null, nfe: 0, seconds: 0 } satisfies Samples; // a refill smaller than W
+      return sampleCompletions({ params: policy, cfg }, req.promptIds, new Rng(req.seed, 'sampling'), init.rollout, req.fill ?? undefined);
     }
     case 'prepare': {
-      const t0 = performance.now();
       disposeMicroBatches(micro);
       micro = prepareMicroBatches({ params: policy, cfg }, ref ? { params: ref } : null, req.samples, req.advantages, req.tokenAdvantages, new Rng(req.seed, 'masking'), init.rollout, init.numMicro);
-      return (performance.now() - t0) / 1000;
+      return micro.length; // fewer than numMicro when grpo.zero_std_groups: drop left groups out
     }
     case 'grads': {
       assignWeights(policy, req.policy);

@@ -24,7 +24,8 @@ import { WorkerPool } from '../backend/threads.ts';
 import type { ModelConfig } from '../model/config.ts';
 import type { Params } from '../model/model.ts';
 import { addGradSums, weightArrays, type GradSums, type PooledGrads, type WeightArrays } from '../engine/parallel.ts';
-import { scoreSamples, type RewardSource, type Rollout, type RolloutOptions, type Samples } from './rollout.ts';
+import { sampleAndScore, splitTrained, type BatchSource, type SampleFn } from './dynamic_sampling.ts';
+import type { Fill, RewardSource, Rollout, RolloutOptions, Samples } from './rollout.ts';
 
 export interface WorkerInit {
   backend: BackendName;
@@ -38,7 +39,7 @@ export interface WorkerInit {
 
 type Request =
   | { type: 'init'; init: WorkerInit }
-  | { type: 'sample'; policy: WeightArrays; promptIds: number[][]; seed: number }
+  | { type: 'sample'; policy: WeightArrays; promptIds: number[][]; seed: number; fill: Fill | null }
   | { type: 'prepare'; samples: Samples; advantages: number[]; tokenAdvantages: number[][] | null; seed: number }
   | { type: 'grads'; policy: WeightArrays; k: number }
   | { type: 'ref'; ref: WeightArrays };
@@ -55,13 +56,13 @@ export class RolloutWorkers {
     return this.pool.size;
   }
 
-  /** Phase 1 on every worker: shards[w] are worker w's encoded prompts. */
-  sample(policy: Params, shards: number[][][], seeds: number[]): Promise<Samples[]> {
+  /** Phase 1 on every worker: shards[w] are worker w's encoded prompts (may be empty), fills[w] its fixed tokens. */
+  sample(policy: Params, shards: number[][][], seeds: number[], fills: (Fill | null)[] = shards.map(() => null)): Promise<Samples[]> {
     const weights = weightArrays(policy);
-    return this.pool.all((w) => ({ type: 'sample', policy: weights, promptIds: shards[w], seed: seeds[w] })) as Promise<Samples[]>;
+    return this.pool.all((w) => ({ type: 'sample', policy: weights, promptIds: shards[w], seed: seeds[w], fill: fills[w] })) as Promise<Samples[]>;
   }
 
-  /** Phase 3 on every worker: its samples and its rows' advantages. Returns each worker's seconds. */
+  /** Phase 3 on every worker: its samples and its rows' advantages. Returns each worker's micro-batch count. */
   prepare(samples: Samples[], advantages: number[][], tokenAdvantages: (number[][] | null)[], seeds: number[]): Promise<number[]> {
     return this.pool.all((w) => ({ type: 'prepare', samples: samples[w], advantages: advantages[w], tokenAdvantages: tokenAdvantages[w], seed: seeds[w] })) as Promise<number[]>;
   }
@@ -86,9 +87,10 @@ export class RolloutWorkers {
 export type { Request as WorkerRequest };
 
 /**
- * collectRollout's data-parallel twin: phase 1 on the workers (worker w takes prompts [w·P/W, (w+1)·P/W)), phase 2
- * here over the whole batch, phase 3 on the workers. The returned Rollout has no micro-batches (they live in the
- * workers until the next rollout replaces them).
+ * collectRollout's data-parallel twin: phase 1 on the workers (worker w takes prompts [⌊w·n/W⌋, ⌊(w+1)·n/W⌋) of each
+ * sampling call: the batch's, and any refill or inpainting call of dynamic_sampling.ts), phase 2 here over the whole
+ * batch, phase 3 on the workers (worker w takes the w-th contiguous share of the trained groups). The returned Rollout
+ * has no micro-batches (they live in the workers until the next rollout replaces them).
  */
 export async function parallelRollout(
   pool: RolloutWorkers,
@@ -99,24 +101,46 @@ export async function parallelRollout(
   rewards: RewardSource,
   rngs: { sampling: Rng; masking: Rng },
   o: RolloutOptions,
+  source: BatchSource | null = null,
 ): Promise<Rollout> {
   const W = pool.size;
-  const per = promptTexts.length / W;
   const range = Array.from({ length: W }, (_, w) => w);
-  const t0 = performance.now();
-  const shards = range.map((w) => promptTexts.slice(w * per, (w + 1) * per).map((p) => tok.encode(p)));
-  const samples = await pool.sample(policy.params, shards, range.map(() => rngs.sampling.nextU32()));
-  const t1 = performance.now();
-  const merged = { sequences: samples.flatMap((s) => s.sequences), steps: samples[0].steps ? samples.flatMap((s) => s.steps!) : null };
-  const scored = await scoreSamples(merged, rows, promptTexts, tok, rewards, policy.cfg.eos_token_id, o);
+  const padId = policy.cfg.pad_token_id;
+  const sample: SampleFn = async (ids, fill) => {
+    const t0 = performance.now();
+    const G = fill?.num_generations ?? o.grpo.num_generations;
+    const cut = (w: number) => Math.floor((w * ids.length) / W);
+    const fills = range.map((w) => (fill ? { num_generations: G, fixed: fill.fixed.slice(cut(w) * G, cut(w + 1) * G) } : null));
+    const parts = await pool.sample(policy.params, range.map((w) => ids.slice(cut(w), cut(w + 1))), range.map(() => rngs.sampling.nextU32()), fills);
+    return { ...mergeSamples(parts, padId), seconds: (performance.now() - t0) / 1000 };
+  };
+  const d = await sampleAndScore(sample, rows, promptTexts, tok, rewards, policy.cfg, rngs.sampling, o, source);
   const t2 = performance.now();
-  const n = per * o.grpo.num_generations; // completions per worker
-  await pool.prepare(
-    samples,
-    range.map((w) => scored.advantages.slice(w * n, (w + 1) * n)),
-    range.map((w) => scored.tokenAdvantages?.slice(w * n, (w + 1) * n) ?? null),
+  const shares = splitTrained(d.trained, W, padId, o.sampler.gen_length);
+  const counts = await pool.prepare(
+    shares.map((s) => s.samples),
+    shares.map((s) => s.advantages),
+    shares.map((s) => s.tokenAdvantages),
     range.map(() => rngs.masking.nextU32()),
   );
   const t3 = performance.now();
-  return { ...scored, nfe: samples[0].nfe, micro: [], seconds: { generation: (t1 - t0) / 1000, rewards: (t2 - t1) / 1000, logprobs: (t3 - t2) / 1000 } };
+  return {
+    ...d.scored, nfe: d.nfe, micro: [], numMicro: counts.reduce((a, b) => a + b, 0), dynamic: d.metrics,
+    seconds: { generation: d.seconds.generation, rewards: d.seconds.rewards, logprobs: (t3 - t2) / 1000 },
+  };
+}
+
+/** The workers' phase-1 outputs as one batch, in worker order (rows left-padded to the longest). */
+function mergeSamples(parts: Samples[], padId: number): Samples {
+  const L = Math.max(0, ...parts.flatMap((p) => p.full.map((r) => r.length)));
+  const used = parts.filter((p) => p.sequences.length > 0);
+  return {
+    sequences: used.flatMap((p) => p.sequences),
+    full: used.flatMap((p) => p.full.map((r) => [...new Array<number>(L - r.length).fill(padId), ...r])),
+    promptLengths: used.flatMap((p) => p.promptLengths),
+    steps: used.length > 0 && used.every((p) => p.steps) ? used.flatMap((p) => p.steps!) : null,
+    inpainted: used.some((p) => p.inpainted) ? used.flatMap((p) => p.inpainted ?? p.sequences.map((s) => s.map(() => 0))) : null,
+    nfe: Math.max(0, ...used.map((p) => p.nfe)),
+    seconds: 0,
+  };
 }
