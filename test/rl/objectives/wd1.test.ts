@@ -106,8 +106,14 @@ describe('wd1 objective', () => {
   it('trainGrpo: metrics carry pos_logp / neg_logp (no kl), memory stays flat, and no reference is loaded', async () => {
     const dir = tmp();
     const counts: number[] = [];
-    await trainGrpo(wd1Config(dir, { max_steps: 4 }), { logger: quiet, rewardSource: countTarget, onStep: (s) => counts.push(s.numTensors) });
+    disposeParams((await trainGrpo(wd1Config(dir, { max_steps: 4 }), { logger: quiet, rewardSource: countTarget, onStep: (s) => counts.push(s.numTensors) })).params);
     expect(counts[3]).toBe(counts[1]);
+    // The tensors kept across steps are the policy and AdamW's moments only: as many as d1 without a reference (β 0).
+    const noRef: number[] = [];
+    const d1 = config(tmp(), { max_steps: 2 });
+    d1.grpo.beta = 0;
+    disposeParams((await trainGrpo(d1, { logger: quiet, rewardSource: countTarget, onStep: (s) => noRef.push(s.numTensors) })).params);
+    expect(counts[1]).toBe(noRef[1]);
     const lines = fs.readFileSync(path.join(dir, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, number>);
     for (const l of lines) {
       expect(Number.isFinite(l['objective/pos_logp'])).toBe(true);
