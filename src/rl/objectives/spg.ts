@@ -22,8 +22,10 @@
  * Loss of a micro-batch (l.115–118): −Σ_i A_i·len_i·ℓ_i / Σ_i len_i, A = r − group mean (d1's advantages).
  * log q is computed as a log-sum-exp over the draws (same value as SPG's product form, no underflow of π^β).
  *
- * Cost per inner update: one forward + backward of T·n rows (T = num_t = 2: twice d1's update); nothing is cached in
- * the rollout (no old, no reference scores), so phase 3 costs nothing but the draws.
+ * Cost per inner update: forward + backward of T·n rows (T = num_t = 2: twice d1's update), in T parts of n/T
+ * completions each (the loss is a sum over completions with a fixed normaliser, so the parts' gradients add up to the
+ * whole; each pass is d1-sized, T·n rows at once overflow wasm's 4 GB on the bench shape); nothing is cached in the
+ * rollout (no old, no reference scores), so phase 3 costs nothing but the draws.
  *
  * Keys: grpo.spg.{logp_estimation, eubo_beta, mix_weight, num_t, block_length} (config/schema.ts, with the sources
  * of the defaults), grpo.p_mask_prompt, grpo.num_iterations (SPG's scripts: μ 4, β 0 — OBJECTIVE_DEFAULTS).
@@ -42,10 +44,10 @@ import type { Draw, MicroTensors, Objective, PolicyModel } from './types.ts';
 
 export type SpgOptions = GrpoSection['spg'];
 
-/** One inner update's masks: row j·n + i is draw j of completion i. */
+/** One inner update's masks: row i·T + j is draw j of completion i (a completion's draws are adjacent). */
 export interface SpgDraw extends Draw {
-  isMask: tf.Tensor2D; // bool [T·n, L]: positions replaced by [MASK]
-  scored: tf.Tensor2D; // float32 [T·n, Lg]: M, the masked completion tokens inside the completion mask
+  isMask: tf.Tensor2D; // bool [n·T, L]: positions replaced by [MASK]
+  scored: tf.Tensor2D; // float32 [n·T, Lg]: M, the masked completion tokens inside the completion mask
 }
 
 export function spgObjective(g: GrpoSection): Objective {
@@ -54,13 +56,45 @@ export function spgObjective(g: GrpoSection): Objective {
     cachesOld: () => false, // no ratio: SPG never reads the sampling policy's scores
     cachesRef: () => false, // no KL: SPG runs with β = 0 (spg_trainer.py l.123–124)
     draw: (mb, rng) => spgDraw(mb, rng, g.spg, g.p_mask_prompt),
-    score: (model, mb, draw) => ({ logp: spgLogProbs(model, mb, draw as SpgDraw, g.spg.num_t) }),
-    parts: () => 1, // the EUBO couples the T draws of a token (log of their mean): one forward of T·n rows
-    loss(cur, _old, _ref, mb, draw) {
+    score: (model, mb, draw, part) => ({ logp: spgLogProbs(model, mb, draw as SpgDraw, g.spg.num_t, partRows(mb, g.spg.num_t, part)) }),
+    // The EUBO couples the T draws of a token (log of their mean), so parts split completions, not draws.
+    parts: (mb) => spgParts(mb.end - mb.start, g.spg.num_t).length,
+    loss(cur, _old, _ref, mb, draw, part) {
       if (mb.advantages.rank !== 1) throw new ConfigError('grpo.objective spg takes one advantage per completion (grpo.credit: outcome)');
-      const out = spgLoss({ logp: cur.logp as tf.Tensor2D, scored: (draw as SpgDraw).scored, completionMask: mb.completionMask, advantages: mb.advantages as tf.Tensor1D }, g.spg);
+      const T = g.spg.num_t;
+      const [r0, r1] = partRows(mb, T, part);
+      const n = r1 - r0;
+      const rows = <R extends tf.Tensor>(t: R, per: number) => tf.slice(t, [r0 * per], [n * per]) as R; // completions r0..r1 of a [n·per, ...] tensor
+      const out = spgLoss(
+        { logp: cur.logp as tf.Tensor2D, scored: rows((draw as SpgDraw).scored, T), completionMask: rows(mb.completionMask, 1), advantages: rows(mb.advantages as tf.Tensor1D, 1) },
+        g.spg,
+        wholeBatch(mb.completionMask, mb.advantages as tf.Tensor1D),
+      );
       return { loss: out.loss, report: { elbo_pos: out.elboPos, eubo_neg: out.euboNeg, neg: out.neg } };
     },
+  };
+}
+
+/** Completion ranges [r0, r1) of the parts: T parts of ⌈n/T⌉ completions (fewer when n < T). */
+export function spgParts(n: number, T: number): [number, number][] {
+  const size = Math.ceil(n / T);
+  return Array.from({ length: Math.ceil(n / size) }, (_, p) => [p * size, Math.min(n, (p + 1) * size)] as [number, number]);
+}
+
+function partRows(mb: MicroTensors, T: number, part?: number): [number, number] {
+  const n = mb.end - mb.start;
+  if (part === undefined) return [0, n];
+  const parts = spgParts(n, T);
+  if (!(Number.isInteger(part) && part >= 0 && part < parts.length)) throw new Error(`spg: part ${part} is not one of 0..${parts.length - 1}`);
+  return parts[part];
+}
+
+/** The micro-batch-wide normalisers a part's loss and reports divide by, so the parts add up to the whole. */
+function wholeBatch(completionMask: tf.Tensor2D, advantages: tf.Tensor1D): SpgWhole {
+  return {
+    lenSum: tf.sum(tf.maximum(tf.sum(completionMask, 1), 1)) as tf.Scalar,
+    posRows: tf.sum(tf.cast(tf.greater(advantages, 0), 'float32')) as tf.Scalar,
+    negRows: tf.sum(tf.cast(tf.less(advantages, 0), 'float32')) as tf.Scalar,
   };
 }
 
@@ -78,14 +112,14 @@ export function spgDraw(mb: MicroTensors, rng: Rng, opts: SpgOptions, pMaskPromp
   const seed = (rng.nextU32() % 2147483646) + 1; // non-zero: tfjs treats seed 0 as "unseeded"
   const cm = mb.completionMask.arraySync();
   const pm = mb.promptMask.arraySync();
-  const structural = new Int32Array(T * n * L); // 1 = masked by the block scheme
-  const context = new Int32Array(T * n * L); // 1 = kept context the prompt noise may mask (prompt, earlier blocks)
+  const structural = new Int32Array(n * T * L); // 1 = masked by the block scheme
+  const context = new Int32Array(n * T * L); // 1 = kept context the prompt noise may mask (prompt, earlier blocks)
   for (let i = 0; i < n; i++) {
     const len = cm[i].reduce((a, c) => a + (c > 0 ? 1 : 0), 0); // ≥ 1: the mask holds up to the first EOS
     const completionBlocks = Math.floor((len - 1) / b) + 1;
     const blocks = rng.permutation(numBlocks).slice(0, T).map((c) => c % completionBlocks);
     for (let j = 0; j < T; j++) {
-      const row = (j * n + i) * L;
+      const row = (i * T + j) * L;
       const start = blocks[j] * b; // first completion position of the chosen block
       const m = Math.min(b, len - start); // its completion tokens (≥ 1)
       const u = 1 + rng.int(m); // U{1..m}
@@ -100,34 +134,52 @@ export function spgDraw(mb: MicroTensors, rng: Rng, opts: SpgOptions, pMaskPromp
     }
   }
   return tf.tidy(() => {
-    const am = tf.tile(mb.attentionMask, [T, 1]) as tf.Tensor2D; // [T·n, L]
-    const noise = promptMaskHits(tf.tensor2d(context, [T * n, L], 'int32'), am, T * n, L, pMaskPrompt, seed, 'grpo.spg draw'); // [T·n, L]
-    const isMask = tf.logicalOr(tf.greater(tf.tensor2d(structural, [T * n, L], 'int32'), 0), noise) as tf.Tensor2D; // [T·n, L]
-    const tail = tf.slice(isMask, [0, L - Lg], [T * n, Lg]); // [T·n, Lg]
-    const scored = tf.mul(tf.cast(tail, 'float32'), tf.tile(mb.completionMask, [T, 1])) as tf.Tensor2D; // [T·n, Lg]
+    const am = repeatRows(mb.attentionMask, T); // [n·T, L]
+    const noise = promptMaskHits(tf.tensor2d(context, [n * T, L], 'int32'), am, n * T, L, pMaskPrompt, seed, 'grpo.spg draw'); // [n·T, L]
+    const isMask = tf.logicalOr(tf.greater(tf.tensor2d(structural, [n * T, L], 'int32'), 0), noise) as tf.Tensor2D; // [n·T, L]
+    const tail = tf.slice(isMask, [0, L - Lg], [n * T, Lg]); // [n·T, Lg]
+    const scored = tf.mul(tf.cast(tail, 'float32'), repeatRows(mb.completionMask, T)) as tf.Tensor2D; // [n·T, Lg]
     return { isMask, scored };
   });
 }
 
-/** log π of every completion token under each of the T masked copies, differentiable: float32 [T·n, Lg]. */
-export function spgLogProbs(model: PolicyModel, mb: MicroTensors, draw: SpgDraw, T: number): tf.Tensor2D {
+/**
+ * log π of every completion token under each of the T masked copies, differentiable: float32 [c·T, Lg] for the
+ * completions [r0, r1) of the micro-batch (c = r1 − r0; all of them by default), rows (i − r0)·T + j.
+ */
+export function spgLogProbs(model: PolicyModel, mb: MicroTensors, draw: SpgDraw, T: number, [r0, r1]: [number, number] = [0, mb.end - mb.start]): tf.Tensor2D {
   const [n, L] = mb.ids.shape;
   const Lg = mb.completionMask.shape[1];
-  assertShape('spgLogProbs: draw.isMask', draw.isMask.shape, [T * n, L], `[T·n, L] = [${T * n}, ${L}]`);
+  const c = r1 - r0;
+  assertShape('spgLogProbs: draw.isMask', draw.isMask.shape, [n * T, L], `[n·T, L] = [${n * T}, ${L}]`);
   return tf.tidy(() => {
-    const ids = tf.tile(mb.ids, [T, 1]) as tf.Tensor2D; // [T·n, L]
-    const noisy = select<tf.Tensor2D>(draw.isMask, tf.scalar(model.cfg.mask_token_id, 'int32'), ids); // [T·n, L]
-    const logits = forward(model.params, model.cfg, noisy, tf.tile(mb.attentionMask, [T, 1]) as tf.Tensor2D); // [T·n, L, V]
-    const tail = tf.slice(logits, [0, L - Lg, 0], [T * n, Lg, -1]); // [T·n, Lg, V]
-    return targetLogProbs(tail, tf.slice(ids, [0, L - Lg], [T * n, Lg])); // [T·n, Lg]
+    const ids = repeatRows(tf.slice(mb.ids, [r0, 0], [c, L]), T); // [c·T, L]
+    const isMask = tf.slice(draw.isMask, [r0 * T, 0], [c * T, L]); // [c·T, L]
+    const noisy = select<tf.Tensor2D>(isMask, tf.scalar(model.cfg.mask_token_id, 'int32'), ids); // [c·T, L]
+    const logits = forward(model.params, model.cfg, noisy, repeatRows(tf.slice(mb.attentionMask, [r0, 0], [c, L]), T)); // [c·T, L, V]
+    const tail = tf.slice(logits, [0, L - Lg, 0], [c * T, Lg, -1]); // [c·T, Lg, V]
+    return targetLogProbs(tail, tf.slice(ids, [0, L - Lg], [c * T, Lg])); // [c·T, Lg]
   });
 }
 
+/** Each row T times in a row: [n, L] → [n·T, L]. */
+function repeatRows(x: tf.Tensor2D, T: number): tf.Tensor2D {
+  const [n, L] = x.shape;
+  return tf.reshape(tf.tile(tf.expandDims(x, 1), [1, T, 1]), [n * T, L]); // [n, T, L] → [n·T, L]
+}
+
 export interface SpgLossInputs {
-  logp: tf.Tensor2D; // [T·n, Lg] current policy, row j·n + i
-  scored: tf.Tensor2D; // [T·n, Lg] M: 1 on the masked completion tokens
+  logp: tf.Tensor2D; // [n·T, Lg] current policy, row i·T + j
+  scored: tf.Tensor2D; // [n·T, Lg] M: 1 on the masked completion tokens
   completionMask: tf.Tensor2D; // [n, Lg]
   advantages: tf.Tensor1D; // [n]
+}
+
+/** Normalisers over the whole micro-batch when `x` holds only some of its completions (a part). */
+export interface SpgWhole {
+  lenSum: tf.Scalar; // Σ_i len_i
+  posRows: tf.Scalar; // #{A_i > 0}
+  negRows: tf.Scalar; // #{A_i < 0}
 }
 
 export interface SpgLoss {
@@ -141,36 +193,38 @@ export interface SpgLoss {
   term: tf.Tensor1D;
 }
 
-/** SPG's micro-batch loss (the header's formula). Call inside tf.tidy / tf.variableGrads. */
-export function spgLoss(x: SpgLossInputs, o: Pick<SpgOptions, 'num_t' | 'eubo_beta' | 'mix_weight' | 'logp_estimation'>): SpgLoss {
+/**
+ * SPG's micro-batch loss (the header's formula) and its reports, or with `whole` one part's share of them (the
+ * parts' values add up to the micro-batch's). Call inside tf.tidy / tf.variableGrads.
+ */
+export function spgLoss(x: SpgLossInputs, o: Pick<SpgOptions, 'num_t' | 'eubo_beta' | 'mix_weight' | 'logp_estimation'>, whole?: SpgWhole): SpgLoss {
   const [n, Lg] = x.completionMask.shape;
   const T = o.num_t;
-  assertShape('spgLoss: logp', x.logp.shape, [T * n, Lg], `[T·n, Lg] = [${T * n}, ${Lg}]`);
-  assertShape('spgLoss: scored', x.scored.shape, [T * n, Lg], `[T·n, Lg] = [${T * n}, ${Lg}]`);
+  assertShape('spgLoss: logp', x.logp.shape, [n * T, Lg], `[n·T, Lg] = [${n * T}, ${Lg}]`);
+  assertShape('spgLoss: scored', x.scored.shape, [n * T, Lg], `[n·T, Lg] = [${n * T}, ${Lg}]`);
   assertShape('spgLoss: advantages', x.advantages.shape, [n], `[n] = [${n}]`);
-  const logp = tf.reshape(x.logp, [T, n, Lg]); // [T, n, Lg]
-  const M = tf.reshape(x.scored, [T, n, Lg]); // [T, n, Lg]
+  const logp = tf.reshape(x.logp, [n, T, Lg]); // [n, T, Lg]
+  const M = tf.reshape(x.scored, [n, T, Lg]); // [n, T, Lg]
   const len = tf.maximum(tf.sum(x.completionMask, 1), 1); // [n]
-  const count = tf.maximum(tf.sum(M, 2), 1); // [T, n]: masked tokens per draw (≥ 1 by construction)
-  const elbo = tf.mean(tf.div(tf.sum(tf.mul(logp, M), 2), count), 0) as tf.Tensor1D; // [n]
+  const count = tf.maximum(tf.sum(M, 2), 1); // [n, T]: masked tokens per draw (≥ 1 by construction)
+  const elbo = tf.mean(tf.div(tf.sum(tf.mul(logp, M), 2), count), 1) as tf.Tensor1D; // [n]
 
   // log q_ik = log mean_j M·exp(β·logp − log t_ij): a log-sum-exp over the draws that masked token k.
-  const logT = tf.log(tf.div(count, len)); // [T, n]
-  const masked = tf.greater(M, 0); // [T, n, Lg]
-  const z = tf.where(masked, tf.sub(tf.mul(o.eubo_beta, logp), tf.expandDims(logT, 2)), tf.fill([T, n, Lg], -1e9)); // [T, n, Lg]
-  const logQ = tf.sub(tf.logSumExp(z, 0), Math.log(T)); // [n, Lg]
-  const covered = tf.max(M, 0); // [n, Lg]: masked in at least one draw
+  const logT = tf.log(tf.div(count, tf.expandDims(len, 1))); // [n, T]
+  const z = tf.where(tf.greater(M, 0), tf.sub(tf.mul(o.eubo_beta, logp), tf.expandDims(logT, 2)), tf.fill([n, T, Lg], -1e9)); // [n, T, Lg]
+  const logQ = tf.sub(tf.logSumExp(z, 1), Math.log(T)); // [n, Lg]
+  const covered = tf.max(M, 1); // [n, Lg]: masked in at least one draw
   const eubo = tf.div(tf.div(tf.sum(tf.mul(logQ, covered), 1), tf.maximum(tf.sum(covered, 1), 1)), o.eubo_beta) as tf.Tensor1D; // [n]
 
   const negTerm = negativeTerm(o.logp_estimation, elbo, eubo, o.mix_weight); // [n]
   const pos = tf.greater(x.advantages, 0); // [n]
   const term = tf.where(pos, elbo, negTerm) as tf.Tensor1D; // [n]
-  const loss = tf.neg(tf.div(tf.sum(tf.mul(tf.mul(x.advantages, len), term)), tf.sum(len))) as tf.Scalar;
-
-  const rowMean = (v: tf.Tensor1D, rows: tf.Tensor1D) => tf.div(tf.sum(tf.mul(v, rows)), tf.maximum(tf.sum(rows), 1)) as tf.Scalar;
   const posRows = tf.cast(pos, 'float32') as tf.Tensor1D;
   const negRows = tf.cast(tf.less(x.advantages, 0), 'float32') as tf.Tensor1D;
-  return { loss, elboPos: rowMean(elbo, posRows), euboNeg: rowMean(eubo, negRows), neg: rowMean(negTerm, negRows), elbo, eubo, term };
+  const w = whole ?? { lenSum: tf.sum(len) as tf.Scalar, posRows: tf.sum(posRows) as tf.Scalar, negRows: tf.sum(negRows) as tf.Scalar };
+  const loss = tf.neg(tf.div(tf.sum(tf.mul(tf.mul(x.advantages, len), term)), w.lenSum)) as tf.Scalar;
+  const rowMean = (v: tf.Tensor1D, rows: tf.Tensor1D, total: tf.Scalar) => tf.div(tf.sum(tf.mul(v, rows)), tf.maximum(total, 1)) as tf.Scalar;
+  return { loss, elboPos: rowMean(elbo, posRows, w.posRows), euboNeg: rowMean(eubo, negRows, w.negRows), neg: rowMean(negTerm, negRows, w.negRows), elbo, eubo, term };
 }
 
 function negativeTerm(kind: SpgOptions['logp_estimation'], elbo: tf.Tensor1D, eubo: tf.Tensor1D, w: number): tf.Tensor1D {

@@ -7,7 +7,8 @@ import { parseConfig } from '../../../src/config/load.ts';
 import { grpoConfigSchema, type GrpoConfig } from '../../../src/config/schema.ts';
 import { disposeParams, initParams } from '../../../src/model/model.ts';
 import { trainGrpo } from '../../../src/rl/grpo_trainer.ts';
-import { spgDraw, spgLoss, type SpgDraw } from '../../../src/rl/objectives/spg.ts';
+import { spgDraw, spgLoss, spgParts, type SpgDraw } from '../../../src/rl/objectives/spg.ts';
+import { objectiveFor } from '../../../src/rl/objectives/index.ts';
 import { collectRollout, disposeRollout, microLosses } from '../../../src/rl/rollout.ts';
 import type { MicroTensors } from '../../../src/rl/objectives/types.ts';
 import { config, countTarget, modelConfig, quiet, rolloutOptions, saveInitCheckpoint, tmp, tok } from '../grpo_helpers.ts';
@@ -31,10 +32,11 @@ function spgConfig(dir: string, over: { max_steps?: number; workers?: number; gr
 }
 
 describe('spgLoss', () => {
-  // T = 2 draws of n = 2 completions of Lg = 3 tokens; rows j·n + i. Completion 0 has 3 tokens, completion 1 has 2.
+  // T = 2 draws of n = 2 completions of Lg = 3 tokens; row i·T + j is draw j of completion i. Completion 0 has 3
+  // tokens, completion 1 has 2.
   const inputs = () => ({
-    logp: tf.tensor2d([[-1, -2, -9], [-9, -1, -9], [-9, -9, -3], [-2, -4, -9]]),
-    scored: tf.tensor2d([[1, 1, 0], [0, 1, 0], [0, 0, 1], [1, 1, 0]]),
+    logp: tf.tensor2d([[-1, -2, -9], [-9, -9, -3], [-9, -1, -9], [-2, -4, -9]]),
+    scored: tf.tensor2d([[1, 1, 0], [0, 0, 1], [0, 1, 0], [1, 1, 0]]),
     completionMask: tf.tensor2d([[1, 1, 1], [1, 1, 0]]),
     advantages: tf.tensor1d([1, -2]),
   });
@@ -92,7 +94,7 @@ describe('spgDraw', () => {
       const isMask = bools(d.isMask);
       const scored = d.scored.arraySync();
       for (let r = 0; r < 4; r++) {
-        const i = r % 2;
+        const i = Math.floor(r / 2); // row i·T + j
         const len = i === 0 ? 8 : 5;
         const comp = isMask[r].slice(3);
         expect(isMask[r].slice(0, 3).every((m) => !m)).toBe(true); // p = 0: prompt kept
@@ -121,7 +123,7 @@ describe('spgDraw', () => {
       const comp = m0[r].slice(3);
       const block = comp.findIndex((m) => m);
       const start = block - (block % 4);
-      expect(m1[r][0]).toBe(r % 2 === 1); // row 0's pad stays
+      expect(m1[r][0]).toBe(r >= 2); // completion 0's pad stays
       expect(m1[r].slice(1, 3 + start).every((m) => m)).toBe(true);
       expect(m1[r].slice(3 + start)).toEqual(m0[r].slice(3 + start));
     }
@@ -133,7 +135,8 @@ describe('spgDraw', () => {
 });
 
 describe('SPG objective in the loop', () => {
-  it('the SPG loss gradient matches a finite-difference estimate on a tiny model', async () => {
+  /** 2 prompts × G 3 from a fresh tiny model with rewards 0, 1, 2 per group (dispose `r` and `params` after). */
+  async function tinySpgRollout() {
     const cfg = modelConfig();
     const params = initParams(cfg);
     const prompts = ['1200=', '0034='];
@@ -143,12 +146,43 @@ describe('SPG objective in the loop', () => {
       { async score(_p, c) { const v = c.map((_, i) => i % 3); return { total: v, perFn: { v } }; } },
       { sampling: new Rng(2, 's'), masking: new Rng(2, 'm') }, o,
     );
+    return { cfg, params, o, r };
+  }
+
+  it('the parts (completion chunks) add up to the whole loss, reports and gradient', async () => {
+    expect(spgParts(6, 2)).toEqual([[0, 3], [3, 6]]);
+    expect(spgParts(5, 2)).toEqual([[0, 3], [3, 5]]);
+    expect(spgParts(1, 2)).toEqual([[0, 1]]);
+    const { cfg, params, o, r } = await tinySpgRollout();
+    const mb = r.micro[0];
+    const objective = objectiveFor(o.grpo);
+    const parts = microLosses(params, cfg, mb, 1, o);
+    expect(parts).toHaveLength(2);
+    const vars = Object.values(params);
+    const run = (f: () => { loss: tf.Scalar; report?: Record<string, tf.Scalar> }) => tf.tidy(() => {
+      const { value, grads } = tf.variableGrads(() => f().loss, vars);
+      const report = tf.tidy(() => Object.fromEntries(Object.entries(f().report ?? {}).map(([k, v]) => [k, v.dataSync()[0]])));
+      return { loss: value.dataSync()[0], report, grad: Object.values(grads).flatMap((g) => Array.from(g.dataSync())) };
+    });
+    const whole = run(() => objective.loss(objective.score({ params, cfg }, mb, mb.draws[1]), null, null, mb, mb.draws[1]));
+    const split = parts.map(run);
+    expect(split[0].loss + split[1].loss).toBeCloseTo(whole.loss, 5);
+    for (const k of ['elbo_pos', 'eubo_neg', 'neg']) expect(split[0].report[k] + split[1].report[k]).toBeCloseTo(whole.report[k], 5);
+    whole.grad.forEach((g, i) => expect(split[0].grad[i] + split[1].grad[i]).toBeCloseTo(g, 5));
+    disposeRollout(r);
+    disposeParams(params);
+  });
+
+  it('the SPG loss gradient matches a finite-difference estimate on a tiny model', async () => {
+    const { cfg, params, o, r } = await tinySpgRollout();
     const mb = r.micro[0];
     expect(mb.old[1]).toBeNull(); // nothing cached: no ratio, no reference
     const name = 'model.transformer.ff_out.weight';
-    const lossAt = () => tf.tidy(() => microLosses(params, cfg, mb, 1, o)[0]().loss.dataSync()[0]);
+    const objective = objectiveFor(o.grpo);
+    const loss = () => objective.loss(objective.score({ params, cfg }, mb, mb.draws[1]), null, null, mb, mb.draws[1]).loss; // all parts at once
+    const lossAt = () => tf.tidy(() => loss().dataSync()[0]);
     const grad = tf.tidy(() => {
-      const { grads } = tf.variableGrads(() => microLosses(params, cfg, mb, 1, o)[0]().loss, [params[name]]);
+      const { grads } = tf.variableGrads(loss, [params[name]]);
       return grads[params[name].name].dataSync();
     });
     const idx = Array.from(grad).reduce((best, g, i, a) => (Math.abs(g) > Math.abs(a[best]) ? i : best), 0);
