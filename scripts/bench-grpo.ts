@@ -6,6 +6,7 @@
  * (2 tokens per step, as d1), T 0.9.
  *
  *   yarn bench:grpo [--steps 3] [--mu 1] [--estimator one_step|coupled|trajectory] [--backend wasm] [--workers 1]
+ *                   [--objective d1|wd1|spg|espo]   (keys an objective does not read, e.g. beta under spg, are left out)
  * `--workers 2` runs data-parallel worker threads (training.workers; grad_accum = workers): one core each.
  * Prints one JSON line per measured step (after 1 warm-up step) and a summary line with the means, generated tokens
  * per second, peak RSS and tf.memory().numTensors at the first and last measured step. Check `uptime` first.
@@ -18,7 +19,7 @@ import { pino } from 'pino';
 import { setupBackend, type BackendName } from '../src/backend/backend.ts';
 import { saveCheckpoint } from '../src/checkpoint/checkpoint.ts';
 import { parseConfig } from '../src/config/load.ts';
-import { grpoConfigSchema } from '../src/config/schema.ts';
+import { OBJECTIVE_KEYS, grpoConfigSchema } from '../src/config/schema.ts';
 import type { ModelConfig } from '../src/model/config.ts';
 import { disposeParams, initParams } from '../src/model/model.ts';
 import { trainGrpo } from '../src/rl/grpo_trainer.ts';
@@ -32,6 +33,7 @@ const { values: args } = parseArgs({
     mu: { type: 'string', default: '1' },
     estimator: { type: 'string', default: 'one_step' },
     workers: { type: 'string', default: '1' },
+    objective: { type: 'string', default: 'd1' },
   },
 });
 const measured = Number(args.steps);
@@ -61,7 +63,7 @@ async function main(): Promise<void> {
       data: { task: 'countdown', num_train: P * (measured + 1) },
       rewards: [{ name: 'countdown' }],
       sampler: { name: 'llada', gen_length: GEN, block_length: 32, steps: 32, temperature: 0.9 },
-      grpo: { num_generations: G, prompts_per_step: P, num_iterations: Number(args.mu), beta: 0.04, logp_estimator: args.estimator, log_rollouts: 0 },
+      grpo: { objective: args.objective, num_generations: G, prompts_per_step: P, num_iterations: Number(args.mu), log_rollouts: 0, ...readBy(args.objective, { beta: 0.04, logp_estimator: args.estimator }) },
       optimizer: { lr: 1e-5 },
       training: { max_steps: measured + 1, save_every: 0, log_every: 1, workers: Number(args.workers), grad_accum: Number(args.workers) },
       logging: { level: 'warn', progress: 'off' },
@@ -95,7 +97,7 @@ async function main(): Promise<void> {
   const mean = (k: string) => rows.reduce((a, r) => a + r[k], 0) / rows.length;
   process.stdout.write(
     JSON.stringify({
-      bench: 'grpo', backend: args.backend, shape: `${P} prompts x ${G} completions x ${GEN} tokens`, mu: Number(args.mu), estimator: args.estimator, workers: Number(args.workers),
+      bench: 'grpo', backend: args.backend, shape: `${P} prompts x ${G} completions x ${GEN} tokens`, mu: Number(args.mu), objective: args.objective, estimator: args.estimator, workers: Number(args.workers),
       params_M: +((cfg.vocab_size * 128 * 2 + 4 * (4 * 128 * 128 + 3 * 128 * 512)) / 1e6).toFixed(2),
       generation_s: +mean('generation_s').toFixed(2), rewards_s: +mean('rewards_s').toFixed(3), logprobs_s: +mean('logprobs_s').toFixed(2),
       update_s: +mean('update_s').toFixed(2), step_s: +mean('step_s').toFixed(2),
@@ -107,6 +109,11 @@ async function main(): Promise<void> {
     }) + '\n',
   );
   fs.rmSync(root, { recursive: true, force: true });
+}
+
+/** The grpo.* keys of `keys` that `objective` reads (OBJECTIVE_KEYS): the rest would be refused. */
+function readBy(objective: string, keys: Record<string, unknown>): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(keys).filter(([k]) => !OBJECTIVE_KEYS[k] || (OBJECTIVE_KEYS[k] as readonly string[]).includes(objective)));
 }
 
 await main();
