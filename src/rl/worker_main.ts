@@ -2,12 +2,13 @@
  * One data-parallel diffu-GRPO worker (see workers.ts): its own backend, policy copy, reference model and the
  * micro-batches of its share of the current rollout. Answers the main thread's requests one at a time.
  */
+import * as tf from '@tensorflow/tfjs';
 import { setupBackend } from '../backend/backend.ts';
 import { Rng } from '../backend/rng.ts';
 import { serveRequests } from '../backend/threads.ts';
 import type { ModelConfig } from '../model/config.ts';
 import type { Params } from '../model/model.ts';
-import { assignWeights, gradSums, variablesFrom } from '../engine/parallel.ts';
+import { assignWeights, gradSums, variablesFrom, type GradSums } from '../engine/parallel.ts';
 import { accumulateGrads } from '../engine/step.ts';
 import { disposeMicroBatches, microLosses, prepareMicroBatches, sampleCompletions, type MicroBatch, type Samples } from './rollout.ts';
 import type { WorkerInit, WorkerRequest } from './workers.ts';
@@ -40,6 +41,11 @@ async function handle(req: WorkerRequest): Promise<unknown> {
     }
     case 'grads': {
       assignWeights(policy, req.policy);
+      if (micro.length === 0) {
+        // grpo.zero_std_groups: drop left this worker's whole share out: it adds nothing to the sum.
+        const sum = Object.fromEntries(Object.entries(policy).map(([k, v]) => [k, new Float32Array(v.size)]));
+        return { sum, lossSum: 0, reportSum: {}, numTensors: tf.memory().numTensors } satisfies GradSums;
+      }
       return gradSums(accumulateGrads(policy, micro.flatMap((mb) => microLosses(policy, cfg, mb, req.k, init.rollout))));
     }
     case 'ref': {

@@ -9,6 +9,8 @@ import { disposeParams, initParams } from '../../src/model/model.ts';
 import type { BatchSource } from '../../src/rl/dynamic_sampling.ts';
 import { trainGrpo } from '../../src/rl/grpo_trainer.ts';
 import { collectRollout, disposeRollout, microLosses, type RewardSource } from '../../src/rl/rollout.ts';
+import { parallelRollout, RolloutWorkers } from '../../src/rl/workers.ts';
+import { weightArrays } from '../../src/engine/parallel.ts';
 import { config, countTarget, modelConfig, quiet, rolloutOptions, saveInitCheckpoint, tmp, tok } from './grpo_helpers.ts';
 
 beforeAll(async () => {
@@ -106,6 +108,25 @@ describe('grpo.zero_std_groups', () => {
     expect([r.numMicro, r.micro.length, r.dynamic['groups/dropped']]).toEqual([0, 0, 2]);
     disposeRollout(r);
     disposeParams(params);
+  });
+
+  it('drop with 2 workers: a worker whose whole share is dropped adds a zero gradient (no crash), the other trains', async () => {
+    const cfg = modelConfig();
+    const params = initParams(cfg);
+    const o = rolloutOptions({ G: 2, mu: 1, grad_accum: 2, beta: 0, scale_rewards: 'none', sampler, zero_std_groups: 'drop' });
+    const pool = await RolloutWorkers.start(2, { backend: 'cpu', cfg, policy: weightArrays(params), ref: null, rollout: o, numMicro: 1 });
+    try {
+      const prompts = ['9111=', '9222=', '1200=', '9333=']; // one kept group: worker 0's share is empty
+      const r = await parallelRollout(pool, { params, cfg }, prompts.map(() => ({})), prompts, tok, scripted, { sampling: new Rng(1, 's'), masking: new Rng(1, 'm') }, o);
+      expect([r.numMicro, r.dynamic['groups/dropped']]).toEqual([1, 3]);
+      const got = await pool.grads(params, 0);
+      expect(Number.isFinite(got.lossSum)).toBe(true);
+      expect(Object.values(got.sum).some((g) => g.dataSync().some((x) => x !== 0))).toBe(true);
+      tf.dispose(Object.values(got.sum));
+    } finally {
+      await pool.close();
+      disposeParams(params);
+    }
   });
 
   it('refill: flat groups are replaced in order by fresh groups with spread from the cursor, within the round cap', async () => {
