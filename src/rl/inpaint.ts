@@ -19,7 +19,8 @@
  *   loss       the fixed tokens are not the policy's choices: they are left out of the completion mask (rollout.ts
  *              phase 3), so only generated tokens enter the loss and its normaliser.
  *
- * Differences from IGPO's code, on purpose: IGPO samples G hinted completions and keeps at most `max_replacements`
+ * Differences from IGPO's code, on purpose: IGPO's ratio counts revealed spans (int(n_spans·(1 − ratio)) masked),
+ * ours counts tokens, so `fraction` is exactly the share of fixed reference tokens. IGPO samples G hinted completions and keeps at most `max_replacements`
  * (1) of the CORRECT ones; here k are re-sampled and kept (the group's spread decides). IGPO stretches the revealed
  * spans over a longer window (scaling ≤ 1.5, last 30 tokens left free) for long reasoning traces; here they stay at
  * their SFT positions (short answers, gen_length close to the answer). IGPO trains on the hint tokens with an entropy
