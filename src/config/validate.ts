@@ -69,6 +69,16 @@ export function checkGrpoConfig(config: GrpoConfig, model: ModelLimits, where: W
   if (typeof t.workers === 'number' && t.workers > 1 && t.grad_accum % t.workers !== 0) {
     throw configError(where, 'training.workers', `(${t.workers}) must divide training.grad_accum (${t.grad_accum}): each worker takes grad_accum / workers micro-batches (raise grad_accum or lower workers)`);
   }
+  if (g.objective === 'spg') {
+    // SPG's block-wise masks (rl/objectives/spg.ts) would find these at the first loss, inside a worker.
+    if (s.gen_length % g.spg.block_length !== 0) {
+      throw configError(where, 'grpo.spg.block_length', `(${g.spg.block_length}) must divide sampler.gen_length (${s.gen_length})`);
+    }
+    const blocks = s.gen_length / g.spg.block_length;
+    if (g.spg.num_t > blocks) {
+      throw configError(where, 'grpo.spg.num_t', `(${g.spg.num_t}) must be at most sampler.gen_length / grpo.spg.block_length = ${s.gen_length} / ${g.spg.block_length} = ${blocks}: each draw masks a different block`);
+    }
+  }
   if (g.trajectory_states !== null && g.logp_estimator !== 'trajectory') {
     throw configError(where, 'grpo.trajectory_states', `(${g.trajectory_states}) needs grpo.logp_estimator: trajectory (got ${g.logp_estimator})`);
   }

@@ -52,6 +52,11 @@ describe('checkGrpoConfig', () => {
     expect(() => checkGrpoConfig(grpo({ training: { max_steps: 1, grad_accum: 2, workers: 4 } }), limits, where)).toThrow(/training\.workers: \(4\) must divide training\.grad_accum \(2\)/);
     expect(() => checkGrpoConfig(grpo({ training: { max_steps: 1, grad_accum: 2, workers: 'auto' } }), limits, where)).not.toThrow();
   });
+  it('spg: its mask blocks divide gen_length, num_t at most the block count', () => {
+    expect(() => checkGrpoConfig(grpo({ grpo: { objective: 'spg' } }), limits, where)).toThrow(/grpo\.spg\.block_length: \(32\) must divide sampler\.gen_length \(17\)/);
+    expect(() => checkGrpoConfig(grpo({ grpo: { objective: 'spg', spg: { block_length: 17, num_t: 2 } } }), limits, where)).toThrow(/grpo\.spg\.num_t: \(2\) must be at most .* = 1/);
+    expect(() => checkGrpoConfig(grpo({ grpo: { objective: 'spg', spg: { block_length: 17, num_t: 1 } } }), limits, where)).not.toThrow();
+  });
   it('trajectory_states needs the trajectory estimator', () => {
     expect(() => checkGrpoConfig(grpo({ grpo: { trajectory_states: 2 } }), limits, where)).toThrow(/grpo\.trajectory_states: \(2\) needs grpo\.logp_estimator: trajectory/);
   });
