@@ -23,7 +23,7 @@ import { OBJECTIVE_KEYS, grpoConfigSchema } from '../src/config/schema.ts';
 import type { ModelConfig } from '../src/model/config.ts';
 import { disposeParams, initParams } from '../src/model/model.ts';
 import { trainGrpo } from '../src/rl/grpo_trainer.ts';
-import { rewardSourceFromConfig } from '../src/rl/reward_source.ts';
+import { rewardSourceFromConfig } from '../src/rewards/registry.ts';
 import { buildCharTokenizer } from '../src/tokenizer/index.ts';
 
 const { values: args } = parseArgs({

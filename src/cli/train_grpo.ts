@@ -6,7 +6,7 @@ import { loadConfig } from '../config/load.ts';
 import { resolveDataDir } from '../data/index.ts';
 import { grpoConfigSchema } from '../config/schema.ts';
 import { validateGrpoRun } from '../config/validate_inputs.ts';
-import { rewardSourceFromConfig } from '../rl/reward_source.ts';
+import { rewardSourceFromConfig } from '../rewards/registry.ts';
 import { failOneLine, runMain } from './common.ts';
 
 runMain(async () => {

@@ -14,7 +14,7 @@ import { evaluate, writeEvalResults, type EvalSummary } from '../eval/evaluate.t
 import type { SamplerName } from '../sampling/index.ts';
 import { loadModel } from '../checkpoint/load_model.ts';
 import { trainGrpo } from '../rl/grpo_trainer.ts';
-import { rewardSourceFromConfig } from '../rl/reward_source.ts';
+import { rewardSourceFromConfig } from '../rewards/registry.ts';
 import { periodicEval } from '../eval/periodic.ts';
 import { train } from '../train/trainer.ts';
 import { createLogger } from '../engine/run_log.ts';

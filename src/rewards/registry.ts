@@ -13,32 +13,12 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { ConfigError } from '../backend/errors.ts';
-import { codeTestsReward } from '../rewards/code_tests.ts';
-import { countdownReward } from '../rewards/countdown.ts';
-import { mathBoxed, mathFormat } from '../rewards/math.ts';
-import { sudokuReward } from '../rewards/sudoku.ts';
-import { gsm8kCorrectness, gsm8kInt, gsm8kSoftFormat, gsm8kStrictFormat, gsm8kXmlCount } from '../rewards/gsm8k.ts';
-import type { RewardSource } from './rollout.ts';
-
-/** Part of a reward tied to the completion character (offset `at`) that earned it. */
-export interface Credit { at: number; value: number }
-export interface CreditedReward { reward: number; credit: Credit[] }
-export type RewardValue = number | null | CreditedReward;
-
-export type RewardFn = (args: {
-  prompts: string[];
-  completions: string[];
-  rows: Record<string, unknown>[];
-  args: Record<string, unknown>;
-}) => RewardValue[] | Promise<RewardValue[]>;
-
-export interface RewardSpec {
-  name?: string;
-  module?: string;
-  export?: string;
-  weight: number;
-  args: Record<string, unknown>;
-}
+import { codeTestsReward } from './code_tests.ts';
+import { countdownReward } from './countdown.ts';
+import { mathBoxed, mathFormat } from './math.ts';
+import { sudokuReward } from './sudoku.ts';
+import { gsm8kCorrectness, gsm8kInt, gsm8kSoftFormat, gsm8kStrictFormat, gsm8kXmlCount } from './gsm8k.ts';
+import type { Credit, CreditedReward, RewardFn, RewardSource, RewardSpec, RewardValue } from './types.ts';
 
 /** Built-in rewards by config name. */
 export const BUILTIN_REWARDS: Record<string, RewardFn> = {

@@ -24,7 +24,8 @@
 import type { Rng } from '../backend/rng.ts';
 import type { ModelConfig } from '../model/config.ts';
 import { inpaintGroups, type InpaintStats, type RollFn } from './inpaint.ts';
-import { groupAdvantages, rewardCompletions, type Fill, type RewardSource, type RolloutOptions, type Samples, type Scored } from './rollout.ts';
+import type { RewardSource } from '../rewards/types.ts';
+import { groupAdvantages, rewardCompletions, type Fill, type RolloutOptions, type Samples, type Scored } from './rollout.ts';
 
 /** Where refill finds fresh prompts and inpaint finds the reference answers (the trainer's data cursor and task). */
 export interface BatchSource {

@@ -17,15 +17,8 @@ import type { MicroLoss } from '../engine/step.ts';
 import { computeAdvantages, processAdvantages } from './advantages.ts';
 import { objectiveFor, type Draw, type MicroTensors, type Scores } from './objectives/index.ts';
 import { completionMask } from './objectives/d1_loss.ts';
-import type { Credit } from './reward_source.ts';
+import type { Credit, RewardSource } from '../rewards/types.ts';
 import { sampleAndScore, type BatchSource } from './dynamic_sampling.ts';
-
-export interface RewardSource {
-  /** Failed calls per reward function so far (a failing reward scores 0 for its batch and is counted here). */
-  errors?: Record<string, number>;
-  /** Per completion: the weighted reward, and each function's raw value (null = not applicable). */
-  score(prompts: string[], completions: string[], rows: Record<string, unknown>[]): Promise<{ total: number[]; perFn: Record<string, (number | null)[]>; credit?: Credit[][] }>;
-}
 
 /** A micro-batch's tensors (objectives/types.ts) and, per inner update k, the objective's draw and cached scores. */
 export interface MicroBatch extends MicroTensors {

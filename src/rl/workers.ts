@@ -25,7 +25,8 @@ import type { ModelConfig } from '../model/config.ts';
 import type { Params } from '../model/model.ts';
 import { addGradSums, weightArrays, type GradSums, type PooledGrads, type WeightArrays } from '../engine/parallel.ts';
 import { sampleAndScore, splitTrained, type BatchSource, type SampleFn } from './dynamic_sampling.ts';
-import type { Fill, RewardSource, Rollout, RolloutOptions, Samples } from './rollout.ts';
+import type { RewardSource } from '../rewards/types.ts';
+import type { Fill, Rollout, RolloutOptions, Samples } from './rollout.ts';
 
 export interface WorkerInit {
   backend: BackendName;

@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ConfigError } from '../../src/backend/errors.ts';
-import { rewardSourceFromConfig } from '../../src/rl/reward_source.ts';
+import { rewardSourceFromConfig } from '../../src/rewards/registry.ts';
 
 const spec = (s: Record<string, unknown>) => ({ weight: 1, args: {}, ...s });
 const examples = path.resolve('examples');

@@ -10,7 +10,8 @@ import type { ModelConfig } from '../../src/model/config.ts';
 import { initParams, disposeParams } from '../../src/model/model.ts';
 import type { Params } from '../../src/model/model.ts';
 import { d1LogProbs, type D1Draw, type LogpEstimator } from '../../src/rl/objectives/d1.ts';
-import type { MicroBatch, RewardSource, RolloutOptions } from '../../src/rl/rollout.ts';
+import type { RewardSource } from '../../src/rewards/types.ts';
+import type { MicroBatch, RolloutOptions } from '../../src/rl/rollout.ts';
 import { buildCharTokenizer } from '../../src/tokenizer/index.ts';
 
 export const quiet = pino({ level: 'silent' });

@@ -9,7 +9,8 @@ import { disposeParams, initParams } from '../../src/model/model.ts';
 import { trainGrpo } from '../../src/rl/grpo_trainer.ts';
 import { checkInpaintRows, hintPositions, hintRow, referenceAnswer } from '../../src/rl/inpaint.ts';
 import { completionMask } from '../../src/rl/objectives/d1_loss.ts';
-import { collectRollout, disposeRollout, type RewardSource } from '../../src/rl/rollout.ts';
+import type { RewardSource } from '../../src/rewards/types.ts';
+import { collectRollout, disposeRollout } from '../../src/rl/rollout.ts';
 import { config, modelConfig, quiet, rolloutOptions, saveInitCheckpoint, tmp, tok } from './grpo_helpers.ts';
 
 beforeAll(async () => {
