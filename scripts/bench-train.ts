@@ -15,6 +15,7 @@ import { Rng } from '../src/backend/rng.ts';
 import type { ModelConfig } from '../src/model/config.ts';
 import { countParams, forward, initParams } from '../src/model/model.ts';
 import { oneHotF32 } from '../src/model/ops.ts';
+import { runMain } from '../src/cli/common.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -111,7 +112,4 @@ async function main(): Promise<void> {
   }));
 }
 
-main().catch((e) => {
-  console.error(e);
-  process.exit(1);
-});
+runMain(main); // a user error is one line, a bug prints its stack (src/cli/common.ts)
