@@ -31,9 +31,12 @@
  * l.74), epsilon 0.2 and beta 0.01 (recipes/train.yaml l.17–18; scripts: β 1e-3 GSM8K/MATH, 3e-3 Countdown, 1e-2
  * Sudoku/code), μ 8 (every recipe). Not taken: `--epsilon 0` in run_countdown_llada.sh (grpo.epsilon must be > 0).
  *
- * Cost per inner update, with V = num_mc · (2 with reduce_var, else 1) forward passes of n rows per score: phase 3
- * scores old (μ > 1) and ref (β > 0) under the draw, V passes each; the update is V forwards + backward (one
- * variableGrads: the ratio couples the passes). d1's one-step is 1.
+ * Cost per inner update, with V = num_mc · (2 with reduce_var, else 1) forward passes of n rows per ELBO (d1's
+ * one-step: 1): phase 3 scores old (μ > 1) and ref (β > 0) under the draw, V passes each, one at a time. The update
+ * runs V forward passes without gradient (the current ELBO) and then V forward + backward passes, one view each:
+ * the ratio and KL couple the views, so each view is differentiated through the linearisation ∂L/∂ELBO · ∇view,
+ * which bounds memory by one pass of n rows (all V at once: 4 × d1's activations at num_mc 2, which exhausted
+ * wasm's 4 GB heap at the bench's 96 rows) for V extra forwards. With V = 1 the loss is taken whole.
  * Report: seq_ratio (mean ρ), elbo (mean sequence ELBO of the current policy, nats), kl, clip_low / clip_high
  * (fractions of completions clipped).
  */
@@ -46,17 +49,28 @@ import { select } from '../../sampling/decode_state.ts';
 import { callChecked, targetLogProbs } from '../../sampling/likelihood.ts';
 import type { LogitsFn } from '../../sampling/types.ts';
 import { stopGradient } from './d1_loss.ts';
-import type { Draw, Objective } from './types.ts';
+import type { Draw, MicroTensors, Objective, PolicyModel, Scores } from './types.ts';
 
 /** The masks of one inner update: per MC sample j, row i masks mask[j, i, :] (1 = masked in the first view). */
 export interface EspoDraw extends Draw {
   mask: tf.Tensor3D; // float32 [M, n, Lg]
   ratio: tf.Tensor2D; // float32 [M, n]: p = x / (Lg + 1)
+  /** The current policy's ELBO [n] at this inner update, summed view by view by the no-gradient parts (split loss). */
+  cur: tf.Tensor1D | null;
 }
 
 export function espoObjective(g: GrpoSection): Objective {
   const { num_mc: M, reduce_var, leave_one_out } = g.espo;
   const G = g.num_generations;
+  const V = espoViews(M, reduce_var); // forward passes of n rows per ELBO
+  const elboOf = (model: PolicyModel, mb: MicroTensors, d: EspoDraw, view?: number) =>
+    espoElbo((ids, mask) => forward(model.params, model.cfg, ids, mask), mb.ids, mb.attentionMask, d.mask, d.ratio, model.cfg.mask_token_id, reduce_var, view);
+  const lossOf = (elbo: tf.Tensor1D, old: tf.Tensor1D, ref: tf.Tensor1D | null, mb: MicroTensors) => {
+    if (mb.advantages.rank !== 1) throw new ShapeError(`espo: advantages must be one per completion [n], got [${mb.advantages.shape}] (grpo.credit: process is d1 only)`);
+    const A = leave_one_out ? (tf.mul(mb.advantages, G / (G - 1)) as tf.Tensor1D) : (mb.advantages as tf.Tensor1D);
+    return espoLoss({ elbo, oldElbo: old, refElbo: ref, advantages: A }, { epsilon: g.epsilon, epsilon_high: g.epsilon_high, beta: g.beta, Lg: mb.completionMask.shape[1] });
+  };
+  const report = (o: ReturnType<typeof espoLoss>) => ({ seq_ratio: o.seqRatio, elbo: o.elbo, kl: o.kl, clip_low: o.clipLow, clip_high: o.clipHigh });
   return {
     name: 'espo',
     cachesOld: (mu) => mu > 1, // μ = 1: old = stopGradient(current), as ESPO's `.detach()`
@@ -65,31 +79,57 @@ export function espoObjective(g: GrpoSection): Objective {
       const n = mb.end - mb.start;
       const Lg = mb.completionMask.shape[1];
       const { mask, ratio } = stratifiedMasks(n, Lg, M, rng);
-      return { mask: tf.tensor3d(mask, [M, n, Lg]), ratio: tf.tensor2d(ratio, [M, n]) } satisfies EspoDraw;
+      return { mask: tf.tensor3d(mask, [M, n, Lg]), ratio: tf.tensor2d(ratio, [M, n]), cur: null } satisfies EspoDraw;
     },
-    score(model, mb, draw) {
+    // Split loss (V > 1): parts 0..V−1 sum the current ELBO view by view without a gradient (their loss is a zero
+    // tied to every parameter), parts V..2V−1 differentiate one view each through the linearisation below.
+    parts: () => (V > 1 ? 2 * V : 1),
+    score(model, mb, draw, part): Scores {
       const d = draw as EspoDraw;
-      const fn: LogitsFn = (ids, mask) => forward(model.params, model.cfg, ids, mask);
-      return { elbo: espoElbo(fn, mb.ids, mb.attentionMask, d.mask, d.ratio, model.cfg.mask_token_id, reduce_var) };
+      if (part === undefined) return { elbo: elboOf(model, mb, d) };
+      const view = elboOf(model, mb, d, part % V);
+      if (part >= V) return { view };
+      const zero = tf.mul(0, tf.addN(Object.values(model.params).map((p) => tf.sum(p)))) as tf.Scalar; // [] no gradient
+      return { view, zero };
     },
-    parts: () => 1,
-    loss(cur, old, ref, mb) {
-      if (mb.advantages.rank !== 1) throw new ShapeError(`espo: advantages must be one per completion [n], got [${mb.advantages.shape}] (grpo.credit: process is d1 only)`);
-      const elbo = cur.elbo as tf.Tensor1D;
-      const A = leave_one_out ? (tf.mul(mb.advantages, G / (G - 1)) as tf.Tensor1D) : (mb.advantages as tf.Tensor1D);
-      const out = espoLoss(
-        { elbo, oldElbo: (old?.elbo as tf.Tensor1D) ?? (stopGradient(elbo as unknown as tf.Tensor2D) as unknown as tf.Tensor1D), refElbo: (ref?.elbo as tf.Tensor1D) ?? null, advantages: A },
-        { epsilon: g.epsilon, epsilon_high: g.epsilon_high, beta: g.beta, Lg: mb.completionMask.shape[1] },
-      );
-      return { loss: out.loss, report: { seq_ratio: out.seqRatio, elbo: out.elbo, kl: out.kl, clip_low: out.clipLow, clip_high: out.clipHigh } };
+    loss(cur, old, ref, mb, draw, part) {
+      const d = draw as EspoDraw;
+      const oldElbo = (old?.elbo as tf.Tensor1D) ?? null;
+      const refElbo = (ref?.elbo as tf.Tensor1D) ?? null;
+      if (part === undefined) {
+        const elbo = cur.elbo as tf.Tensor1D;
+        const out = lossOf(elbo, oldElbo ?? (stopGradient(elbo as unknown as tf.Tensor2D) as unknown as tf.Tensor1D), refElbo, mb);
+        return { loss: out.loss, report: report(out) };
+      }
+      if (part < V) {
+        // A fresh tensor from the values: nothing on this part's gradient tape, so it outlives it (disposed with the draw).
+        const sum = part === 0 ? (cur.view as tf.Tensor1D) : tf.add(d.cur!, cur.view);
+        const next = tf.keep(tf.tensor1d(sum.dataSync()));
+        if (d.cur && !d.cur.isDisposed) d.cur.dispose(); // part 0: a stale sum from an earlier call of this update
+        d.cur = next;
+        return { loss: cur.zero as tf.Scalar, report: {} };
+      }
+      // Linearisation: ELBO = cur + (view − sg(view)) has the value of cur and the gradient of this view's term, so
+      // each part's gradient is ∂L/∂ELBO · ∇view and the parts' gradients sum to ∇L. Its value L is kept by the last part.
+      if (!d.cur) throw new Error('espo: the split loss runs its no-gradient parts first (microLosses order)');
+      const view = cur.view as tf.Tensor1D;
+      const elbo = tf.add(d.cur, tf.sub(view, stopGradient(view as unknown as tf.Tensor2D) as unknown as tf.Tensor1D)) as tf.Tensor1D;
+      const out = lossOf(elbo, oldElbo ?? d.cur, refElbo, mb);
+      if (part < 2 * V - 1) return { loss: tf.sub(out.loss, stopGradient(out.loss as unknown as tf.Tensor2D)) as tf.Scalar, report: {} };
+      return { loss: out.loss, report: report(out) };
     },
   };
+}
+
+/** Forward passes of n rows per ELBO estimate: num_mc samples, 2 each with reduce_var. */
+export function espoViews(numMc: number, reduceVar: boolean): number {
+  return numMc * (reduceVar ? 2 : 1);
 }
 
 /**
  * ESPO's stratified masks for n rows of Lg completion tokens, M samples: per sample an offset k ~ U{0..Lg}, row i
  * masks x_i = round(k + i·(Lg+1)/n) mod (Lg+1) tokens at uniformly random positions. Returns mask [M·n·Lg] (1 =
- * masked) and ratio [M·n] = x_i / (Lg+1), flat.
+ * masked) and ratio [M·n] = x_i / (Lg+1), flat, and the counts x.
  */
 export function stratifiedMasks(n: number, Lg: number, M: number, rng: Rng): { mask: Float32Array; ratio: Float32Array; counts: number[] } {
   const mask = new Float32Array(M * n * Lg);
@@ -115,41 +155,40 @@ function roundHalfEven(v: number): number {
 
 /**
  * Sequence ELBOs [n] of the completions (the last Lg columns of ids int32 [n, L]) under the masks of one draw:
- * mask float32 [M, n, Lg], ratio float32 [M, n]. Differentiable; one forward pass of 2n rows per sample (n without
- * reduceVar). attentionMask [n, L] (1 = real, 0 = left pad) goes to the model.
+ * mask float32 [M, n, Lg], ratio float32 [M, n]. Differentiable. One forward pass of n rows per view (espoViews),
+ * each in its own tidy, so outside a gradient tape only one pass's activations are alive. `view` (0-based: sample
+ * ⌊view / 2⌋, the mask or, odd, its complement) returns that pass's term alone; the terms sum to the ELBO.
+ * attentionMask [n, L] (1 = real, 0 = left pad) goes to the model.
  */
-export function espoElbo(logitsFn: LogitsFn, ids: tf.Tensor2D, attentionMask: tf.Tensor2D | null, mask: tf.Tensor3D, ratio: tf.Tensor2D, maskId: number, reduceVar: boolean): tf.Tensor1D {
+export function espoElbo(logitsFn: LogitsFn, ids: tf.Tensor2D, attentionMask: tf.Tensor2D | null, mask: tf.Tensor3D, ratio: tf.Tensor2D, maskId: number, reduceVar: boolean, view?: number): tf.Tensor1D {
   const [n, L] = ids.shape;
   const [M, , Lg] = mask.shape;
   assertShape('espoElbo: mask', mask.shape, [M, n, Lg], `[M, n, Lg] = [${M}, ${n}, ${Lg}]`);
   assertShape('espoElbo: ratio', ratio.shape, [M, n], `[M, n] = [${M}, ${n}]`);
   if (Lg > L) throw new ShapeError(`espoElbo: Lg (${Lg}) exceeds the sequence length L (${L})`);
   const views = reduceVar ? 2 : 1;
+  const V = M * views;
+  if (view !== undefined && !(Number.isInteger(view) && view >= 0 && view < V)) throw new ShapeError(`espoElbo: view ${view} is not one of 0..${V - 1}`);
+  const term = (j: number) =>
+    tf.tidy(() => {
+      const s = Math.floor(j / views);
+      const complement = j % views === 1;
+      const mA = tf.reshape(tf.slice(mask, [s, 0, 0], [1, n, Lg]), [n, Lg]); // [n, Lg] 1 = masked in the first view
+      const p = tf.reshape(tf.slice(ratio, [s, 0], [1, n]), [n, 1]); // [n, 1]
+      const scored = complement ? tf.sub(1, mA) : mA; // [n, Lg]: the tokens this view masks and scores
+      const hit = tf.concat([tf.zeros([n, L - Lg], 'bool'), tf.greater(scored, 0)], 1); // [n, L]; the prompt is never masked
+      const logits = callChecked(logitsFn, select<tf.Tensor2D>(hit, tf.scalar(maskId, 'int32'), ids), attentionMask); // [n, L, V]
+      const lp = targetLogProbs(tf.slice(logits, [0, L - Lg, 0], [n, Lg, -1]), tf.slice(ids, [0, L - Lg], [n, Lg])); // [n, Lg]
+      // 1/p, or ESPO's complement weight 1/((Lg − x)/(Lg + 1)); a view that masks nothing (x = 0 or Lg) has only zero
+      // terms, so its divisor is kept off 0.
+      const w = tf.maximum(complement ? tf.sub(Lg / (Lg + 1), p) : p, 1e-12); // [n, 1]
+      return tf.mul(tf.sum(tf.div(tf.mul(scored, lp), w), 1), 1 / V) as tf.Tensor1D; // [n]: ½ per view, 1/M per sample
+    });
+  if (view !== undefined) return term(view);
   return tf.tidy(() => {
-    const prompt = tf.zeros([n, L - Lg], 'bool'); // the prompt is never masked
-    const target = tf.slice(ids, [0, L - Lg], [n, Lg]); // [n, Lg]
-    const mId = tf.scalar(maskId, 'int32');
-    const am = attentionMask ? tf.concat(Array(views).fill(attentionMask), 0) : null; // [views·n, L]
-    let total: tf.Tensor1D = tf.zeros([n]);
-    for (let j = 0; j < M; j++) {
-      const mA = tf.reshape(tf.slice(mask, [j, 0, 0], [1, n, Lg]), [n, Lg]) as tf.Tensor2D; // [n, Lg] 1 = masked
-      const p = tf.reshape(tf.slice(ratio, [j, 0], [1, n]), [n, 1]); // [n, 1]
-      const hitA = tf.greater(mA, 0); // [n, Lg]
-      const noisy = [select<tf.Tensor2D>(tf.concat([prompt, hitA], 1), mId, ids)]; // [n, L]
-      if (reduceVar) noisy.push(select<tf.Tensor2D>(tf.concat([prompt, tf.logicalNot(hitA)], 1), mId, ids)); // the complement
-      const logits = callChecked(logitsFn, tf.concat(noisy, 0) as tf.Tensor2D, am); // [views·n, L, V]
-      const lp = targetLogProbs(tf.slice(logits, [0, L - Lg, 0], [views * n, Lg, -1]), tf.concat(Array(views).fill(target), 0)); // [views·n, Lg]
-      // 1/p weights; a view with no masked token (x = 0 or x = Lg) has all-zero terms, so its divisor is kept off 0.
-      const a = tf.sum(tf.div(tf.mul(mA, tf.slice(lp, [0, 0], [n, Lg])), tf.maximum(p, 1e-12)), 1); // [n]
-      let e: tf.Tensor1D = a as tf.Tensor1D;
-      if (reduceVar) {
-        const q = tf.maximum(tf.sub(Lg / (Lg + 1), p), 1e-12); // [n, 1]: ESPO's complement weight (Lg − x)/(Lg + 1)
-        const b = tf.sum(tf.div(tf.mul(tf.sub(1, mA), tf.slice(lp, [n, 0], [n, Lg])), q), 1); // [n]
-        e = tf.div(tf.add(a, b), 2) as tf.Tensor1D;
-      }
-      total = tf.add(total, e) as tf.Tensor1D;
-    }
-    return tf.div(total, M) as tf.Tensor1D;
+    let total = term(0);
+    for (let j = 1; j < V; j++) total = tf.add(total, term(j)) as tf.Tensor1D;
+    return total;
   });
 }
 

@@ -10,6 +10,7 @@ import { grpoSectionSchema } from '../../../src/config/schema.ts';
 import { disposeParams, initParams } from '../../../src/model/model.ts';
 import { trainGrpo } from '../../../src/rl/grpo_trainer.ts';
 import { espoElbo, espoLoss, stratifiedMasks } from '../../../src/rl/objectives/espo.ts';
+import { objectiveFor } from '../../../src/rl/objectives/index.ts';
 import { collectRollout, disposeRollout, microLosses } from '../../../src/rl/rollout.ts';
 import { config, countTarget, modelConfig, quiet, rolloutOptions, saveInitCheckpoint, tmp, tok } from '../grpo_helpers.ts';
 
@@ -93,7 +94,7 @@ describe('ESPO objective', () => {
     tf.dispose([elbo, ...Object.values(rest)]);
   });
 
-  it('the loss gradient through the model (cached old and reference ELBOs) matches a finite-difference estimate', async () => {
+  it('the loss gradient through the model (cached old and reference ELBOs, split by view) matches the whole loss and finite differences', async () => {
     const cfg = modelConfig();
     const params = initParams(cfg);
     const ref = initParams({ ...cfg, init_seed: 2 }); // a different reference, so the KL term is not zero
@@ -110,7 +111,16 @@ describe('ESPO objective', () => {
     const name = 'model.transformer.ff_out.weight';
     // Move the parameters away from old so the ratio is not exactly 1.
     tf.tidy(() => params[name].assign(tf.add(params[name], tf.randomNormal(params[name].shape, 0, 0.05, 'float32', 3))));
-    const loss = () => microLosses(params, cfg, mb, 1, o)[0]().loss;
+    // num_mc 2 with reduce_var: 4 views, so 8 parts (4 without gradient, 4 differentiated one view each); summed here.
+    const parts = microLosses(params, cfg, mb, 1, o);
+    expect(parts).toHaveLength(8);
+    const loss = () => parts.map((f) => f().loss).reduce((a, b) => tf.add(a, b)) as tf.Scalar;
+    // The parts' sum equals the loss taken whole (the unsplit path: one score of every view, one loss).
+    const objective = objectiveFor(o.grpo);
+    const whole = () => objective.loss(objective.score({ params, cfg }, mb, mb.draws[1]), mb.old[1], mb.ref[1], mb, mb.draws[1]).loss;
+    const [gw, gs] = tf.tidy(() => [whole, loss].map((f) => { const r = tf.variableGrads(f); return [r.value.dataSync()[0], ...Object.values(r.grads).flatMap((t) => Array.from(t.dataSync()))]; }));
+    expect(gs[0]).toBeCloseTo(gw[0], 5);
+    gs.forEach((v, i) => expect(v).toBeCloseTo(gw[i], 5));
     const lossAt = () => tf.tidy(() => loss().dataSync()[0]);
     const grad = tf.tidy(() => tf.variableGrads(loss, [params[name]]).grads[params[name].name].dataSync());
     const idx = Array.from(grad).reduce((best, g, i, a) => (Math.abs(g) > Math.abs(a[best]) ? i : best), 0);
