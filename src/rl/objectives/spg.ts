@@ -24,8 +24,8 @@
  *
  * Cost per inner update: forward + backward of T·n rows (T = num_t = 2: twice d1's update), in T parts of n/T
  * completions each (the loss is a sum over completions with a fixed normaliser, so the parts' gradients add up to the
- * whole; each pass is d1-sized, T·n rows at once overflow wasm's 4 GB on the bench shape); nothing is cached in the
- * rollout (no old, no reference scores), so phase 3 costs nothing but the draws.
+ * whole; each pass is d1-sized: all T·n rows at once crashed wasm on the bench shape, 'memory access out of bounds');
+ * nothing is cached in the rollout (no old, no reference scores), so phase 3 costs nothing but the draws.
  *
  * Keys: grpo.spg.{logp_estimation, eubo_beta, mix_weight, num_t, block_length} (config/schema.ts, with the sources
  * of the defaults), grpo.p_mask_prompt, grpo.num_iterations (SPG's scripts: μ 4, β 0 — OBJECTIVE_DEFAULTS).
