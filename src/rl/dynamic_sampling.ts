@@ -25,7 +25,7 @@ import type { Rng } from '../backend/rng.ts';
 import type { ModelConfig } from '../model/config.ts';
 import { inpaintGroups, type InpaintStats, type RollFn } from './inpaint.ts';
 import type { RewardSource } from '../rewards/types.ts';
-import { groupAdvantages, rewardCompletions, type Fill, type RolloutOptions, type Samples, type Scored } from './rollout.ts';
+import { groupAdvantages, rewardCompletions, type Fill, type Group, type Member, type RolloutOptions, type Samples, type Scored } from './completions.ts';
 
 /** Where refill finds fresh prompts and inpaint finds the reference answers (the trainer's data cursor and task). */
 export interface BatchSource {
@@ -37,26 +37,6 @@ export interface BatchSource {
 
 /** Phase 1 for any prompts: in this thread (rollout.ts) or on the workers (workers.ts); `fill` for inpainting. */
 export type SampleFn = (promptIds: number[][], fill?: Fill) => Promise<Samples>;
-
-/** One scored completion, with what phase 3 needs to rebuild its row. */
-export interface Member {
-  promptIds: number[];
-  seq: number[]; // [Lg]
-  steps: number[] | null; // [Lg] commit steps (trajectory estimator, process credit)
-  inpainted: number[] | null; // [Lg] 1 on hint tokens
-  prompt: string;
-  completion: string;
-  reward: number;
-  perFn: Record<string, number | null>;
-  length: number;
-  credit: number[] | null; // [Lg] with credit: process
-}
-
-export interface Group {
-  row: Record<string, unknown>;
-  prompt: string;
-  members: Member[]; // [G]
-}
 
 /** What phase 3 prepares: the kept groups as Samples, with their rows' advantages. */
 export interface Trained {

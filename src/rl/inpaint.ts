@@ -31,8 +31,7 @@ import { ConfigError, DataError } from '../backend/errors.ts';
 import type { Rng } from '../backend/rng.ts';
 import type { GrpoSection } from '../config/schema.ts';
 import { formatExample, type TaskName } from '../tokenizer/templates.ts';
-import type { Group, Member } from './dynamic_sampling.ts';
-import type { Fill } from './rollout.ts';
+import type { Fill, Group, Member } from './completions.ts';
 
 export type InpaintSection = NonNullable<GrpoSection['inpaint']>;
 

@@ -10,7 +10,8 @@ import type { ModelConfig } from '../model/config.ts';
 import type { Params } from '../model/model.ts';
 import { assignWeights, gradSums, variablesFrom, type GradSums } from '../engine/parallel.ts';
 import { accumulateGrads } from '../engine/step.ts';
-import { disposeMicroBatches, microLosses, prepareMicroBatches, sampleCompletions, type MicroBatch, type Samples } from './rollout.ts';
+import { disposeMicroBatches, microLosses, prepareMicroBatches, type MicroBatch } from './rollout.ts';
+import { sampleCompletions, type Samples } from './completions.ts';
 import type { WorkerInit, WorkerRequest } from './workers.ts';
 
 let init: WorkerInit;

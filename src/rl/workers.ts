@@ -26,7 +26,8 @@ import type { Params } from '../model/model.ts';
 import { addGradSums, weightArrays, type GradSums, type PooledGrads, type WeightArrays } from '../engine/parallel.ts';
 import { sampleAndScore, splitTrained, type BatchSource, type SampleFn } from './dynamic_sampling.ts';
 import type { RewardSource } from '../rewards/types.ts';
-import type { Fill, Rollout, RolloutOptions, Samples } from './rollout.ts';
+import type { Rollout } from './rollout.ts';
+import type { Fill, RolloutOptions, Samples } from './completions.ts';
 
 export interface WorkerInit {
   backend: BackendName;

@@ -11,7 +11,8 @@ import { initParams, disposeParams } from '../../src/model/model.ts';
 import type { Params } from '../../src/model/model.ts';
 import { d1LogProbs, type D1Draw, type LogpEstimator } from '../../src/rl/objectives/d1.ts';
 import type { RewardSource } from '../../src/rewards/types.ts';
-import type { MicroBatch, RolloutOptions } from '../../src/rl/rollout.ts';
+import type { MicroBatch } from '../../src/rl/rollout.ts';
+import type { RolloutOptions } from '../../src/rl/completions.ts';
 import { buildCharTokenizer } from '../../src/tokenizer/index.ts';
 
 export const quiet = pino({ level: 'silent' });

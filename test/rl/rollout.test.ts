@@ -3,7 +3,8 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { Rng } from '../../src/backend/rng.ts';
 import { disposeParams, initParams } from '../../src/model/model.ts';
 import { policyLoss, stopGradient } from '../../src/rl/objectives/d1_loss.ts';
-import { disposeMicroBatches, microLosses, prepareMicroBatches, sampleCompletions } from '../../src/rl/rollout.ts';
+import { disposeMicroBatches, microLosses, prepareMicroBatches } from '../../src/rl/rollout.ts';
+import { sampleCompletions } from '../../src/rl/completions.ts';
 import { accumulateGrads } from '../../src/engine/step.ts';
 import { logProbs, modelConfig, rolloutOptions, tok } from './grpo_helpers.ts';
 
