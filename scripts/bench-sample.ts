@@ -9,7 +9,7 @@ import * as tf from '@tensorflow/tfjs';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { setupBackend, type BackendName } from '../src/backend/backend.ts';
-import { ConfigError } from '../src/backend/errors.ts';
+import { ConfigError } from '../src/errors.ts';
 import { runMain } from '../src/cli/common.ts';
 import { resolveDataDir } from '../src/data/index.ts';
 import { evaluate } from '../src/eval/evaluate.ts';

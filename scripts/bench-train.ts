@@ -11,7 +11,7 @@ import * as tf from '@tensorflow/tfjs';
 import { loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 import { setupBackend, type BackendName } from '../src/backend/backend.ts';
-import { Rng } from '../src/backend/rng.ts';
+import { Rng } from '../src/rng.ts';
 import type { ModelConfig } from '../src/model/config.ts';
 import { countParams, forward, initParams } from '../src/model/model.ts';
 import { oneHotF32 } from '../src/model/ops.ts';

@@ -1,7 +1,7 @@
 /** `yarn data:fetch [--data-dir DIR] [--strict]`: download the evaluation sets (see src/data/fetch.ts). */
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
-import { DataError } from '../src/backend/errors.ts';
+import { DataError } from '../src/errors.ts';
 import { failOneLine, runMain } from '../src/cli/common.ts';
 import { fetchDatasets } from '../src/data/fetch.ts';
 

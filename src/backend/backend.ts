@@ -9,7 +9,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { getThreadsCount } from '@tensorflow/tfjs-backend-wasm';
-import { ConfigError } from './errors.ts';
+import { ConfigError } from '../errors.ts';
 import { registerWasmKernels } from './wasm_kernels.ts';
 
 export type BackendName = 'auto' | 'tensorflow-gpu' | 'tensorflow' | 'wasm' | 'cpu';

@@ -5,7 +5,7 @@
  * entry. WorkerPool / serveRequests are the two ends of a pool of such workers answering requests.
  */
 import { parentPort, Worker } from 'node:worker_threads';
-import { isUserError, userErrorFromName } from './errors.ts';
+import { isUserError, userErrorFromName } from '../errors.ts';
 
 /** A worker thread running the TypeScript module `entry`; `data` arrives as workerData.data. */
 export function tsWorker(entry: URL, data: unknown = null): Worker {

@@ -17,7 +17,7 @@ import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { ConfigError, DataError, jsonDataError, ShapeError } from '../backend/errors.ts';
+import { ConfigError, DataError, jsonDataError, ShapeError } from '../errors.ts';
 import { storedTransposed } from '../model/config.ts';
 import { readSafetensors, writeSafetensors, type SafetensorsTensor } from './safetensors.ts';
 

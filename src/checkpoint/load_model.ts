@@ -1,6 +1,6 @@
 /** A checkpoint (or run dir) -> a ready model for inference: variables, config, tokenizer and its logits function. */
 import * as tf from '@tensorflow/tfjs';
-import { ConfigError } from '../backend/errors.ts';
+import { ConfigError } from '../errors.ts';
 import { loadCheckpoint, resolveCheckpoint } from './checkpoint.ts';
 import type { LogitsFn } from '../sampling/types.ts';
 import { tokenizerFromJSON, type Tokenizer } from '../tokenizer/index.ts';

@@ -4,7 +4,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { ConfigError } from '../backend/errors.ts';
+import { ConfigError } from '../errors.ts';
 
 export const LATEST_FILE = 'latest';
 const REQUIRED_FILES = ['config.json', 'model.safetensors', 'tokenizer.json'];

@@ -9,7 +9,7 @@
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
-import { DataError, jsonErrorOffset, oneLine } from '../backend/errors.ts';
+import { DataError, jsonErrorOffset, oneLine } from '../errors.ts';
 
 export type SafetensorsDtype = 'F32' | 'I32';
 

@@ -3,7 +3,7 @@
  * ConfigError, DataError, ShapeError, yargs' usage errors, a missing or unreadable path) prints one line
  * `error: <message>` and exits 1; anything else is a bug and prints its stack (exit 1).
  */
-import { ConfigError, isUserError } from '../backend/errors.ts';
+import { ConfigError, isUserError } from '../errors.ts';
 
 /** The one-line text of a user error, or null for a bug. */
 export function userMessage(e: unknown): string | null {

@@ -9,8 +9,8 @@
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { setupBackend, type BackendName } from '../backend/backend.ts';
-import { ConfigError } from '../backend/errors.ts';
-import { Rng } from '../backend/rng.ts';
+import { ConfigError } from '../errors.ts';
+import { Rng } from '../rng.ts';
 import { loadModel } from '../checkpoint/load_model.ts';
 import { oneStepLogLikelihood } from '../rl/objectives/estimators.ts';
 import { mcLogLikelihood } from '../sampling/index.ts';

@@ -5,7 +5,7 @@
 import fs from 'node:fs';
 import { LineCounter, parseDocument, parse as parseYaml, isMap, type Document } from 'yaml';
 import type { z } from 'zod';
-import { ConfigError } from '../backend/errors.ts';
+import { ConfigError } from '../errors.ts';
 
 export interface LoadedConfig<T> {
   config: T;

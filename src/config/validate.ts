@@ -7,7 +7,7 @@
  * Each error names the key and where it came from, like the loader's:
  * `configs/sudoku-grpo.yaml:31 sampler.block_length: (5) must divide sampler.gen_length (17)`.
  */
-import { ConfigError } from '../backend/errors.ts';
+import { ConfigError } from '../errors.ts';
 import type { GrpoConfig, TrainConfig } from './schema.ts';
 
 /** `file:line` (or `--set key (file)`) of a key path; see LoadedConfig.where. */

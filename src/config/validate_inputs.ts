@@ -7,11 +7,11 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { ConfigError, DataError, isUserError, jsonDataError } from '../backend/errors.ts';
+import { ConfigError, DataError, isUserError, jsonDataError } from '../errors.ts';
 import { inspectSafetensors } from '../checkpoint/safetensors.ts';
 import { resolveCheckpoint } from '../checkpoint/resolve.ts';
 import { loadRowsLocated, resolveDataDir } from '../data/index.ts';
-import { Rng } from '../backend/rng.ts';
+import { Rng } from '../rng.ts';
 import { taskSpec, type EvalTask } from '../eval/tasks.ts';
 import { generateRows } from '../tasks/generate.ts';
 import { formatExample, formatPrompt, tokenizerFromJSON, loadTokenizer, type TaskName, type Tokenizer } from '../tokenizer/index.ts';

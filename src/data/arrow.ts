@@ -7,7 +7,7 @@
  */
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
-import { DataError } from '../backend/errors.ts';
+import { DataError } from '../errors.ts';
 import type { LocatedRows, Row } from './readers.ts';
 import { readText } from './readers.ts';
 

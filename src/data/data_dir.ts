@@ -5,7 +5,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { DataError } from '../backend/errors.ts';
+import { DataError } from '../errors.ts';
 
 /** The repository root (this file is src/data/data_dir.ts). */
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');

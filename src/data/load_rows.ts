@@ -3,7 +3,7 @@
  * templates use (`fields`: our name -> column name, e.g. { prompt: 'question' }).
  */
 import path from 'node:path';
-import { DataError } from '../backend/errors.ts';
+import { DataError } from '../errors.ts';
 import { readArrowLocated } from './arrow.ts';
 import { readCsvLocated, readJsonlLocated, readJsonLocated, readText, type LocatedRows, type Row } from './readers.ts';
 

@@ -3,7 +3,7 @@
  * Each reader has a `*Located` form that also returns where every row came from, for loadRows' errors.
  */
 import fs from 'node:fs';
-import { DataError, jsonDataError } from '../backend/errors.ts';
+import { DataError, jsonDataError } from '../errors.ts';
 
 export type Row = Record<string, unknown>;
 

@@ -12,7 +12,7 @@
  * Weights are 0 on unmasked positions. Answer length counts the EOS padding, which is masked and trained like any
  * answer token (that is how the model learns to stop).
  */
-import type { Rng } from '../backend/rng.ts';
+import type { Rng } from '../rng.ts';
 
 export interface NoisedBatch {
   /** [B*L] row-major: input ids with the chosen positions replaced by maskId. */

@@ -4,7 +4,7 @@
  * The target's log-probability is picked with a float one-hot (never tf.gather: its gradient kernel is missing on wasm).
  */
 import * as tf from '@tensorflow/tfjs';
-import { assertShape } from '../backend/errors.ts';
+import { assertShape } from '../errors.ts';
 import { oneHotF32 } from '../model/ops.ts';
 
 /**

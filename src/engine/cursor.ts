@@ -1,6 +1,6 @@
 /** The order training rows are visited in, as a cursor that survives a resume (SFT and GRPO alike). */
-import { ConfigError } from '../backend/errors.ts';
-import { Rng } from '../backend/rng.ts';
+import { ConfigError } from '../errors.ts';
+import { Rng } from '../rng.ts';
 
 export interface CursorState {
   epoch: number;

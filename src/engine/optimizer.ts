@@ -6,7 +6,7 @@
  * and gradient clipping by global norm like torch.nn.utils.clip_grad_norm_.
  */
 import * as tf from '@tensorflow/tfjs';
-import { ShapeError } from '../backend/errors.ts';
+import { ShapeError } from '../errors.ts';
 
 export interface AdamWOptions {
   beta1: number;

@@ -15,7 +15,7 @@
  */
 import os from 'node:os';
 import * as tf from '@tensorflow/tfjs';
-import { ConfigError } from '../backend/errors.ts';
+import { ConfigError } from '../errors.ts';
 import type { ModelConfig } from '../model/config.ts';
 import { paramShapes, type Params } from '../model/model.ts';
 

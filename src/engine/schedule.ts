@@ -6,7 +6,7 @@
  *   constant lr                                        (HF's constant_with_warmup, as d1 uses)
  * with min_lr = lr · min_lr_ratio; cosine and linear stay at min_lr from max_steps on.
  */
-import { ConfigError } from '../backend/errors.ts';
+import { ConfigError } from '../errors.ts';
 
 export type LrScheduleName = 'cosine' | 'constant' | 'linear';
 

@@ -7,7 +7,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { tableFromArrays, tableToIPC } from 'apache-arrow';
-import { Rng } from '../backend/rng.ts';
+import { Rng } from '../rng.ts';
 import type { ModelConfig } from '../model/config.ts';
 import { forward, type Params } from '../model/model.ts';
 import { generate, type GenerateOptions } from '../sampling/index.ts';

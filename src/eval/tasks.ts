@@ -5,7 +5,7 @@
  * the project's corrected scorer (README "Evaluation" lists each difference). The code tasks run unit tests.
  */
 import path from 'node:path';
-import { ConfigError } from '../backend/errors.ts';
+import { ConfigError } from '../errors.ts';
 import { readCsv, readJsonl, type Row } from '../data/index.ts';
 import { countdownAnswer, countdownScore } from '../rewards/countdown.ts';
 import { gsm8kGold, parseGsm8kEval, toNumber } from '../rewards/gsm8k.ts';

@@ -7,8 +7,8 @@
  * Parameter names are LLaDA's (see config.ts); linear weights live in memory as [in, out] so every matmul is `x @ W`.
  */
 import * as tf from '@tensorflow/tfjs';
-import { ShapeError, assertShape } from '../backend/errors.ts';
-import { Rng } from '../backend/rng.ts';
+import { ShapeError, assertShape } from '../errors.ts';
+import { Rng } from '../rng.ts';
 import { headDim, type ModelConfig } from './config.ts';
 import { applyRope, attention, makeRope, matMul2d, rmsNorm, silu, type Rope } from './ops.ts';
 

@@ -8,7 +8,7 @@
  * All functions are pure tensor code: call them inside tf.tidy (or a gradient function).
  */
 import * as tf from '@tensorflow/tfjs';
-import { ShapeError, assertShape } from '../backend/errors.ts';
+import { ShapeError, assertShape } from '../errors.ts';
 
 type Saver = tf.GradSaveFunc;
 type GradFunc = Parameters<typeof tf.customGrad>[0];

@@ -12,7 +12,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { ConfigError } from '../backend/errors.ts';
+import { ConfigError } from '../errors.ts';
 import { codeTestsReward } from './code_tests.ts';
 import { countdownReward } from './countdown.ts';
 import { mathBoxed, mathFormat } from './math.ts';

@@ -10,7 +10,7 @@
  * tagged completions the two agree except where <answer> is left unclosed (76 of d1's 768 released LLaDA
  * generations: lenient pays partial credit there, d1 pays 0).
  */
-import { ConfigError } from '../backend/errors.ts';
+import { ConfigError } from '../errors.ts';
 import { d1SudokuReward } from '../parsing/parsers_d1.ts';
 import { sudokuCellCredit } from '../parsing/sudoku_score.ts';
 

@@ -3,7 +3,7 @@
  * workers.ts across threads, dynamic_sampling.ts / inpaint.ts when groups are re-sampled): sample G completions per
  * prompt, decode and reward them, and compute the group advantages. Plain arrays in and out, so a worker can send them.
  */
-import type { Rng } from '../backend/rng.ts';
+import type { Rng } from '../rng.ts';
 import type { GrpoSection } from '../config/schema.ts';
 import { forward, type Params } from '../model/model.ts';
 import type { ModelConfig } from '../model/config.ts';

@@ -21,7 +21,7 @@
  * The cursor and the sampling RNG are the trainer's, consumed in a fixed order, so a resumed run refills and
  * inpaints exactly as the uninterrupted one. With both options off this is one sampling and one scoring call.
  */
-import type { Rng } from '../backend/rng.ts';
+import type { Rng } from '../rng.ts';
 import type { ModelConfig } from '../model/config.ts';
 import { inpaintGroups, type InpaintStats, type RollFn } from './inpaint.ts';
 import type { RewardSource } from '../rewards/types.ts';

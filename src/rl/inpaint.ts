@@ -27,8 +27,8 @@
  * filter and keeps them unmasked when scoring; here they are out of the loss, and the objective's estimator masks
  * them like any completion token (d1's one-step estimate conditions on the prompt only).
  */
-import { ConfigError, DataError } from '../backend/errors.ts';
-import type { Rng } from '../backend/rng.ts';
+import { ConfigError, DataError } from '../errors.ts';
+import type { Rng } from '../rng.ts';
 import type { GrpoSection } from '../config/schema.ts';
 import { formatExample, type TaskName } from '../tokenizer/templates.ts';
 import type { Fill, Group, Member } from './completions.ts';

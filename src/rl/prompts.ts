@@ -1,6 +1,6 @@
 /** The prompt set of a GRPO run: generated puzzles (sudoku, countdown) or rows of a file, with their prompt text. */
 import path from 'node:path';
-import { ConfigError } from '../backend/errors.ts';
+import { ConfigError } from '../errors.ts';
 import type { GrpoConfig } from '../config/schema.ts';
 import { loadRows, resolveDataDir } from '../data/index.ts';
 import { generateRows } from '../tasks/generate.ts';

@@ -8,7 +8,7 @@
  * scores of update k saw (d1-grpo.md "Quirks": never index the masks by a running micro-step counter).
  */
 import * as tf from '@tensorflow/tfjs';
-import type { Rng } from '../backend/rng.ts';
+import type { Rng } from '../rng.ts';
 import type { Params } from '../model/model.ts';
 import type { ModelConfig } from '../model/config.ts';
 import type { MicroLoss } from '../engine/step.ts';

@@ -4,7 +4,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { setupBackend } from '../backend/backend.ts';
-import { Rng } from '../backend/rng.ts';
+import { Rng } from '../rng.ts';
 import { serveRequests } from '../backend/threads.ts';
 import type { ModelConfig } from '../model/config.ts';
 import type { Params } from '../model/model.ts';

@@ -19,7 +19,7 @@
  * Only the embedded backends (wasm, cpu) run in workers; tfjs-node(-gpu) already uses every core.
  */
 import type { BackendName } from '../backend/backend.ts';
-import type { Rng } from '../backend/rng.ts';
+import type { Rng } from '../rng.ts';
 import { WorkerPool } from '../backend/threads.ts';
 import type { ModelConfig } from '../model/config.ts';
 import type { Params } from '../model/model.ts';

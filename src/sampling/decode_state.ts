@@ -3,8 +3,8 @@
  * per-row top-k commit, step bookkeeping. Every helper returning a tensor is meant to run inside the caller's tf.tidy.
  */
 import * as tf from '@tensorflow/tfjs';
-import { assertShape } from '../backend/errors.ts';
-import type { Rng } from '../backend/rng.ts';
+import { assertShape } from '../errors.ts';
+import type { Rng } from '../rng.ts';
 import type { LogitsFn, StepState } from './types.ts';
 
 /** One batch being decoded: rows [N, L] = left padding ++ prompt ++ generation region [genStart, L). */

@@ -11,7 +11,7 @@
  * the paper's code is not implemented.
  */
 import * as tf from '@tensorflow/tfjs';
-import { ConfigError } from '../backend/errors.ts';
+import { ConfigError } from '../errors.ts';
 import { advance, maskedIn, modelLogits, select, type DecodeContext } from './decode_state.ts';
 import { sampleTokens } from './gumbel.ts';
 

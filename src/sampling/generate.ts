@@ -12,7 +12,7 @@
  * as one batched call of 2N rows but is reported as 2, as in the papers' NFE accounting).
  */
 import * as tf from '@tensorflow/tfjs';
-import { ConfigError } from '../backend/errors.ts';
+import { ConfigError } from '../errors.ts';
 import type { DecodeContext } from './decode_state.ts';
 import { dusDecode } from './dus.ts';
 import { lladaDecode } from './llada.ts';
@@ -128,7 +128,7 @@ function validate(o: GenerateOptions): void {
     if (!Number.isInteger(o[key]) || o[key] < 0) bad(key, o[key], 'must be a token id (integer >= 0)');
   }
   if (o.padId === o.maskId) bad('padId', o.padId, `must differ from maskId (${o.maskId})`);
-  if (!o.rng || typeof o.rng.seed !== 'function') bad('rng', typeof o.rng, 'must be an Rng (src/backend/rng.ts)');
+  if (!o.rng || typeof o.rng.seed !== 'function') bad('rng', typeof o.rng, 'must be an Rng (src/rng.ts)');
   if (o.temperature !== undefined && !(o.temperature >= 0)) bad('temperature', o.temperature, 'must be >= 0');
   if (o.cfg_scale !== undefined && !(o.cfg_scale >= 0)) bad('cfg_scale', o.cfg_scale, 'must be >= 0');
   if (o.remasking !== undefined && o.remasking !== 'low_confidence' && o.remasking !== 'random') {

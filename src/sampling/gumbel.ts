@@ -7,8 +7,8 @@
  * tfjs generates it in JS, so the noise is identical on every backend.
  */
 import * as tf from '@tensorflow/tfjs';
-import { ConfigError } from '../backend/errors.ts';
-import type { Rng } from '../backend/rng.ts';
+import { ConfigError } from '../errors.ts';
+import type { Rng } from '../rng.ts';
 
 /** Smallest and largest U: keeps −log(−log U) finite (≈ −3.1 and ≈ 16.6). 1 − 2^-24 is the float32 just below 1. */
 const U_MIN = 1e-10;

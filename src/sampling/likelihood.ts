@@ -9,8 +9,8 @@
  * the RL estimators (rl/objectives/estimators.ts) use it too.
  */
 import * as tf from '@tensorflow/tfjs';
-import { ConfigError, assertShape } from '../backend/errors.ts';
-import type { Rng } from '../backend/rng.ts';
+import { ConfigError, assertShape } from '../errors.ts';
+import type { Rng } from '../rng.ts';
 import { select } from './decode_state.ts';
 import type { LogitsFn } from './types.ts';
 

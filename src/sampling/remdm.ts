@@ -17,7 +17,7 @@
  * whole generation. p_θ is recomputed every step (the reference reuses it when a step changed nothing).
  */
 import * as tf from '@tensorflow/tfjs';
-import { ConfigError } from '../backend/errors.ts';
+import { ConfigError } from '../errors.ts';
 import { advance, columnRange, countMasked, maskedIn, modelLogits, select, type DecodeContext } from './decode_state.ts';
 import { gumbelArgmax } from './gumbel.ts';
 import type { RemdmStrategy } from './types.ts';

@@ -2,7 +2,7 @@
  * How many tokens each step commits, and how steps split over semi-autoregressive blocks
  * (LLaDA `generate.py: get_num_transfer_tokens`, samplers.md §1).
  */
-import { ConfigError } from '../backend/errors.ts';
+import { ConfigError } from '../errors.ts';
 
 /**
  * Tokens to commit at each of `steps` steps when `maskedCount` positions are masked: base = ⌊n/s⌋, and the first

@@ -3,7 +3,7 @@
  * against, and the options of `generate` (samplers.md §1–§5). Option names keep the papers' snake_case.
  */
 import type * as tf from '@tensorflow/tfjs';
-import type { Rng } from '../backend/rng.ts';
+import type { Rng } from '../rng.ts';
 
 /**
  * The denoiser. `ids` int32 [N, L]; `attentionMask` [N, L] with 1 on real tokens and 0 on left padding (null = no

@@ -3,8 +3,8 @@
  * has a `question` and a GSM8K-style `answer` ("{worked line}\n#### {n}"), so the GSM8K template, rewards and eval
  * parsing (rewards/gsm8k.ts gsm8kGold) read it unchanged; `value` is the number itself.
  */
-import { ConfigError } from '../backend/errors.ts';
-import { Rng } from '../backend/rng.ts';
+import { ConfigError } from '../errors.ts';
+import { Rng } from '../rng.ts';
 
 export interface ArithmeticItem {
   question: string;

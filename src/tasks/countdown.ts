@@ -11,8 +11,8 @@
  * 1..100 with replacement gives (about 3%). So: numbers uniform in 1..100 with replacement, target uniform in 1..100,
  * redrawn until solvable. (TinyZero's Countdown-Tasks-3to4, d1's training set, is not available offline.)
  */
-import { ConfigError } from '../backend/errors.ts';
-import { Rng } from '../backend/rng.ts';
+import { ConfigError } from '../errors.ts';
+import { Rng } from '../rng.ts';
 
 export interface CountdownItem {
   numbers: number[];

@@ -1,6 +1,6 @@
 /** Generated training sets of the synthetic tasks (SFT examples and GRPO prompts alike). */
 import path from 'node:path';
-import { ConfigError } from '../backend/errors.ts';
+import { ConfigError } from '../errors.ts';
 import { readCsv, readJsonl } from '../data/index.ts';
 import { generateArithmeticSet } from './arithmetic.ts';
 import { generateCountdownSet } from './countdown.ts';

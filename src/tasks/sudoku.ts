@@ -9,8 +9,8 @@
  * making every puzzle the same difficulty. A 4x4 puzzle can have a unique solution with up to 12 blanks.
  * Only puzzles are kept apart from the test set: with 288 grids, every test solution also appears in training.
  */
-import { ConfigError, DataError } from '../backend/errors.ts';
-import { Rng } from '../backend/rng.ts';
+import { ConfigError, DataError } from '../errors.ts';
+import { Rng } from '../rng.ts';
 
 export interface SudokuItem {
   puzzle: string;

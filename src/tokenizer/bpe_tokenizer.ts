@@ -7,7 +7,7 @@
  * where each merge only uses tokens created by earlier merges (any trained list), this is what HF's priority-queue
  * version produces.
  */
-import { DataError } from '../backend/errors.ts';
+import { DataError } from '../errors.ts';
 import { BYTE_TO_CHAR, decodeByteLevel, preTokenize } from './byte_level.ts';
 import { EOS_ID, MASK_ID, PAD_ID, SPECIAL_TOKENS, specialAddedTokens, splitSpecials, type Tokenizer } from './types.ts';
 

@@ -7,7 +7,7 @@
  * counts only in the words that contain the merged pair. Vocabulary: 3 specials, the 256 byte characters, then one
  * token per merge. Training stops at `vocabSize` or when no pair occurs `min_frequency` times.
  */
-import { ConfigError } from '../backend/errors.ts';
+import { ConfigError } from '../errors.ts';
 import { BYTE_TO_CHAR, preTokenize } from './byte_level.ts';
 import { bpeTokenizer } from './bpe_tokenizer.ts';
 import { SPECIAL_TOKENS, splitSpecials, type Tokenizer } from './types.ts';

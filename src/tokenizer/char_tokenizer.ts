@@ -8,7 +8,7 @@
  * One difference, on purpose: HF silently drops a character that is not in the vocabulary; `encode` here throws,
  * naming the character, because a silently shortened prompt is a worse failure than a loud one.
  */
-import { DataError } from '../backend/errors.ts';
+import { DataError } from '../errors.ts';
 import { EOS_ID, MASK_ID, PAD_ID, SPECIAL_TOKENS, specialAddedTokens, splitSpecials, type Tokenizer } from './types.ts';
 
 /** Builds the tokenizer from a string of characters (order and repeats do not matter). */

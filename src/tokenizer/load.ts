@@ -6,7 +6,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { DataError } from '../backend/errors.ts';
+import { DataError } from '../errors.ts';
 import { bpeTokenizer } from './bpe_tokenizer.ts';
 import { charTokenizerFromVocab } from './char_tokenizer.ts';
 import { SPECIAL_TOKENS, type Tokenizer } from './types.ts';

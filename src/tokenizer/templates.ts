@@ -24,7 +24,7 @@
  *   d1 quirk we reproduce rather than hide by flattening the text.
  * - plain: the row's `prompt` and `answer` strings as they are (map columns with `data.fields`).
  */
-import { DataError } from '../backend/errors.ts';
+import { DataError } from '../errors.ts';
 import { solveCountdown } from '../tasks/countdown.ts';
 
 export type TaskName = 'sudoku' | 'countdown' | 'gsm8k' | 'arithmetic' | 'plain';

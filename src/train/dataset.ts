@@ -6,7 +6,7 @@
  * contain an item of the held-out test file; file tasks (gsm8k, plain) read `data.train_path` from the data directory and hold out the last `num_eval` rows.
  */
 import path from 'node:path';
-import { ConfigError } from '../backend/errors.ts';
+import { ConfigError } from '../errors.ts';
 import type { TrainConfig } from '../config/schema.ts';
 import { loadRows, resolveDataDir } from '../data/index.ts';
 import { generateRows } from '../tasks/generate.ts';

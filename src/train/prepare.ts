@@ -1,6 +1,6 @@
 /** Tokenizer + tokenized train/eval sets for a run (shared by SFT/pretraining and, later, GRPO). */
 import type { Logger } from 'pino';
-import { ConfigError } from '../backend/errors.ts';
+import { ConfigError } from '../errors.ts';
 import type { TrainConfig } from '../config/schema.ts';
 import { buildCharTokenizer, loadTokenizer, tokenizerFromJSON, trainBpeTokenizer, type Tokenizer } from '../tokenizer/index.ts';
 import { loadExamples, tokenize, type Example, type TokenizedSet } from './dataset.ts';

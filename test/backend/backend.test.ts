@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
 import { setupBackend } from '../../src/backend/backend.ts';
-import { ConfigError } from '../../src/backend/errors.ts';
+import { ConfigError } from '../../src/errors.ts';
 
 describe('setupBackend', () => {
   it('cpu: only when asked, reports no wasm fields', async () => {

@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ConfigError } from '../../src/backend/errors.ts';
+import { ConfigError } from '../../src/errors.ts';
 import { saveCheckpoint } from '../../src/checkpoint/checkpoint.ts';
 import type { ModelConfig } from '../../src/model/config.ts';
 import { loadModel, paramsFromTensors } from '../../src/checkpoint/load_model.ts';

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Rng } from '../../src/backend/rng.ts';
+import { Rng } from '../../src/rng.ts';
 import { saveCheckpoint } from '../../src/checkpoint/checkpoint.ts';
 import type { ModelConfig } from '../../src/model/config.ts';
 import { loadModel } from '../../src/checkpoint/load_model.ts';

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/load.ts';
 import { trainConfigSchema } from '../../src/config/schema.ts';
-import { ConfigError } from '../../src/backend/errors.ts';
+import { ConfigError } from '../../src/errors.ts';
 
 const GOOD = `run:
   output_dir: checkpoints/test

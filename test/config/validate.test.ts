@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, DataError, jsonDataError, jsonErrorOffset } from '../../src/backend/errors.ts';
+import { ConfigError, DataError, jsonDataError, jsonErrorOffset } from '../../src/errors.ts';
 import { inspectSafetensors, readSafetensors, writeSafetensors } from '../../src/checkpoint/safetensors.ts';
 import { checkNumbers, failOneLine, userMessage } from '../../src/cli/common.ts';
 import { loadConfig, parseConfig } from '../../src/config/load.ts';

@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { tableFromArrays, tableFromJSON, tableToIPC } from 'apache-arrow';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DataError } from '../../src/backend/errors.ts';
+import { DataError } from '../../src/errors.ts';
 import { dataFile, loadRows, readArrow, readCsv, readJsonl, REPO_ROOT, resolveDataDir } from '../../src/data/index.ts';
 import { DATA_DIR, dataPath } from '../paths.ts';
 

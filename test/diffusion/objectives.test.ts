@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { Rng } from '../../src/backend/rng.ts';
+import { Rng } from '../../src/rng.ts';
 import { pretrainMasking, sftMasking } from '../../src/diffusion/forward_process.ts';
 import { weightedCrossEntropy } from '../../src/diffusion/loss.ts';
 

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { setupBackend } from '../../src/backend/backend.ts';
-import { ShapeError } from '../../src/backend/errors.ts';
+import { ShapeError } from '../../src/errors.ts';
 import { storedTransposed, type ModelConfig } from '../../src/model/config.ts';
 import { cloneParams, countParams, disposeParams, forward, initParams, paramShapes, type Params } from '../../src/model/model.ts';
 import { oneHotF32 } from '../../src/model/ops.ts';

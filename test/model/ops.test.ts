@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { setupBackend } from '../../src/backend/backend.ts';
-import { Rng } from '../../src/backend/rng.ts';
+import { Rng } from '../../src/rng.ts';
 import { applyRope, attention, makeRope, matMul2d, oneHotF32, rmsNorm, ropeTables, silu } from '../../src/model/ops.ts';
 
 function randn(shape: number[], seed: number): tf.Tensor {

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ConfigError } from '../../src/backend/errors.ts';
+import { ConfigError } from '../../src/errors.ts';
 import { rewardSourceFromConfig } from '../../src/rewards/registry.ts';
 
 const spec = (s: Record<string, unknown>) => ({ weight: 1, args: {}, ...s });

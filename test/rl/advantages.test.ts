@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { computeAdvantages, processAdvantages } from '../../src/rl/advantages.ts';
-import { Rng } from '../../src/backend/rng.ts';
+import { Rng } from '../../src/rng.ts';
 
 describe('computeAdvantages', () => {
   it('d1: reward minus group mean, no std division', () => {

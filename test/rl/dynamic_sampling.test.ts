@@ -1,8 +1,8 @@
 /** grpo.zero_std_groups (keep | drop | refill): hand-computed groups and normalisers, the cursor refill, trainer runs. */
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { ConfigError } from '../../src/backend/errors.ts';
-import { Rng } from '../../src/backend/rng.ts';
+import { ConfigError } from '../../src/errors.ts';
+import { Rng } from '../../src/rng.ts';
 import { parseConfig } from '../../src/config/load.ts';
 import { grpoConfigSchema } from '../../src/config/schema.ts';
 import { disposeParams, initParams } from '../../src/model/model.ts';

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { Rng } from '../../src/backend/rng.ts';
+import { Rng } from '../../src/rng.ts';
 import { initParams, disposeParams } from '../../src/model/model.ts';
 import { trainGrpo } from '../../src/rl/grpo_trainer.ts';
 import { policyLoss } from '../../src/rl/objectives/d1_loss.ts';

@@ -1,8 +1,8 @@
 /** grpo.inpaint (IGPO): hint spans, references, the inpainted rollout and its loss mask, trainer runs (1 and 2 workers). */
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { ConfigError } from '../../src/backend/errors.ts';
-import { Rng } from '../../src/backend/rng.ts';
+import { ConfigError } from '../../src/errors.ts';
+import { Rng } from '../../src/rng.ts';
 import { parseConfig } from '../../src/config/load.ts';
 import { grpoConfigSchema } from '../../src/config/schema.ts';
 import { disposeParams, initParams } from '../../src/model/model.ts';

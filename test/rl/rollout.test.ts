@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { Rng } from '../../src/backend/rng.ts';
+import { Rng } from '../../src/rng.ts';
 import { disposeParams, initParams } from '../../src/model/model.ts';
 import { policyLoss, stopGradient } from '../../src/rl/objectives/d1_loss.ts';
 import { disposeMicroBatches, microLosses, prepareMicroBatches } from '../../src/rl/rollout.ts';

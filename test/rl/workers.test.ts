@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { Rng } from '../../src/backend/rng.ts';
+import { Rng } from '../../src/rng.ts';
 import { disposeParams, initParams } from '../../src/model/model.ts';
 import os from 'node:os';
 import { trainGrpo } from '../../src/rl/grpo_trainer.ts';

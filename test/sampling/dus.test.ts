@@ -1,5 +1,5 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { Rng } from '../../src/backend/rng.ts';
+import { Rng } from '../../src/rng.ts';
 import { dusRounds } from '../../src/sampling/dus.ts';
 import { generate } from '../../src/sampling/generate.ts';
 import type { StepState } from '../../src/sampling/types.ts';

@@ -5,8 +5,8 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { ConfigError } from '../../src/backend/errors.ts';
-import { Rng } from '../../src/backend/rng.ts';
+import { ConfigError } from '../../src/errors.ts';
+import { Rng } from '../../src/rng.ts';
 import { generate } from '../../src/sampling/generate.ts';
 import type { SamplerName } from '../../src/sampling/types.ts';
 import { EOS, IDS, MASK, PAD, contextLogits, useBackend } from './helpers.ts';

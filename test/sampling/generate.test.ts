@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { ConfigError } from '../../src/backend/errors.ts';
-import { Rng } from '../../src/backend/rng.ts';
+import { ConfigError } from '../../src/errors.ts';
+import { Rng } from '../../src/rng.ts';
 import { generate } from '../../src/sampling/generate.ts';
 import { oneStepLogLikelihood } from '../../src/rl/objectives/estimators.ts';
 import { mcLogLikelihood } from '../../src/sampling/likelihood.ts';

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { Rng } from '../../src/backend/rng.ts';
+import { Rng } from '../../src/rng.ts';
 import { gumbelNoise, sampleTokens } from '../../src/sampling/gumbel.ts';
 import { useBackend } from './helpers.ts';
 

@@ -1,6 +1,6 @@
 /** Tiny hand-made LogitsFns for the sampler tests. Token ids: 0..V-4 ordinary, then EOS, PAD, MASK. */
 import * as tf from '@tensorflow/tfjs';
-import { Rng } from '../../src/backend/rng.ts';
+import { Rng } from '../../src/rng.ts';
 import type { LogitsFn } from '../../src/sampling/types.ts';
 
 export const V = 12;

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { Rng } from '../../src/backend/rng.ts';
+import { Rng } from '../../src/rng.ts';
 import { mcLogLikelihood, stratifiedMaskCounts } from '../../src/sampling/likelihood.ts';
 import type { LogitsFn } from '../../src/sampling/types.ts';
 import { MASK, V, logSoftmax, maskAwareTable, tableLogits, useBackend } from './helpers.ts';

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { Rng } from '../../src/backend/rng.ts';
+import { Rng } from '../../src/rng.ts';
 import { modelLogits, topKMask, type DecodeContext } from '../../src/sampling/decode_state.ts';
 import { generate } from '../../src/sampling/generate.ts';
 import { numTransferTokens } from '../../src/sampling/transfer_schedule.ts';

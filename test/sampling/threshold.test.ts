@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { Rng } from '../../src/backend/rng.ts';
+import { Rng } from '../../src/rng.ts';
 import { generate } from '../../src/sampling/generate.ts';
 import { factorSelect, thresholdSelect } from '../../src/sampling/threshold.ts';
 import type { StepState } from '../../src/sampling/types.ts';

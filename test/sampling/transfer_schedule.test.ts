@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError } from '../../src/backend/errors.ts';
+import { ConfigError } from '../../src/errors.ts';
 import { blockPlan, numTransferTokens } from '../../src/sampling/transfer_schedule.ts';
 
 describe('numTransferTokens', () => {

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
-import { Rng } from '../../src/backend/rng.ts';
+import { Rng } from '../../src/rng.ts';
 import { generate } from '../../src/sampling/generate.ts';
 import { oneStepLogProbs } from '../../src/rl/objectives/estimators.ts';
 import type { GenerateOptions, LogitsFn } from '../../src/sampling/types.ts';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { Rng } from '../../src/backend/rng.ts';
+import { Rng } from '../../src/rng.ts';
 import { readJsonl } from '../../src/data/index.ts';
 import { canReach, countdownKey, generateCountdown, generateCountdownSet, solveCountdown, solveCountdownAll } from '../../src/tasks/countdown.ts';
 import { dataPath } from '../paths.ts';

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError } from '../../src/backend/errors.ts';
-import { Rng } from '../../src/backend/rng.ts';
+import { ConfigError } from '../../src/errors.ts';
+import { Rng } from '../../src/rng.ts';
 import { readCsv } from '../../src/data/index.ts';
 import { allSudokuGrids, generateSudoku, generateSudokuSet, isValidSolution, solveAll } from '../../src/tasks/sudoku.ts';
 import { dataPath } from '../paths.ts';

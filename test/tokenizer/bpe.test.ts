@@ -1,6 +1,6 @@
 import { Tokenizer as HfTokenizer } from 'tokenizers';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, DataError } from '../../src/backend/errors.ts';
+import { ConfigError, DataError } from '../../src/errors.ts';
 import { readJsonl } from '../../src/data/index.ts';
 import { formatExample, tokenizerFromJSON, trainBpeTokenizer } from '../../src/tokenizer/index.ts';
 import { dataPath } from '../paths.ts';

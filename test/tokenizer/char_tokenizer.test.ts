@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Tokenizer as HfTokenizer } from 'tokenizers';
 import { describe, expect, it } from 'vitest';
-import { DataError } from '../../src/backend/errors.ts';
+import { DataError } from '../../src/errors.ts';
 import { buildCharTokenizer, loadTokenizer, saveTokenizer, tokenizerFromJSON } from '../../src/tokenizer/index.ts';
 
 describe('buildCharTokenizer', () => {

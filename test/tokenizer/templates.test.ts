@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { DataError } from '../../src/backend/errors.ts';
+import { DataError } from '../../src/errors.ts';
 import { readCsv, readJsonl } from '../../src/data/index.ts';
 import { formatExample, formatPrompt, parseGsm8kAnswer, SYSTEM_PROMPT } from '../../src/tokenizer/templates.ts';
 import { dataPath } from '../paths.ts';

@@ -17,7 +17,7 @@
  * (ε 0.5, β 0.04, p_mask_prompt 0.15, bnpo).
  */
 import * as tf from '@tensorflow/tfjs';
-import type { Rng } from '../../backend/rng.ts';
+import type { Rng } from '../../rng.ts';
 import type { GrpoSection } from '../../config/schema.ts';
 import { forward } from '../../model/model.ts';
 import { coupledLogProbs, oneStepLogProbs, scoredMask, trajectoryLogProbs, trajectoryPassMask, trajectoryPasses } from './estimators.ts';

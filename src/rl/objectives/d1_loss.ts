@@ -22,7 +22,7 @@
  * not ELBOs: there is no 1/t weight.
  */
 import * as tf from '@tensorflow/tfjs';
-import { assertShape } from '../../backend/errors.ts';
+import { assertShape } from '../../errors.ts';
 
 export type LossType = 'bnpo' | 'grpo' | 'dr_grpo';
 

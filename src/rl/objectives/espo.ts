@@ -41,8 +41,8 @@
  * (fractions of completions clipped).
  */
 import * as tf from '@tensorflow/tfjs';
-import { assertShape, ShapeError } from '../../backend/errors.ts';
-import type { Rng } from '../../backend/rng.ts';
+import { assertShape, ShapeError } from '../../errors.ts';
+import type { Rng } from '../../rng.ts';
 import type { GrpoSection } from '../../config/schema.ts';
 import { forward } from '../../model/model.ts';
 import { select } from '../../sampling/decode_state.ts';

@@ -12,7 +12,7 @@
  * reference and current policy of one inner update see the same mask.
  */
 import * as tf from '@tensorflow/tfjs';
-import { ConfigError, ShapeError, assertShape } from '../../backend/errors.ts';
+import { ConfigError, ShapeError, assertShape } from '../../errors.ts';
 import { select } from '../../sampling/decode_state.ts';
 import { callChecked, targetLogProbs } from '../../sampling/likelihood.ts';
 import type { LogitsFn } from '../../sampling/types.ts';

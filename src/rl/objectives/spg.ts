@@ -33,8 +33,8 @@
  * over A_i < 0); a micro-batch without such rows counts 0.
  */
 import * as tf from '@tensorflow/tfjs';
-import { ConfigError, assertShape } from '../../backend/errors.ts';
-import type { Rng } from '../../backend/rng.ts';
+import { ConfigError, assertShape } from '../../errors.ts';
+import type { Rng } from '../../rng.ts';
 import type { GrpoSection } from '../../config/schema.ts';
 import { forward } from '../../model/model.ts';
 import { select } from '../../sampling/decode_state.ts';

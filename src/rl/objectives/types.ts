@@ -12,7 +12,7 @@
  * can be differentiated one at a time). Draws and scores are records of tensors the micro-batch owns (disposed with it).
  */
 import type * as tf from '@tensorflow/tfjs';
-import type { Rng } from '../../backend/rng.ts';
+import type { Rng } from '../../rng.ts';
 import type { ModelConfig } from '../../model/config.ts';
 import type { Params } from '../../model/model.ts';
 

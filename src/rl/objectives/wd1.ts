@@ -29,7 +29,7 @@
  * Report: pos_logp = Σ w⁺·s and neg_logp = Σ w⁻·s (group means, nats).
  */
 import * as tf from '@tensorflow/tfjs';
-import { assertShape, ShapeError } from '../../backend/errors.ts';
+import { assertShape, ShapeError } from '../../errors.ts';
 import type { GrpoSection } from '../../config/schema.ts';
 import { d1LogProbs } from './d1.ts';
 import type { Draw, MicroTensors, Objective } from './types.ts';

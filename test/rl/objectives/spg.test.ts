@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { Rng } from '../../../src/backend/rng.ts';
+import { Rng } from '../../../src/rng.ts';
 import { parseConfig } from '../../../src/config/load.ts';
 import { grpoConfigSchema, type GrpoConfig } from '../../../src/config/schema.ts';
 import { disposeParams, initParams } from '../../../src/model/model.ts';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { Rng } from '../../src/backend/rng.ts';
+import { Rng } from '../src/rng.ts';
 
 describe('Rng', () => {
   it('is deterministic per (seed, stream) and streams are independent', () => {
