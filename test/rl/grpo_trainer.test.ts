@@ -13,7 +13,7 @@ import { tokenCredit, type RolloutOptions } from '../../src/rl/completions.ts';
 import { drawStates } from '../../src/rl/objectives/d1.ts';
 import { resolveDataDir } from '../../src/data/index.ts';
 import { periodicEval } from '../../src/eval/periodic.ts';
-import { TARGET, config, countTarget, countTargetCredited, logProbs, modelConfig, quiet, rolloutOptions, saveInitCheckpoint, tmp, tok } from './grpo_helpers.ts';
+import { TARGET, config, countTarget, countTargetCredited, expectGradientMatchesFiniteDifference, logProbs, modelConfig, quiet, rolloutOptions, saveInitCheckpoint, tmp, tok } from './grpo_helpers.ts';
 
 beforeAll(async () => {
   await tf.setBackend('cpu');
@@ -27,6 +27,19 @@ describe('diffu-GRPO trainer', () => {
     const first = rewards.slice(0, 5).reduce((a, b) => a + b, 0) / 5;
     const last = rewards.slice(-5).reduce((a, b) => a + b, 0) / 5;
     expect(last).toBeGreaterThan(first + 0.15);
+  });
+
+  it('importance_sampling_level: sequence (GSPO) trains with the trajectory estimator in one part, logs the sequence ratio, memory flat', async () => {
+    const dir = tmp();
+    const counts: number[] = [];
+    const cfg = config(dir, { max_steps: 4 });
+    cfg.grpo.importance_sampling_level = 'sequence';
+    cfg.grpo.logp_estimator = 'trajectory';
+    await trainGrpo(cfg, { logger: quiet, rewardSource: countTarget, onStep: (s) => counts.push(s.numTensors) });
+    expect(counts[3]).toBe(counts[1]);
+    const lines = fs.readFileSync(path.join(dir, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, number>);
+    for (const l of lines) expect(l['objective/seq_ratio']).toBeGreaterThan(0);
+    expect(lines.some((l) => l['objective/seq_ratio'] !== 1)).toBe(true); // mu 2: the second inner update's ratio moves
   });
 
   it('keeps tf.memory().numTensors flat across steps and writes metrics, rollouts and a checkpoint', async () => {
@@ -212,25 +225,10 @@ describe('rollout', () => {
     );
     const mb = r.micro[0];
     const name = 'model.transformer.ff_out.weight';
-    const lossAt = () =>
-      tf.tidy(() => policyLoss({ logp: logProbs(params, cfg, mb, 1, 0.3, 8), oldLogp: (mb.old[1]!.logp as tf.Tensor2D), refLogp: null, advantages: mb.advantages, completionMask: mb.completionMask }, { epsilon: 0.5, beta: 0, loss_type: 'bnpo', max_completion_length: 8 }).loss.dataSync()[0]);
+    const loss = () => policyLoss({ logp: logProbs(params, cfg, mb, 1, 0.3, 8), oldLogp: (mb.old[1]!.logp as tf.Tensor2D), refLogp: null, advantages: mb.advantages, completionMask: mb.completionMask }, { epsilon: 0.5, beta: 0, loss_type: 'bnpo', max_completion_length: 8 }).loss;
     // Move the parameters away from old so the ratio is not exactly 1 everywhere.
     tf.tidy(() => params[name].assign(tf.add(params[name], tf.randomNormal(params[name].shape, 0, 0.05, 'float32', 3))));
-    const grad = tf.tidy(() => {
-      const { grads } = tf.variableGrads(() => policyLoss({ logp: logProbs(params, cfg, mb, 1, 0.3, 8), oldLogp: (mb.old[1]!.logp as tf.Tensor2D), refLogp: null, advantages: mb.advantages, completionMask: mb.completionMask }, { epsilon: 0.5, beta: 0, loss_type: 'bnpo', max_completion_length: 8 }).loss, [params[name]]);
-      return grads[params[name].name].dataSync();
-    });
-    const idx = Array.from(grad).reduce((best, g, i, a) => (Math.abs(g) > Math.abs(a[best]) ? i : best), 0);
-    const h = 1e-2;
-    const values = params[name].dataSync().slice();
-    const setAt = (v: number) => { const x = values.slice(); x[idx] = v; params[name].assign(tf.tensor(x, params[name].shape)); };
-    setAt(values[idx] + h);
-    const up = lossAt();
-    setAt(values[idx] - h);
-    const down = lossAt();
-    const fd = (up - down) / (2 * h);
-    expect(Math.abs(grad[idx])).toBeGreaterThan(1e-3);
-    expect(Math.abs(fd - grad[idx]) / Math.abs(grad[idx])).toBeLessThan(0.05);
+    expectGradientMatchesFiniteDifference(params[name], loss);
     disposeRollout(r);
     disposeParams(params);
   });

@@ -142,3 +142,44 @@ describe('completionMask', () => {
     expect(m.map((r) => Array.from(r))).toEqual([[1, 1, 1, 0], [1, 1, 1, 1], [1, 0, 0, 0]]);
   });
 });
+
+describe('policyLoss: importance_sampling_level sequence (GSPO)', () => {
+  // Two completions; row 0 has 2 tokens in the mask, row 1 has 3.
+  const mask = [[1, 1, 0], [1, 1, 1]];
+  const old = [[-1, -2, -0.5], [-0.3, -0.7, -1.2]];
+
+  it('one ratio per completion, exp of the masked mean log-ratio, clipped per completion (hand computation)', () => {
+    // log-ratios: row 0 (+0.1, +0.3 | masked-out 5.0), row 1 (−0.6, 0, −0.3)
+    const logp = [[-0.9, -1.7, 4.5], [-0.9, -0.7, -1.5]];
+    const out = tf.tidy(() => {
+      const r = policyLoss(
+        { logp: tf.tensor2d(logp), oldLogp: tf.tensor2d(old), refLogp: null, advantages: tf.tensor1d([1, -1]), completionMask: tf.tensor2d(mask) },
+        { ...opts, importance_sampling_level: 'sequence' },
+      );
+      return { loss: r.loss.arraySync(), seq: r.seqRatio!.arraySync(), clipLow: r.clipLow.arraySync(), clipHigh: r.clipHigh.arraySync() };
+    });
+    const rho0 = Math.exp((0.1 + 0.3) / 2); // 1.2214: above 1 + ε = 1.2, A > 0 → clipped to 1.2
+    const rho1 = Math.exp((-0.6 + 0 - 0.3) / 3); // 0.7408: below 1 − ε = 0.8, A < 0 → min(−ρ, −0.8) = −0.8
+    const pg0 = -Math.min(rho0 * 1, 1.2 * 1); // −1.2 on each of row 0's 2 tokens
+    const pg1 = -Math.min(rho1 * -1, 0.8 * -1); // +0.8 on each of row 1's 3 tokens
+    expect(out.loss).toBeCloseTo((2 * pg0 + 3 * pg1) / 5, 6); // bnpo: token mean over the 5 masked tokens
+    expect(out.seq).toBeCloseTo((rho0 + rho1) / 2, 6);
+    expect(out.clipHigh).toBeCloseTo(2 / 5, 6); // row 0's tokens
+    expect(out.clipLow).toBeCloseTo(3 / 5, 6); // row 1's tokens
+  });
+
+  it('equals the token level when every token of a completion has the same log-ratio', () => {
+    const logp = old.map((row, i) => row.map((v) => v + (i === 0 ? 0.05 : -0.1)));
+    const both = (['token', 'sequence'] as const).map((level) =>
+      tf.tidy(() => policyLoss({ logp: tf.tensor2d(logp), oldLogp: tf.tensor2d(old), refLogp: null, advantages: tf.tensor1d([1.5, -0.5]), completionMask: tf.tensor2d(mask) }, { ...opts, importance_sampling_level: level }).loss.arraySync()),
+    );
+    expect(both[1]).toBeCloseTo(both[0], 6);
+  });
+
+  it('refuses a part (the sequence ratio couples all tokens)', () => {
+    expect(() => tf.tidy(() => policyLoss(
+      { logp: tf.tensor2d(old), oldLogp: tf.tensor2d(old), refLogp: null, advantages: tf.tensor1d([1, -1]), completionMask: tf.tensor2d(mask), part: tf.tensor2d(mask) },
+      { ...opts, importance_sampling_level: 'sequence' },
+    ).loss)).toThrow('takes no part');
+  });
+});

@@ -11,7 +11,7 @@ import { spgDraw, spgLoss, spgParts, type SpgDraw } from '../../../src/rl/object
 import { objectiveFor } from '../../../src/rl/objectives/index.ts';
 import { collectRollout, disposeRollout, microLosses } from '../../../src/rl/rollout.ts';
 import type { MicroTensors } from '../../../src/rl/objectives/types.ts';
-import { config, countTarget, modelConfig, quiet, rolloutOptions, saveInitCheckpoint, tmp, tok } from '../grpo_helpers.ts';
+import { config, countTarget, expectExactResume, expectGradientMatchesFiniteDifference, modelConfig, quiet, rolloutOptions, saveInitCheckpoint, tmp, tok } from '../grpo_helpers.ts';
 
 beforeAll(async () => {
   await tf.setBackend('cpu');
@@ -180,22 +180,7 @@ describe('SPG objective in the loop', () => {
     const name = 'model.transformer.ff_out.weight';
     const objective = objectiveFor(o.grpo);
     const loss = () => objective.loss(objective.score({ params, cfg }, mb, mb.draws[1]), null, null, mb, mb.draws[1]).loss; // all parts at once
-    const lossAt = () => tf.tidy(() => loss().dataSync()[0]);
-    const grad = tf.tidy(() => {
-      const { grads } = tf.variableGrads(loss, [params[name]]);
-      return grads[params[name].name].dataSync();
-    });
-    const idx = Array.from(grad).reduce((best, g, i, a) => (Math.abs(g) > Math.abs(a[best]) ? i : best), 0);
-    const h = 1e-2;
-    const values = params[name].dataSync().slice();
-    const setAt = (v: number) => { const x = values.slice(); x[idx] = v; tf.tidy(() => params[name].assign(tf.tensor(x, params[name].shape))); };
-    setAt(values[idx] + h);
-    const up = lossAt();
-    setAt(values[idx] - h);
-    const down = lossAt();
-    const fd = (up - down) / (2 * h);
-    expect(Math.abs(grad[idx])).toBeGreaterThan(1e-3);
-    expect(Math.abs(fd - grad[idx]) / Math.abs(grad[idx])).toBeLessThan(0.05);
+    expectGradientMatchesFiniteDifference(params[name], loss);
     disposeRollout(r);
     disposeParams(params);
   });
@@ -214,12 +199,7 @@ describe('SPG objective in the loop', () => {
   });
 
   it('resumes exactly: 4 steps straight equal 2 + resume + 2', async () => {
-    const a = await trainGrpo(spgConfig(tmp()), { logger: quiet, rewardSource: countTarget });
-    const dir = tmp();
-    await trainGrpo(spgConfig(dir), { logger: quiet, rewardSource: countTarget, stopAfter: 2 });
-    const b = await trainGrpo(spgConfig(dir), { logger: quiet, rewardSource: countTarget, resume: true });
-    expect(b.step).toBe(4);
-    for (const k of Object.keys(a.params)) expect(Array.from(b.params[k].dataSync())).toEqual(Array.from(a.params[k].dataSync()));
+    await expectExactResume((dir) => spgConfig(dir));
   });
 
   it('trains with training.workers: 2 (memory flat in main and workers, SPG terms in the metrics)', async () => {

@@ -11,7 +11,7 @@ import { disposeParams, initParams } from '../../../src/model/model.ts';
 import { trainGrpo } from '../../../src/rl/grpo_trainer.ts';
 import { wd1Loss } from '../../../src/rl/objectives/wd1.ts';
 import { collectRollout, disposeRollout, microLosses } from '../../../src/rl/rollout.ts';
-import { config, countTarget, modelConfig, quiet, rolloutOptions, saveInitCheckpoint, tmp, tok } from '../grpo_helpers.ts';
+import { config, countTarget, expectExactResume, expectGradientMatchesFiniteDifference, modelConfig, quiet, rolloutOptions, saveInitCheckpoint, tmp, tok } from '../grpo_helpers.ts';
 
 beforeAll(async () => {
   await tf.setBackend('cpu');
@@ -69,19 +69,7 @@ describe('wd1 objective', () => {
     expect(mb.ref[1]).toBeNull();
     const name = 'model.transformer.ff_out.weight';
     const loss = () => microLosses(params, cfg, mb, 1, o)[0]().loss;
-    const lossAt = () => tf.tidy(() => loss().dataSync()[0]);
-    const grad = tf.tidy(() => tf.variableGrads(loss, [params[name]]).grads[params[name].name].dataSync());
-    const idx = Array.from(grad).reduce((best, g, i, a) => (Math.abs(g) > Math.abs(a[best]) ? i : best), 0);
-    const h = 1e-2;
-    const values = params[name].dataSync().slice();
-    const setAt = (v: number) => { const x = values.slice(); x[idx] = v; params[name].assign(tf.tensor(x, params[name].shape)); };
-    setAt(values[idx] + h);
-    const up = lossAt();
-    setAt(values[idx] - h);
-    const down = lossAt();
-    const fd = (up - down) / (2 * h);
-    expect(Math.abs(grad[idx])).toBeGreaterThan(1e-3);
-    expect(Math.abs(fd - grad[idx]) / Math.abs(grad[idx])).toBeLessThan(0.05);
+    expectGradientMatchesFiniteDifference(params[name], loss);
     disposeRollout(r);
     disposeParams(params);
   });
@@ -124,12 +112,7 @@ describe('wd1 objective', () => {
   });
 
   it('resumes exactly: 4 steps straight equal 2 + resume + 2', async () => {
-    const a = await trainGrpo(wd1Config(tmp()), { logger: quiet, rewardSource: countTarget });
-    const dir = tmp();
-    await trainGrpo(wd1Config(dir), { logger: quiet, rewardSource: countTarget, stopAfter: 2 });
-    const b = await trainGrpo(wd1Config(dir), { logger: quiet, rewardSource: countTarget, resume: true });
-    expect(b.step).toBe(4);
-    for (const k of Object.keys(a.params)) expect(Array.from(b.params[k].dataSync())).toEqual(Array.from(a.params[k].dataSync()));
+    await expectExactResume((dir) => wd1Config(dir));
   });
 
   it('trains with training.workers: 2 (memory flat in main and workers)', async () => {
