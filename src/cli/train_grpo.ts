@@ -22,6 +22,7 @@ runMain(async () => {
     .parse();
   const loaded = loadConfig(argv.config, grpoConfigSchema, argv.set);
   const { config, path: file } = loaded;
+  for (const note of loaded.notes ?? []) console.error(`note: ${note}`);
   validateGrpoRun(loaded, { resume: argv.resume }); // checkpoint, data, sampler and batch shapes, before anything is written
   // Reward modules load (and are probed) before any training time is spent; paths are relative to the config file.
   const rewardSource = await rewardSourceFromConfig(config.rewards, path.dirname(file));

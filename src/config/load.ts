@@ -6,6 +6,7 @@ import fs from 'node:fs';
 import { LineCounter, parseDocument, parse as parseYaml, isMap, type Document } from 'yaml';
 import type { z } from 'zod';
 import { ConfigError } from '../errors.ts';
+import { OBJECTIVE_KEYS } from './schema.ts';
 
 export interface LoadedConfig<T> {
   config: T;
@@ -13,6 +14,8 @@ export interface LoadedConfig<T> {
   path: string;
   /** Where a key came from, for later checks' messages: `configs/x.yaml:12`, `--set sampler.gen_length (configs/x.yaml)`, or the file. */
   where?: (keyPath: string) => string;
+  /** What loading changed that the user should hear about (printed by the CLIs as `note: ...`). */
+  notes?: string[];
 }
 
 /** Reads `path`, applies `--set key.path=value` overrides (values parsed as YAML scalars), validates with `schema`. */
@@ -30,13 +33,29 @@ export function loadConfig<S extends z.ZodType>(path: string, schema: S, sets: s
   if (!isMap(doc.contents) && doc.contents !== null) throw new ConfigError(`${path}: the top level must be a mapping of sections`);
   const setKeys = new Set<string>();
   for (const s of sets) setKeys.add(applySet(doc, s, path));
+  const notes = setKeys.has('grpo.objective') ? dropOtherObjectivesKeys(doc, setKeys, path) : [];
   const raw = doc.toJS() ?? {};
   const result = schema.safeParse(raw);
   if (!result.success) {
     const messages = result.error.issues.map((issue) => describeIssue(issue, doc, lines, path, setKeys, schema));
     throw new ConfigError(messages.join('\n'));
   }
-  return { config: result.data, path, where: (keyPath) => where(doc, lines, path, keyPath.split('.').map((k) => (/^\d+$/.test(k) ? Number(k) : k)), setKeys) };
+  return { config: result.data, path, notes, where: (keyPath) => where(doc, lines, path, keyPath.split('.').map((k) => (/^\d+$/.test(k) ? Number(k) : k)), setKeys) };
+}
+
+/**
+ * `--set grpo.objective=X` on a config written for another objective (the comparison of objectives on one recipe):
+ * the file's grpo keys that X does not read (OBJECTIVE_KEYS) are dropped, with a note, instead of refused. A config
+ * that names its objective itself, or a `--set` of such a key, still gets the one-line refusal.
+ */
+function dropOtherObjectivesKeys(doc: Document, setKeys: Set<string>, file: string): string[] {
+  const objective = String(doc.getIn(['grpo', 'objective']));
+  const grpo = doc.getIn(['grpo']);
+  if (!isMap(grpo)) return [];
+  const dropped = grpo.items.map((item) => String((item.key as { value?: unknown })?.value ?? item.key))
+    .filter((key) => OBJECTIVE_KEYS[key] && !OBJECTIVE_KEYS[key].includes(objective as never) && !setKeys.has(`grpo.${key}`));
+  for (const key of dropped) doc.deleteIn(['grpo', key]);
+  return dropped.length > 0 ? [`--set grpo.objective=${objective}: ${file}'s ${dropped.map((k) => `grpo.${k}`).join(', ')} ${dropped.length === 1 ? 'is' : 'are'} not read by ${objective}, left out`] : [];
 }
 
 /** Validates an in-memory object (tests, programmatic use) with the same messages, minus line numbers. */

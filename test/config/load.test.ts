@@ -3,7 +3,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/load.ts';
-import { trainConfigSchema } from '../../src/config/schema.ts';
+import { grpoConfigSchema, OBJECTIVE_KEYS, OBJECTIVES, trainConfigSchema } from '../../src/config/schema.ts';
+import { REPO_ROOT } from '../paths.ts';
 import { ConfigError } from '../../src/errors.ts';
 
 const GOOD = `run:
@@ -89,5 +90,33 @@ describe('loadConfig', () => {
     const msg = errorOf(() => loadConfig(file, trainConfigSchema, ['training.batch_size=many']));
     expect(msg).toContain('--set training.batch_size');
     expect(errorOf(() => loadConfig(file, trainConfigSchema, ['nokey']))).toContain('expected key.path=value');
+  });
+});
+
+describe('grpo.objective from the command line', () => {
+  const SHIPPED = path.join(REPO_ROOT, 'configs', 'sudoku-grpo.yaml'); // written for d1: epsilon, logp_estimator, ...
+
+  it('--set grpo.objective=X on a d1 config loads for every objective, leaving out (with a note) the keys X does not read', () => {
+    for (const objective of OBJECTIVES) {
+      const { config, notes } = loadConfig(SHIPPED, grpoConfigSchema, [`grpo.objective=${objective}`]);
+      expect(config.grpo.objective).toBe(objective);
+      const dropped = Object.keys(OBJECTIVE_KEYS).filter((k) => !OBJECTIVE_KEYS[k].includes(objective) && ['epsilon', 'beta', 'logp_estimator', 'p_mask_prompt', 'loss_type'].includes(k));
+      if (objective === 'd1') expect(notes).toEqual([]);
+      else {
+        expect(notes).toHaveLength(1);
+        for (const k of dropped) expect(notes![0]).toContain(`grpo.${k}`);
+      }
+    }
+    // the values that do apply are kept: espo reads epsilon and beta from the file, not its own defaults
+    const espo = loadConfig(SHIPPED, grpoConfigSchema, ['grpo.objective=espo']).config.grpo;
+    expect([espo.epsilon, espo.beta]).toEqual([0.5, 0.04]);
+  });
+
+  it('a key set for an objective that does not read it is still refused in one line', () => {
+    const msg = errorOf(() => loadConfig(SHIPPED, grpoConfigSchema, ['grpo.objective=wd1', 'grpo.epsilon=0.3']));
+    expect(msg.split('\n')).toHaveLength(1);
+    expect(msg).toContain('grpo.epsilon: does not apply to grpo.objective: wd1');
+    const file = write(`${fs.readFileSync(SHIPPED, 'utf8').replace('grpo:\n', 'grpo:\n  objective: wd1\n')}`);
+    expect(errorOf(() => loadConfig(file, grpoConfigSchema))).toContain('grpo.epsilon: does not apply to grpo.objective: wd1');
   });
 });
