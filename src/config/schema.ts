@@ -148,11 +148,26 @@ export const spgSchema = z.strictObject({
   eubo_beta: z.number().gt(0).default(1.5),
   /** w, the EUBO's share of the mixed negative term (config l.414 and every mix script: 0.5). */
   mix_weight: z.number().min(0).max(1).default(0.5),
-  /** T: masked copies per completion each inner update, at most gen_length / block_length (scripts: 2; config: 1). */
-  num_t: positiveInt.default(2),
-  /** Block of the block-wise masks; must divide sampler.gen_length (train.yaml: 32, as d1's sampler block). */
-  block_length: positiveInt.default(32),
+  /**
+   * T: masked copies per completion each inner update, at most gen_length / block_length (scripts: 2; config: 1).
+   * null = 2, or the block count when there are fewer blocks (resolveSpg).
+   */
+  num_t: positiveInt.nullable().default(null),
+  /**
+   * Block of the block-wise masks; must divide sampler.gen_length. null = sampler.block_length (SPG's train.yaml uses
+   * 32, d1's sampler block, for both), so a recipe switched to spg keeps its own block plan.
+   */
+  block_length: positiveInt.nullable().default(null),
 });
+
+/** SPG's keys with the nulls resolved against the sampler. */
+export type SpgOptions = Omit<z.infer<typeof spgSchema>, 'num_t' | 'block_length'> & { num_t: number; block_length: number };
+
+export function resolveSpg(spg: z.infer<typeof spgSchema>, sampler: { gen_length: number; block_length?: number }): SpgOptions {
+  const block_length = spg.block_length ?? sampler.block_length ?? sampler.gen_length; // the sampler's default block: all of it
+  const blocks = Math.floor(sampler.gen_length / block_length);
+  return { ...spg, block_length, num_t: spg.num_t ?? Math.max(1, Math.min(2, blocks)) };
+}
 
 export const samplerSchema = z.strictObject({
   /** llada (low-confidence remasking, semi-AR blocks) | dus | remdm | threshold. */

@@ -8,7 +8,7 @@
  * `configs/sudoku-grpo.yaml:31 sampler.block_length: (5) must divide sampler.gen_length (17)`.
  */
 import { ConfigError } from '../errors.ts';
-import type { GrpoConfig, TrainConfig } from './schema.ts';
+import { resolveSpg, type GrpoConfig, type TrainConfig } from './schema.ts';
 
 /** `file:line` (or `--set key (file)`) of a key path; see LoadedConfig.where. */
 export type Where = (keyPath: string) => string;
@@ -71,12 +71,13 @@ export function checkGrpoConfig(config: GrpoConfig, model: ModelLimits, where: W
   }
   if (g.objective === 'spg') {
     // SPG's block-wise masks (rl/objectives/spg.ts) would find these at the first loss, inside a worker.
-    if (s.gen_length % g.spg.block_length !== 0) {
-      throw configError(where, 'grpo.spg.block_length', `(${g.spg.block_length}) must divide sampler.gen_length (${s.gen_length})`);
+    const spg = resolveSpg(g.spg, s);
+    if (s.gen_length % spg.block_length !== 0) {
+      throw configError(where, 'grpo.spg.block_length', `(${spg.block_length}) must divide sampler.gen_length (${s.gen_length})`);
     }
-    const blocks = s.gen_length / g.spg.block_length;
-    if (g.spg.num_t > blocks) {
-      throw configError(where, 'grpo.spg.num_t', `(${g.spg.num_t}) must be at most sampler.gen_length / grpo.spg.block_length = ${s.gen_length} / ${g.spg.block_length} = ${blocks}: each draw masks a different block`);
+    const blocks = s.gen_length / spg.block_length;
+    if (spg.num_t > blocks) {
+      throw configError(where, 'grpo.spg.num_t', `(${spg.num_t}) must be at most sampler.gen_length / grpo.spg.block_length = ${s.gen_length} / ${spg.block_length} = ${blocks}: each draw masks a different block`);
     }
   }
   if (g.trajectory_states !== null && g.logp_estimator !== 'trajectory') {

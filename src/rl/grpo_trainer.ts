@@ -84,7 +84,7 @@ export async function trainGrpo(config: GrpoConfig, opts: GrpoOptions): Promise<
   checkGrpoConfig(config, { max_seq_len: cfg.max_seq_len, source: `checkpoint ${start.dir}` }, () => 'config'); // before any worker starts or file is written
   const tokenizer = tokenizerFromJSON(start.tokenizerJson);
   const params = paramsFromTensors(start.params, cfg, true, resumeDir ?? config.init_from);
-  const ref: Params | null = g.beta > 0 && objectiveFor(g).cachesRef(g.beta) ? loadReference(config, start, resumeDir, cfg) : null; // wd1: none
+  const ref: Params | null = g.beta > 0 && objectiveFor(g, config.sampler).cachesRef(g.beta) ? loadReference(config, start, resumeDir, cfg) : null; // wd1: none
   const opt = new AdamW(params, config.optimizer);
   const state: GrpoState = {
     step: 0,

@@ -81,7 +81,7 @@ export function prepareMicroBatches(
 ): MicroBatch[] {
   const cfg = policy.cfg;
   const { num_generations: G, num_iterations: mu, beta } = o.grpo;
-  const objective = objectiveFor(o.grpo);
+  const objective = objectiveFor(o.grpo, o.sampler);
   const N = samples.sequences.length;
   const Lg = o.sampler.gen_length;
   const steps = samples.steps;
@@ -130,7 +130,7 @@ export function prepareMicroBatches(
  */
 export function microLosses(params: Params, cfg: ModelConfig, mb: MicroBatch, k: number, o: RolloutOptions): MicroLoss[] {
   if (!(k >= 0 && k < mb.draws.length)) throw new Error(`microLosses: inner update ${k} has no draw (the rollout prepared ${mb.draws.length}: grpo.num_iterations)`);
-  const objective = objectiveFor(o.grpo);
+  const objective = objectiveFor(o.grpo, o.sampler);
   const draw = mb.draws[k];
   const lossOf = (part?: number) => () => objective.loss(objective.score({ params, cfg }, mb, draw, part), mb.old[k], mb.ref[k], mb, draw, part);
   const parts = objective.parts(mb, draw);

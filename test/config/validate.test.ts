@@ -53,7 +53,8 @@ describe('checkGrpoConfig', () => {
     expect(() => checkGrpoConfig(grpo({ training: { max_steps: 1, grad_accum: 2, workers: 'auto' } }), limits, where)).not.toThrow();
   });
   it('spg: its mask blocks divide gen_length, num_t at most the block count', () => {
-    expect(() => checkGrpoConfig(grpo({ grpo: { objective: 'spg' } }), limits, where)).toThrow(/grpo\.spg\.block_length: \(32\) must divide sampler\.gen_length \(17\)/);
+    expect(() => checkGrpoConfig(grpo({ grpo: { objective: 'spg', spg: { block_length: 32 } } }), limits, where)).toThrow(/grpo\.spg\.block_length: \(32\) must divide sampler\.gen_length \(17\)/);
+    expect(() => checkGrpoConfig(grpo({ grpo: { objective: 'spg' } }), limits, where)).not.toThrow(); // defaults: the sampler's block, num_t fits it
     expect(() => checkGrpoConfig(grpo({ grpo: { objective: 'spg', spg: { block_length: 17, num_t: 2 } } }), limits, where)).toThrow(/grpo\.spg\.num_t: \(2\) must be at most .* = 1/);
     expect(() => checkGrpoConfig(grpo({ grpo: { objective: 'spg', spg: { block_length: 17, num_t: 1 } } }), limits, where)).not.toThrow();
   });

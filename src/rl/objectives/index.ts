@@ -9,7 +9,8 @@ import { espoObjective } from './espo.ts';
 import { spgObjective } from './spg.ts';
 import type { Objective } from './types.ts';
 
-export function objectiveFor(g: GrpoSection): Objective {
+/** `sampler`: the run's block plan (SPG's masks default to the sampler's blocks). */
+export function objectiveFor(g: GrpoSection, sampler: { gen_length: number; block_length?: number }): Objective {
   switch (g.objective) {
     case 'd1':
       return d1Objective(g);
@@ -18,7 +19,7 @@ export function objectiveFor(g: GrpoSection): Objective {
     case 'espo':
       return espoObjective(g);
     case 'spg':
-      return spgObjective(g);
+      return spgObjective(g, sampler);
     default:
       throw new Error(`grpo.objective '${String(g.objective)}' is not implemented`);
   }

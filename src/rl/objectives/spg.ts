@@ -35,14 +35,14 @@
 import * as tf from '@tensorflow/tfjs';
 import { ConfigError, assertShape } from '../../errors.ts';
 import type { Rng } from '../../rng.ts';
-import type { GrpoSection } from '../../config/schema.ts';
+import { resolveSpg, type GrpoSection, type SpgOptions } from '../../config/schema.ts';
 import { forward } from '../../model/model.ts';
 import { select } from '../../sampling/decode_state.ts';
 import { targetLogProbs } from '../../sampling/likelihood.ts';
 import { promptMaskHits } from './estimators.ts';
 import type { Draw, MicroTensors, Objective, PolicyModel } from './types.ts';
 
-export type SpgOptions = GrpoSection['spg'];
+export type { SpgOptions };
 
 /** One inner update's masks: row i·T + j is draw j of completion i (a completion's draws are adjacent). */
 export interface SpgDraw extends Draw {
@@ -50,24 +50,25 @@ export interface SpgDraw extends Draw {
   scored: tf.Tensor2D; // float32 [n·T, Lg]: M, the masked completion tokens inside the completion mask
 }
 
-export function spgObjective(g: GrpoSection): Objective {
+export function spgObjective(g: GrpoSection, sampler: { gen_length: number; block_length?: number }): Objective {
+  const spg = resolveSpg(g.spg, sampler);
   return {
     name: 'spg',
     cachesOld: () => false, // no ratio: SPG never reads the sampling policy's scores
     cachesRef: () => false, // no KL: SPG runs with β = 0 (spg_trainer.py l.123–124)
-    draw: (mb, rng) => spgDraw(mb, rng, g.spg, g.p_mask_prompt),
-    score: (model, mb, draw, part) => ({ logp: spgLogProbs(model, mb, draw as SpgDraw, g.spg.num_t, partRows(mb, g.spg.num_t, part)) }),
+    draw: (mb, rng) => spgDraw(mb, rng, spg, g.p_mask_prompt),
+    score: (model, mb, draw, part) => ({ logp: spgLogProbs(model, mb, draw as SpgDraw, spg.num_t, partRows(mb, spg.num_t, part)) }),
     // The EUBO couples the T draws of a token (log of their mean), so parts split completions, not draws.
-    parts: (mb) => spgParts(mb.end - mb.start, g.spg.num_t).length,
+    parts: (mb) => spgParts(mb.end - mb.start, spg.num_t).length,
     loss(cur, _old, _ref, mb, draw, part) {
       if (mb.advantages.rank !== 1) throw new ConfigError('grpo.objective spg takes one advantage per completion (grpo.credit: outcome)');
-      const T = g.spg.num_t;
+      const T = spg.num_t;
       const [r0, r1] = partRows(mb, T, part);
       const n = r1 - r0;
       const rows = <R extends tf.Tensor>(t: R, per: number) => tf.slice(t, [r0 * per], [n * per]) as R; // completions r0..r1 of a [n·per, ...] tensor
       const out = spgLoss(
         { logp: cur.logp as tf.Tensor2D, scored: rows((draw as SpgDraw).scored, T), completionMask: rows(mb.completionMask, 1), advantages: rows(mb.advantages as tf.Tensor1D, 1) },
-        g.spg,
+        spg,
         wholeBatch(mb.completionMask, mb.advantages as tf.Tensor1D),
       );
       return { loss: out.loss, report: { elbo_pos: out.elboPos, eubo_neg: out.euboNeg, neg: out.neg } };

@@ -116,7 +116,7 @@ describe('ESPO objective', () => {
     expect(parts).toHaveLength(8);
     const loss = () => parts.map((f) => f().loss).reduce((a, b) => tf.add(a, b)) as tf.Scalar;
     // The parts' sum equals the loss taken whole (the unsplit path: one score of every view, one loss).
-    const objective = objectiveFor(o.grpo);
+    const objective = objectiveFor(o.grpo, o.sampler);
     const whole = () => objective.loss(objective.score({ params, cfg }, mb, mb.draws[1]), mb.old[1], mb.ref[1], mb, mb.draws[1]).loss;
     const [gw, gs] = tf.tidy(() => [whole, loss].map((f) => { const r = tf.variableGrads(f); return [r.value.dataSync()[0], ...Object.values(r.grads).flatMap((t) => Array.from(t.dataSync()))]; }));
     expect(gs[0]).toBeCloseTo(gw[0], 5);

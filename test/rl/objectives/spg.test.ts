@@ -4,7 +4,7 @@ import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { Rng } from '../../../src/rng.ts';
 import { parseConfig } from '../../../src/config/load.ts';
-import { grpoConfigSchema, type GrpoConfig } from '../../../src/config/schema.ts';
+import { grpoConfigSchema, resolveSpg, type GrpoConfig } from '../../../src/config/schema.ts';
 import { disposeParams, initParams } from '../../../src/model/model.ts';
 import { trainGrpo } from '../../../src/rl/grpo_trainer.ts';
 import { spgDraw, spgLoss, spgParts, type SpgDraw } from '../../../src/rl/objectives/spg.ts';
@@ -155,7 +155,7 @@ describe('SPG objective in the loop', () => {
     expect(spgParts(1, 2)).toEqual([[0, 1]]);
     const { cfg, params, o, r } = await tinySpgRollout();
     const mb = r.micro[0];
-    const objective = objectiveFor(o.grpo);
+    const objective = objectiveFor(o.grpo, o.sampler);
     const parts = microLosses(params, cfg, mb, 1, o);
     expect(parts).toHaveLength(2);
     const vars = Object.values(params);
@@ -178,7 +178,7 @@ describe('SPG objective in the loop', () => {
     const mb = r.micro[0];
     expect(mb.old[1]).toBeNull(); // nothing cached: no ratio, no reference
     const name = 'model.transformer.ff_out.weight';
-    const objective = objectiveFor(o.grpo);
+    const objective = objectiveFor(o.grpo, o.sampler);
     const loss = () => objective.loss(objective.score({ params, cfg }, mb, mb.draws[1]), null, null, mb, mb.draws[1]).loss; // all parts at once
     expectGradientMatchesFiniteDifference(params[name], loss);
     disposeRollout(r);
@@ -217,11 +217,15 @@ describe('SPG objective in the loop', () => {
 
 describe('grpo.spg config', () => {
   const raw = (grpo: Record<string, unknown>) => ({ ...config(tmp()), grpo });
-  it('spg defaults: SPG scripts (μ 4, β 0, mix, eubo_beta 1.5, w 0.5, num_t 2, block 32)', () => {
+  it('spg defaults: SPG scripts (μ 4, β 0, mix, eubo_beta 1.5, w 0.5, num_t 2 and the sampler\'s block)', () => {
     const c = parseConfig(raw({ objective: 'spg' }), grpoConfigSchema);
     expect(c.grpo.num_iterations).toBe(4);
     expect(c.grpo.beta).toBe(0);
-    expect(c.grpo.spg).toEqual({ logp_estimation: 'mix', eubo_beta: 1.5, mix_weight: 0.5, num_t: 2, block_length: 32 });
+    expect(c.grpo.spg).toEqual({ logp_estimation: 'mix', eubo_beta: 1.5, mix_weight: 0.5, num_t: null, block_length: null });
+    // resolved against the sampler: its block, and 2 draws (SPG's scripts) or fewer when there are fewer blocks
+    expect(resolveSpg(c.grpo.spg, { gen_length: 256, block_length: 32 })).toMatchObject({ num_t: 2, block_length: 32 });
+    expect(resolveSpg(c.grpo.spg, { gen_length: 17, block_length: 17 })).toMatchObject({ num_t: 1, block_length: 17 });
+    expect(resolveSpg({ ...c.grpo.spg, num_t: 3, block_length: 4 }, { gen_length: 16, block_length: 16 })).toMatchObject({ num_t: 3, block_length: 4 });
   });
 
   it('refuses, in one line naming key and objective, keys SPG does not read and spg keys under another objective', () => {
