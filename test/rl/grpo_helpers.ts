@@ -7,7 +7,7 @@ import { pino } from 'pino';
 import { expect } from 'vitest';
 import { saveCheckpoint } from '../../src/checkpoint/checkpoint.ts';
 import { parseConfig } from '../../src/config/load.ts';
-import { grpoConfigSchema, grpoSchema, type GrpoConfig } from '../../src/config/schema.ts';
+import { grpoConfigSchema, grpoSchema, grpoSectionSchema, type GrpoConfig } from '../../src/config/schema.ts';
 import type { ModelConfig } from '../../src/model/config.ts';
 import { initParams, disposeParams } from '../../src/model/model.ts';
 import type { Params } from '../../src/model/model.ts';
@@ -112,4 +112,12 @@ export async function expectExactResume(make: (dir: string) => GrpoConfig, rewar
   const b = await trainGrpo(make(dir), { logger: quiet, rewardSource, resume: true });
   expect(b.step).toBe(4);
   for (const k of Object.keys(a.params)) expect(Array.from(b.params[k].dataSync())).toEqual(Array.from(a.params[k].dataSync()));
+}
+
+/** config()'s tiny run with the grpo section rebuilt from `grpo` (G 4, P 4, μ 2 unless given), e.g. another objective. */
+export function objectiveConfig(dir: string, grpo: Record<string, unknown>, over: { max_steps?: number; workers?: number } = {}): GrpoConfig {
+  const c = config(dir, { max_steps: over.max_steps ?? 4 });
+  c.grpo = grpoSectionSchema.parse({ num_generations: 4, prompts_per_step: 4, num_iterations: 2, log_rollouts: 2, ...grpo });
+  if (over.workers) Object.assign(c.training, { workers: over.workers, grad_accum: over.workers });
+  return c;
 }

@@ -12,7 +12,7 @@ import { trainGrpo } from '../../../src/rl/grpo_trainer.ts';
 import { espoElbo, espoLoss, stratifiedMasks } from '../../../src/rl/objectives/espo.ts';
 import { objectiveFor } from '../../../src/rl/objectives/index.ts';
 import { collectRollout, disposeRollout, microLosses } from '../../../src/rl/rollout.ts';
-import { config, countTarget, expectExactResume, expectGradientMatchesFiniteDifference, modelConfig, quiet, rolloutOptions, saveInitCheckpoint, tmp, tok } from '../grpo_helpers.ts';
+import { countTarget, expectExactResume, expectGradientMatchesFiniteDifference, modelConfig, objectiveConfig, quiet, rolloutOptions, saveInitCheckpoint, tmp, tok } from '../grpo_helpers.ts';
 
 beforeAll(async () => {
   await tf.setBackend('cpu');
@@ -20,12 +20,7 @@ beforeAll(async () => {
 });
 
 /** The helpers' tiny run with grpo.objective: espo (its own ε/β defaults, num_mc 2, μ 2 so the old ELBO is cached). */
-function espoConfig(dir: string, over: { max_steps?: number; workers?: number } = {}) {
-  const c = config(dir, { max_steps: over.max_steps ?? 4 });
-  c.grpo = grpoSectionSchema.parse({ objective: 'espo', num_generations: 4, prompts_per_step: 4, num_iterations: 2, log_rollouts: 2 });
-  if (over.workers) Object.assign(c.training, { workers: over.workers, grad_accum: over.workers });
-  return c;
-}
+const espoConfig = (dir: string, over: { max_steps?: number; workers?: number } = {}) => objectiveConfig(dir, { objective: 'espo' }, over);
 
 describe('ESPO objective', () => {
   it('stratifiedMasks: counts k + i·(Lg+1)/n mod (Lg+1) (half to even), that many random positions, p = x/(Lg+1)', () => {

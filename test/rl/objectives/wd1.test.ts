@@ -11,7 +11,7 @@ import { disposeParams, initParams } from '../../../src/model/model.ts';
 import { trainGrpo } from '../../../src/rl/grpo_trainer.ts';
 import { wd1Loss } from '../../../src/rl/objectives/wd1.ts';
 import { collectRollout, disposeRollout, microLosses } from '../../../src/rl/rollout.ts';
-import { config, countTarget, expectExactResume, expectGradientMatchesFiniteDifference, modelConfig, quiet, rolloutOptions, saveInitCheckpoint, tmp, tok } from '../grpo_helpers.ts';
+import { config, countTarget, expectExactResume, expectGradientMatchesFiniteDifference, modelConfig, objectiveConfig, quiet, rolloutOptions, saveInitCheckpoint, tmp, tok } from '../grpo_helpers.ts';
 
 beforeAll(async () => {
   await tf.setBackend('cpu');
@@ -19,12 +19,7 @@ beforeAll(async () => {
 });
 
 /** The helpers' tiny run with grpo.objective: wd1 (wd1 reads no beta / epsilon, so the grpo section is rebuilt). */
-function wd1Config(dir: string, over: { max_steps?: number; workers?: number } = {}) {
-  const c = config(dir, { max_steps: over.max_steps ?? 4 });
-  c.grpo = grpoSectionSchema.parse({ objective: 'wd1', num_generations: 4, prompts_per_step: 4, num_iterations: 2, log_rollouts: 2 });
-  if (over.workers) Object.assign(c.training, { workers: over.workers, grad_accum: over.workers });
-  return c;
-}
+const wd1Config = (dir: string, over: { max_steps?: number; workers?: number } = {}) => objectiveConfig(dir, { objective: 'wd1' }, over);
 
 describe('wd1 objective', () => {
   it('loss = mean over groups of Σ softmax(−A)·s − Σ softmax(A)·s, s = masked sum of log π (hand computation)', () => {
