@@ -121,3 +121,14 @@ export function objectiveConfig(dir: string, grpo: Record<string, unknown>, over
   if (over.workers) Object.assign(c.training, { workers: over.workers, grad_accum: over.workers });
   return c;
 }
+
+/** Trains `cfg` (3 steps, training.workers 2): tensor counts stay flat in the main thread and both workers. Returns the metrics lines. */
+export async function expectFlatOnTwoWorkers(cfg: GrpoConfig): Promise<Record<string, number>[]> {
+  const main: number[] = [];
+  const workers: number[][] = [];
+  await trainGrpo(cfg, { logger: quiet, rewardSource: countTarget, onStep: (s) => { main.push(s.numTensors); workers.push(s.workerTensors); } });
+  expect(main[2]).toBe(main[1]);
+  expect(workers[1]).toHaveLength(2);
+  expect(workers[2]).toEqual(workers[1]);
+  return fs.readFileSync(path.join(cfg.run.output_dir, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, number>);
+}

@@ -12,7 +12,7 @@ import { trainGrpo } from '../../../src/rl/grpo_trainer.ts';
 import { espoElbo, espoLoss, stratifiedMasks } from '../../../src/rl/objectives/espo.ts';
 import { objectiveFor } from '../../../src/rl/objectives/index.ts';
 import { collectRollout, disposeRollout, microLosses } from '../../../src/rl/rollout.ts';
-import { countTarget, expectExactResume, expectGradientMatchesFiniteDifference, modelConfig, objectiveConfig, quiet, rolloutOptions, saveInitCheckpoint, tmp, tok } from '../grpo_helpers.ts';
+import { countTarget, expectExactResume, expectFlatOnTwoWorkers, expectGradientMatchesFiniteDifference, modelConfig, objectiveConfig, quiet, rolloutOptions, saveInitCheckpoint, tmp, tok } from '../grpo_helpers.ts';
 
 beforeAll(async () => {
   await tf.setBackend('cpu');
@@ -166,14 +166,7 @@ describe('ESPO objective', () => {
   });
 
   it('trains with training.workers: 2 (memory flat in main and workers)', async () => {
-    const main: number[] = [];
-    const workers: number[][] = [];
-    const dir = tmp();
-    await trainGrpo(espoConfig(dir, { max_steps: 3, workers: 2 }), { logger: quiet, rewardSource: countTarget, onStep: (s) => { main.push(s.numTensors); workers.push(s.workerTensors); } });
-    expect(main[2]).toBe(main[1]);
-    expect(workers[1]).toHaveLength(2);
-    expect(workers[2]).toEqual(workers[1]);
-    const last = JSON.parse(fs.readFileSync(path.join(dir, 'metrics.jsonl'), 'utf8').trim().split('\n').pop()!) as Record<string, number>;
+    const last = (await expectFlatOnTwoWorkers(espoConfig(tmp(), { max_steps: 3, workers: 2 }))).pop()!;
     expect(Number.isFinite(last['objective/seq_ratio'])).toBe(true);
   });
 });

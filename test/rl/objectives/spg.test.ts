@@ -11,7 +11,7 @@ import { spgDraw, spgLoss, spgParts, type SpgDraw } from '../../../src/rl/object
 import { objectiveFor } from '../../../src/rl/objectives/index.ts';
 import { collectRollout, disposeRollout, microLosses } from '../../../src/rl/rollout.ts';
 import type { MicroTensors } from '../../../src/rl/objectives/types.ts';
-import { config, countTarget, expectExactResume, expectGradientMatchesFiniteDifference, modelConfig, quiet, rolloutOptions, saveInitCheckpoint, tmp, tok } from '../grpo_helpers.ts';
+import { config, countTarget, expectExactResume, expectFlatOnTwoWorkers, expectGradientMatchesFiniteDifference, modelConfig, quiet, rolloutOptions, saveInitCheckpoint, tmp, tok } from '../grpo_helpers.ts';
 
 beforeAll(async () => {
   await tf.setBackend('cpu');
@@ -203,14 +203,7 @@ describe('SPG objective in the loop', () => {
   });
 
   it('trains with training.workers: 2 (memory flat in main and workers, SPG terms in the metrics)', async () => {
-    const dir = tmp();
-    const main: number[] = [];
-    const workers: number[][] = [];
-    await trainGrpo(spgConfig(dir, { max_steps: 3, workers: 2, grad_accum: 2 }), { logger: quiet, rewardSource: countTarget, onStep: (s) => { main.push(s.numTensors); workers.push(s.workerTensors); } });
-    expect(main[2]).toBe(main[1]);
-    expect(workers[1]).toHaveLength(2);
-    expect(workers[2]).toEqual(workers[1]);
-    const lines = fs.readFileSync(path.join(dir, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, number>);
+    const lines = await expectFlatOnTwoWorkers(spgConfig(tmp(), { max_steps: 3, workers: 2, grad_accum: 2 }));
     for (const key of ['objective/elbo_pos', 'objective/eubo_neg', 'objective/neg']) expect(Number.isFinite(lines[0][key])).toBe(true);
   });
 });

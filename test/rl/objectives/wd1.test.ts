@@ -11,7 +11,7 @@ import { disposeParams, initParams } from '../../../src/model/model.ts';
 import { trainGrpo } from '../../../src/rl/grpo_trainer.ts';
 import { wd1Loss } from '../../../src/rl/objectives/wd1.ts';
 import { collectRollout, disposeRollout, microLosses } from '../../../src/rl/rollout.ts';
-import { config, countTarget, expectExactResume, expectGradientMatchesFiniteDifference, modelConfig, objectiveConfig, quiet, rolloutOptions, saveInitCheckpoint, tmp, tok } from '../grpo_helpers.ts';
+import { config, countTarget, expectExactResume, expectFlatOnTwoWorkers, expectGradientMatchesFiniteDifference, modelConfig, objectiveConfig, quiet, rolloutOptions, saveInitCheckpoint, tmp, tok } from '../grpo_helpers.ts';
 
 beforeAll(async () => {
   await tf.setBackend('cpu');
@@ -111,14 +111,7 @@ describe('wd1 objective', () => {
   });
 
   it('trains with training.workers: 2 (memory flat in main and workers)', async () => {
-    const main: number[] = [];
-    const workers: number[][] = [];
-    const dir = tmp();
-    await trainGrpo(wd1Config(dir, { max_steps: 3, workers: 2 }), { logger: quiet, rewardSource: countTarget, onStep: (s) => { main.push(s.numTensors); workers.push(s.workerTensors); } });
-    expect(main[2]).toBe(main[1]);
-    expect(workers[1]).toHaveLength(2);
-    expect(workers[2]).toEqual(workers[1]);
-    const last = JSON.parse(fs.readFileSync(path.join(dir, 'metrics.jsonl'), 'utf8').trim().split('\n').pop()!) as Record<string, number>;
+    const last = (await expectFlatOnTwoWorkers(wd1Config(tmp(), { max_steps: 3, workers: 2 }))).pop()!;
     expect(Number.isFinite(last['objective/pos_logp'])).toBe(true);
   });
 });
