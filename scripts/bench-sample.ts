@@ -14,7 +14,7 @@ import { runMain } from '../src/cli/common.ts';
 import { resolveDataDir } from '../src/data/index.ts';
 import { evaluate } from '../src/eval/evaluate.ts';
 import { EVAL_TASKS, taskSpec, type EvalTask } from '../src/eval/tasks.ts';
-import { resolveCheckpoint } from '../src/checkpoint/checkpoint.ts';
+import { resolveCheckpoint } from '../src/checkpoint/resolve.ts';
 import { loadModel } from '../src/checkpoint/load_model.ts';
 import type { GenerateOptions } from '../src/sampling/index.ts';
 import { createLogger } from '../src/engine/run_log.ts';

@@ -23,7 +23,6 @@ import { readSafetensors, writeSafetensors, type SafetensorsTensor } from './saf
 
 import { LATEST_FILE, readLatest, resolveCheckpoint } from './resolve.ts';
 
-export { LATEST_FILE, readLatest, resolveCheckpoint };
 const TMP_PREFIX = '.tmp-';
 
 export interface CheckpointContents {

@@ -1,7 +1,8 @@
 /** A checkpoint (or run dir) -> a ready model for inference: variables, config, tokenizer and its logits function. */
 import * as tf from '@tensorflow/tfjs';
 import { ConfigError } from '../errors.ts';
-import { loadCheckpoint, resolveCheckpoint } from './checkpoint.ts';
+import { loadCheckpoint } from './checkpoint.ts';
+import { resolveCheckpoint } from './resolve.ts';
 import type { LogitsFn } from '../sampling/types.ts';
 import { tokenizerFromJSON, type Tokenizer } from '../tokenizer/index.ts';
 import type { ModelConfig } from '../model/config.ts';

@@ -6,7 +6,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { Logger } from 'pino';
 import { setupBackend, type BackendName } from '../backend/backend.ts';
 import { runInThread } from '../backend/threads.ts';
-import { readLatest } from '../checkpoint/checkpoint.ts';
+import { readLatest } from '../checkpoint/resolve.ts';
 import { loadConfig } from '../config/load.ts';
 import { grpoConfigSchema, trainConfigSchema } from '../config/schema.ts';
 import { resolveDataDir } from '../data/index.ts';

@@ -3,7 +3,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadCheckpoint, resolveCheckpoint, saveCheckpoint, type CheckpointContents } from '../../src/checkpoint/checkpoint.ts';
+import { loadCheckpoint, saveCheckpoint, type CheckpointContents } from '../../src/checkpoint/checkpoint.ts';
+import { resolveCheckpoint } from '../../src/checkpoint/resolve.ts';
 import { readSafetensors } from '../../src/checkpoint/safetensors.ts';
 
 const root = fs.mkdtempSync(path.join(os.tmpdir(), 'checkpoint-test-'));

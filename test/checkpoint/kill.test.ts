@@ -5,7 +5,8 @@ import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { loadCheckpoint, resolveCheckpoint } from '../../src/checkpoint/checkpoint.ts';
+import { loadCheckpoint } from '../../src/checkpoint/checkpoint.ts';
+import { resolveCheckpoint } from '../../src/checkpoint/resolve.ts';
 import { Q, WTE, stepName, valueAt } from './fixtures/save_loop.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
