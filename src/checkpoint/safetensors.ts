@@ -8,32 +8,14 @@
  * compact JSON with `__metadata__` first, so Python's `safetensors.torch.load_file` reads it.
  */
 import * as fs from 'node:fs';
-import * as os from 'node:os';
-import { DataError, jsonErrorOffset, oneLine } from '../errors.ts';
+import {
+  decodeSafetensors, ITEM_SIZE, LITTLE_ENDIAN, numel, parseLayout, type SafetensorsDtype, type SafetensorsFile, type SafetensorsTensor,
+} from './safetensors_decode.ts';
 
-export type SafetensorsDtype = 'F32' | 'I32';
+export type { SafetensorsDtype, SafetensorsFile, SafetensorsTensor } from './safetensors_decode.ts';
 
-export interface SafetensorsTensor {
-  dtype: SafetensorsDtype;
-  shape: number[];
-  data: Float32Array | Int32Array;
-}
-
-export interface SafetensorsFile {
-  tensors: Record<string, SafetensorsTensor>;
-  metadata: Record<string, string>;
-}
-
-const ITEM_SIZE: Record<SafetensorsDtype, number> = { F32: 4, I32: 4 };
 /** Reference sort key: descending `Dtype` enum order, in which F32 comes after I32. */
 const DTYPE_ORDER: Record<SafetensorsDtype, number> = { F32: 1, I32: 0 };
-/** The reference reader refuses larger headers (MAX_HEADER_SIZE). */
-const MAX_HEADER_BYTES = 100_000_000;
-const LITTLE_ENDIAN = os.endianness() === 'LE';
-
-function numel(shape: readonly number[]): number {
-  return shape.reduce((a, b) => a * b, 1);
-}
 
 /** The tensor's bytes in little-endian order (a view when the host is little-endian). */
 function leBytes(data: Float32Array | Int32Array): Buffer {
@@ -88,30 +70,12 @@ export function writeSafetensors(path: string, tensors: Record<string, Safetenso
   }
 }
 
-/** Where each tensor's bytes are, after the header and the layout were checked against the file's size. */
-interface Layout {
-  metadata: Record<string, string>;
-  entries: { name: string; dtype: SafetensorsDtype; shape: number[]; begin: number; end: number }[];
-  /** Offset of the first data byte in the file (8 + header length). */
-  dataStart: number;
-}
-
 /**
  * Reads and validates a safetensors file (F32/I32 only); throws a DataError naming the file, the byte offset where it
  * went wrong and the bad tensor.
  */
 export function readSafetensors(path: string): SafetensorsFile {
-  const buf = fs.readFileSync(path);
-  const { entries, metadata, dataStart } = parseLayout(path, buf.length, (begin, end) => buf.subarray(begin, end));
-  const tensors: Record<string, SafetensorsTensor> = {};
-  for (const e of entries) {
-    const bytes = new Uint8Array(e.end - e.begin); // a fresh, aligned copy
-    bytes.set(buf.subarray(dataStart + e.begin, dataStart + e.end));
-    if (!LITTLE_ENDIAN) Buffer.from(bytes.buffer).swap32();
-    const data = e.dtype === 'F32' ? new Float32Array(bytes.buffer) : new Int32Array(bytes.buffer);
-    tensors[e.name] = { dtype: e.dtype, shape: e.shape, data };
-  }
-  return { tensors, metadata };
+  return decodeSafetensors(fs.readFileSync(path), path);
 }
 
 /**
@@ -122,7 +86,7 @@ export function inspectSafetensors(path: string): Record<string, { dtype: Safete
   const fd = fs.openSync(path, 'r');
   try {
     const size = fs.fstatSync(fd).size;
-    const read = (begin: number, end: number): Buffer => {
+    const read = (begin: number, end: number): Uint8Array => {
       const b = Buffer.alloc(Math.max(0, Math.min(end, size) - begin));
       fs.readSync(fd, b, 0, b.length, begin);
       return b;
@@ -132,66 +96,4 @@ export function inspectSafetensors(path: string): Record<string, { dtype: Safete
   } finally {
     fs.closeSync(fd);
   }
-}
-
-/** Parses and checks the header of a `size`-byte file whose bytes [begin, end) come from `bytes`. */
-function parseLayout(path: string, size: number, bytes: (begin: number, end: number) => Buffer): Layout {
-  const bad = (msg: string): DataError => new DataError(`${path}: ${msg}`);
-  if (size < 8) throw bad(`file is ${size} bytes, shorter than the 8-byte header length field (truncated?)`);
-  const n = bytes(0, 8).readBigUInt64LE(0);
-  if (n > BigInt(MAX_HEADER_BYTES)) throw bad(`header length ${n} exceeds the limit of ${MAX_HEADER_BYTES} bytes (the length field, bytes 0-7; corrupt?)`);
-  const headerLen = Number(n);
-  if (8 + headerLen > size) throw bad(`header length ${headerLen} runs past the end of the ${size}-byte file (the length field, bytes 0-7; truncated?)`);
-  let header: unknown;
-  const text = bytes(8, 8 + headerLen).toString('utf8');
-  try {
-    header = JSON.parse(text);
-  } catch (e) {
-    // The byte offset in the file (the header is read as UTF-8: exact for ASCII names).
-    const at = Buffer.byteLength(text.slice(0, Math.max(0, jsonErrorOffset(text))));
-    throw bad(`header is not valid JSON at byte ${8 + at} (header bytes 8-${7 + headerLen}; ${oneLine((e as Error).message)})`);
-  }
-  if (header === null || typeof header !== 'object' || Array.isArray(header)) throw bad('header (from byte 8) is not a JSON object');
-
-  const dataStart = 8 + headerLen;
-  const dataLen = size - dataStart;
-  const metadata: Record<string, string> = {};
-  const entries: Layout['entries'] = [];
-  for (const [name, info] of Object.entries(header as Record<string, unknown>)) {
-    if (name === '__metadata__') {
-      if (info === null || typeof info !== 'object' || Array.isArray(info)) throw bad('__metadata__ is not an object');
-      for (const [k, v] of Object.entries(info)) {
-        if (typeof v !== 'string') throw bad(`__metadata__.${k} is not a string`);
-        metadata[k] = v;
-      }
-      continue;
-    }
-    const t = info as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
-    if (t === null || typeof t !== 'object') throw bad(`tensor '${name}': entry is not an object`);
-    if (typeof t.dtype !== 'string' || !(t.dtype in ITEM_SIZE)) throw bad(`tensor '${name}': unsupported dtype ${JSON.stringify(t.dtype)} (F32, I32)`);
-    const dtype = t.dtype as SafetensorsDtype;
-    const shape = t.shape;
-    if (!Array.isArray(shape) || !shape.every((d) => Number.isInteger(d) && d >= 0)) throw bad(`tensor '${name}': bad shape ${JSON.stringify(shape)}`);
-    const offs = t.data_offsets;
-    if (!Array.isArray(offs) || offs.length !== 2 || !offs.every((o) => Number.isInteger(o) && o >= 0) || offs[1] < offs[0]) {
-      throw bad(`tensor '${name}': bad data_offsets ${JSON.stringify(offs)}`);
-    }
-    const [begin, end] = offs as [number, number];
-    if (numel(shape) * ITEM_SIZE[dtype] !== end - begin) {
-      throw bad(`tensor '${name}': shape [${shape.join(', ')}] × ${ITEM_SIZE[dtype]} bytes != ${end - begin} bytes in data_offsets [${begin}, ${end}]`);
-    }
-    entries.push({ name, dtype, shape, begin, end });
-  }
-
-  entries.sort((a, b) => a.begin - b.begin || a.end - b.end);
-  let expected = 0;
-  for (const e of entries) {
-    if (e.begin !== expected) throw bad(`tensor '${e.name}': data_offsets [${e.begin}, ${e.end}] are not contiguous (expected to begin at ${expected})`);
-    if (e.end > dataLen) {
-      throw bad(`tensor '${e.name}': data_offsets [${e.begin}, ${e.end}] (file bytes ${dataStart + e.begin}-${dataStart + e.end}) run past the ${dataLen}-byte data buffer, which ends at byte ${size} (truncated?)`);
-    }
-    expected = e.end;
-  }
-  if (expected !== dataLen) throw bad(`tensors cover ${expected} bytes but the data buffer holds ${dataLen} (trailing bytes or truncated?)`);
-  return { metadata, entries, dataStart };
 }
