@@ -17,11 +17,13 @@ import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { ConfigError, DataError, jsonDataError, ShapeError } from '../errors.ts';
+import { ConfigError, ShapeError } from '../errors.ts';
 import { storedTransposed } from '../model/config.ts';
 import { readSafetensors, writeSafetensors, type SafetensorsTensor } from './safetensors.ts';
+import { loadHfCheckpoint } from './hf_import.ts';
+import { hfModelConfig } from './hf_layout.ts';
 
-import { LATEST_FILE, readLatest, resolveCheckpoint } from './resolve.ts';
+import { LATEST_FILE, readJsonObject, readLatest, resolveCheckpoint } from './resolve.ts';
 
 const TMP_PREFIX = '.tmp-';
 
@@ -121,18 +123,6 @@ function fromSafetensors(file: string, transposeLinear: boolean): Record<string,
     throw e;
   }
   return out;
-}
-
-function readJson(file: string): Record<string, unknown> {
-  const text = fs.readFileSync(file, 'utf8');
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch (e) {
-    throw jsonDataError(file, text, e);
-  }
-  if (value === null || typeof value !== 'object' || Array.isArray(value)) throw new DataError(`${file}: expected a JSON object`);
-  return value as Record<string, unknown>;
 }
 
 function writeLatest(runDir: string, name: string): void {
@@ -243,13 +233,17 @@ export async function saveCheckpoint(runDir: string, name: string, contents: Che
   return path.join(runDir, name);
 }
 
-/** Loads a checkpoint (or a run directory's latest). Linear weights come back [in, out]; tensors are plain tf tensors. */
+/**
+ * Loads a checkpoint (or a run directory's latest). Linear weights come back [in, out]; tensors are plain tf tensors.
+ * A directory in the Hugging Face layout (config.json in LLaDA's keys, sharded or not) is imported (hf_import.ts).
+ */
 export function loadCheckpoint(p: string): LoadedCheckpoint {
   const dir = resolveCheckpoint(p);
-  const config = readJson(path.join(dir, 'config.json'));
+  if (hfModelConfig(dir) !== null) return loadHfCheckpoint(dir);
+  const config = readJsonObject(path.join(dir, 'config.json'));
   const tokenizerJson = fs.readFileSync(path.join(dir, 'tokenizer.json'), 'utf8');
   const stateFile = path.join(dir, 'trainer_state.json');
-  const trainerState = fs.existsSync(stateFile) ? readJson(stateFile) : undefined;
+  const trainerState = fs.existsSync(stateFile) ? readJsonObject(stateFile) : undefined;
   const params = fromSafetensors(path.join(dir, 'model.safetensors'), true);
   const optFile = path.join(dir, 'optimizer.safetensors');
   let optimizer: Record<string, tf.Tensor> | undefined;

@@ -5,11 +5,20 @@
 import { DataError, jsonErrorOffset, oneLine } from '../errors.ts';
 
 export type SafetensorsDtype = 'F32' | 'I32';
+/** Every dtype a file here may hold: checkpoints F32 / I32, the Hugging Face layout (hf_layout.ts) also F16 / BF16. */
+export type StoredDtype = SafetensorsDtype | 'F16' | 'BF16';
 
 export interface SafetensorsTensor {
   dtype: SafetensorsDtype;
   shape: number[];
   data: Float32Array | Int32Array;
+}
+
+/** What writeSafetensors takes: also F16 / BF16 as Uint16Array (the raw 16-bit words; half.ts converts them). */
+export interface StoredTensor {
+  dtype: StoredDtype;
+  shape: number[];
+  data: Float32Array | Int32Array | Uint16Array;
 }
 
 export interface SafetensorsFile {
@@ -18,6 +27,7 @@ export interface SafetensorsFile {
 }
 
 export const ITEM_SIZE: Record<SafetensorsDtype, number> = { F32: 4, I32: 4 };
+export const STORED_ITEM_SIZE: Record<StoredDtype, number> = { ...ITEM_SIZE, F16: 2, BF16: 2 };
 /** The reference reader refuses larger headers (MAX_HEADER_SIZE). */
 const MAX_HEADER_BYTES = 100_000_000;
 /** Whether this host stores numbers little-endian (the file's order). */
@@ -28,9 +38,10 @@ export function numel(shape: readonly number[]): number {
 }
 
 /** Where each tensor's bytes are, after the header and the layout were checked against the file's size. */
-interface Layout {
+export interface Layout<D extends StoredDtype = SafetensorsDtype> {
   metadata: Record<string, string>;
-  entries: { name: string; dtype: SafetensorsDtype; shape: number[]; begin: number; end: number }[];
+  /** begin / end: offsets in the data buffer, which starts at byte `dataStart` of the file. */
+  entries: { name: string; dtype: D; shape: number[]; begin: number; end: number }[];
   /** Offset of the first data byte in the file (8 + header length). */
   dataStart: number;
 }
@@ -59,8 +70,16 @@ function swap32(b: Uint8Array): void {
   }
 }
 
-/** Parses and checks the header of a `size`-byte file whose bytes [begin, end) come from `bytes`. */
-export function parseLayout(path: string, size: number, bytes: (begin: number, end: number) => Uint8Array): Layout {
+/**
+ * Parses and checks the header of a `size`-byte file whose bytes [begin, end) come from `bytes`; the dtypes allowed
+ * are the keys of `itemSize` (F32 and I32 by default).
+ */
+export function parseLayout<D extends StoredDtype = SafetensorsDtype>(
+  path: string,
+  size: number,
+  bytes: (begin: number, end: number) => Uint8Array,
+  itemSize: Partial<Record<D, number>> = ITEM_SIZE as Partial<Record<D, number>>,
+): Layout<D> {
   const bad = (msg: string): DataError => new DataError(`${path}: ${msg}`);
   if (size < 8) throw bad(`file is ${size} bytes, shorter than the 8-byte header length field (truncated?)`);
   const lengthField = bytes(0, 8);
@@ -82,7 +101,7 @@ export function parseLayout(path: string, size: number, bytes: (begin: number, e
   const dataStart = 8 + headerLen;
   const dataLen = size - dataStart;
   const metadata: Record<string, string> = {};
-  const entries: Layout['entries'] = [];
+  const entries: Layout<D>['entries'] = [];
   for (const [name, info] of Object.entries(header as Record<string, unknown>)) {
     if (name === '__metadata__') {
       if (info === null || typeof info !== 'object' || Array.isArray(info)) throw bad('__metadata__ is not an object');
@@ -94,8 +113,9 @@ export function parseLayout(path: string, size: number, bytes: (begin: number, e
     }
     const t = info as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
     if (t === null || typeof t !== 'object') throw bad(`tensor '${name}': entry is not an object`);
-    if (typeof t.dtype !== 'string' || !(t.dtype in ITEM_SIZE)) throw bad(`tensor '${name}': unsupported dtype ${JSON.stringify(t.dtype)} (F32, I32)`);
-    const dtype = t.dtype as SafetensorsDtype;
+    if (typeof t.dtype !== 'string' || !(t.dtype in itemSize)) throw bad(`tensor '${name}': unsupported dtype ${JSON.stringify(t.dtype)} (${Object.keys(itemSize).join(', ')})`);
+    const dtype = t.dtype as D;
+    const width = itemSize[dtype]!;
     const shape = t.shape;
     if (!Array.isArray(shape) || !shape.every((d) => Number.isInteger(d) && d >= 0)) throw bad(`tensor '${name}': bad shape ${JSON.stringify(shape)}`);
     const offs = t.data_offsets;
@@ -103,8 +123,8 @@ export function parseLayout(path: string, size: number, bytes: (begin: number, e
       throw bad(`tensor '${name}': bad data_offsets ${JSON.stringify(offs)}`);
     }
     const [begin, end] = offs as [number, number];
-    if (numel(shape) * ITEM_SIZE[dtype] !== end - begin) {
-      throw bad(`tensor '${name}': shape [${shape.join(', ')}] × ${ITEM_SIZE[dtype]} bytes != ${end - begin} bytes in data_offsets [${begin}, ${end}]`);
+    if (numel(shape) * width !== end - begin) {
+      throw bad(`tensor '${name}': shape [${shape.join(', ')}] × ${width} bytes != ${end - begin} bytes in data_offsets [${begin}, ${end}]`);
     }
     entries.push({ name, dtype, shape, begin, end });
   }
