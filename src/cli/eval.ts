@@ -28,6 +28,7 @@ runMain(async () => {
     .option('batch-size', { type: 'number', default: 64 })
     .option('backend', { choices: ['auto', 'tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'] as const, default: 'auto' as const })
     .option('data-dir', { type: 'string', describe: 'data directory (default: $DIFFRL_DATA_DIR, else the repository data/ folder)' })
+    .option('test-file', { type: 'string', describe: "evaluate on this file (the task's test-file format: .csv or .jsonl) instead of the test set, e.g. a held-out generated set" })
     .option('out', { type: 'string', describe: 'results base path (default <checkpoint>/eval/<task>-<n>-seed<seed>)' })
     .strict()
     .fail(failOneLine('yarn eval'))
@@ -40,7 +41,7 @@ runMain(async () => {
   });
   const dataDir = resolveDataDir(argv['data-dir']);
   const sampler = { sampler: argv.sampler, gen_length: argv['gen-length'], block_length: argv['block-length'], steps: argv.steps };
-  const { dir } = validateEvalRun({ checkpoint: argv.checkpoint, task: argv.task as EvalTask, subset: argv.subset ?? null, seed: argv.seed, dataDir, sampler });
+  const { dir } = validateEvalRun({ checkpoint: argv.checkpoint, task: argv.task as EvalTask, subset: argv.subset ?? null, seed: argv.seed, dataDir, testFile: argv['test-file'], sampler });
   const [{ setupBackend }, { loadModel }, { evaluate, writeEvalResults }] = await Promise.all([
     import('../backend/backend.ts'), import('../checkpoint/load_model.ts'), import('../eval/evaluate.ts'),
   ]);
@@ -55,6 +56,7 @@ runMain(async () => {
     seed: argv.seed,
     parser: argv.parser as EvalParser,
     dataDir,
+    testFile: argv['test-file'],
     batch_size: argv['batch-size'],
     sampler: { sampler: argv.sampler, gen_length: argv['gen-length'], block_length: argv['block-length'], steps: argv.steps, temperature: argv.temperature, threshold: argv.threshold },
     onProgress: (done, total) => {

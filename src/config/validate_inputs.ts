@@ -9,10 +9,11 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { ConfigError, DataError, isUserError, jsonDataError } from '../errors.ts';
 import { inspectSafetensors } from '../checkpoint/safetensors.ts';
+import { inspectHfCheckpoint } from '../checkpoint/hf_layout.ts';
 import { resolveCheckpoint } from '../checkpoint/resolve.ts';
 import { loadRowsLocated, resolveDataDir } from '../data/index.ts';
 import { Rng } from '../rng.ts';
-import { taskSpec, type EvalTask } from '../eval/tasks.ts';
+import { loadEvalItems, taskSpec, type EvalTask } from '../eval/tasks.ts';
 import { generateRows } from '../tasks/generate.ts';
 import { formatExample, formatPrompt, tokenizerFromJSON, loadTokenizer, type TaskName, type Tokenizer } from '../tokenizer/index.ts';
 import type { LoadedConfig } from './load.ts';
@@ -39,10 +40,11 @@ export function inspectCheckpoint(p: string, label: string): CheckpointInfo {
     throw e;
   }
   const configFile = path.join(dir, 'config.json');
+  const hf = inspectHfCheckpoint(dir); // config.json in LLaDA's keys: the config, tokenizer and every shard checked there
   const text = fs.readFileSync(configFile, 'utf8');
   let config: Record<string, number>;
   try {
-    config = JSON.parse(text);
+    config = hf ? (hf as unknown as Record<string, number>) : JSON.parse(text);
   } catch (e) {
     throw jsonDataError(configFile, text, e);
   }
@@ -54,7 +56,7 @@ export function inspectCheckpoint(p: string, label: string): CheckpointInfo {
   if (tokenizer.vocabSize !== config.vocab_size) {
     throw new DataError(`${configFile}: vocab_size (${config.vocab_size}) differs from the vocabulary size of tokenizer.json (${tokenizer.vocabSize}); the files do not belong together`);
   }
-  inspectSafetensors(path.join(dir, 'model.safetensors'));
+  if (!hf) inspectSafetensors(path.join(dir, 'model.safetensors'));
   const optimizer = path.join(dir, 'optimizer.safetensors');
   if (fs.existsSync(optimizer)) inspectSafetensors(optimizer);
   return { dir, config, tokenizer, limits: { max_seq_len: config.max_seq_len, source: `checkpoint ${dir}` } };
@@ -130,12 +132,15 @@ export function validateEvalRun(o: {
   subset: number | null;
   seed: number;
   dataDir: string;
+  testFile?: string | null;
   sampler: { sampler?: string; gen_length?: number; block_length?: number; steps?: number };
 }): CheckpointInfo {
   const ckpt = inspectCheckpoint(o.checkpoint, '--checkpoint');
   const spec = taskSpec(o.task);
-  const all = spec.load(o.dataDir);
-  if (o.subset !== null && o.subset > all.length) throw new ConfigError(`--subset (${o.subset}) must be at most the ${all.length} items of the ${o.task} test set`);
+  const all = loadEvalItems(o.task, o.dataDir, o.testFile);
+  const set = o.testFile ? `--test-file ${o.testFile}` : `the ${o.task} test set`;
+  if (all.length === 0) throw new ConfigError(`${set} has no items`);
+  if (o.subset !== null && o.subset > all.length) throw new ConfigError(`--subset (${o.subset}) must be at most the ${all.length} items of ${set}`);
   const given = Object.fromEntries(Object.entries(o.sampler).filter(([, v]) => v !== undefined));
   const s = { ...spec.sampler, ...given } as { sampler: string; gen_length: number; block_length: number; steps?: number };
   // A flag left unset takes the task's default, which may not fit the flags that were given: name both.
@@ -144,7 +149,7 @@ export function validateEvalRun(o: {
   // The same items evaluate() takes (eval/evaluate.ts: a permutation seeded with --seed).
   const order = new Rng(o.seed, 'eval-subset').permutation(all.length);
   for (const i of o.subset === null ? order : order.slice(0, o.subset)) {
-    atRow(`${o.task} test item ${i}`, all[i], null, () => checkFits(ckpt, spec.prompt(all[i]), s.gen_length, keys.gen_length));
+    atRow(`${o.testFile ? o.testFile : o.task + ' test'} item ${i}`, all[i], null, () => checkFits(ckpt, spec.prompt(all[i]), s.gen_length, keys.gen_length));
   }
   return ckpt;
 }

@@ -13,7 +13,7 @@ import { forward, type Params } from '../model/model.ts';
 import { generate, type GenerateOptions } from '../sampling/index.ts';
 import type { Tokenizer } from '../tokenizer/index.ts';
 import { meanInterval, wilson } from './stats.ts';
-import { taskSpec, type EvalParser, type EvalTask } from './tasks.ts';
+import { loadEvalItems, taskSpec, type EvalParser, type EvalTask } from './tasks.ts';
 
 export interface EvalOptions {
   task: EvalTask;
@@ -23,6 +23,8 @@ export interface EvalOptions {
   /** Scorer for GSM8K, MATH500, Countdown and Sudoku (default d1's exact parsers); ignored by the code tasks. */
   parser?: EvalParser;
   dataDir: string;
+  /** Evaluate on this file (the task's test-file format) instead of the task's test file, e.g. a held-out generated set. */
+  testFile?: string | null;
   /** Rows per generation batch. */
   batch_size: number;
   /** Sampler settings; unset ones take the task's defaults (d1 eval: greedy, steps = gen_length / 2, block 32). */
@@ -61,7 +63,7 @@ export interface EvalSummary {
 export async function evaluate(model: { params: Params; cfg: ModelConfig; tokenizer: Tokenizer }, o: EvalOptions): Promise<{ summary: EvalSummary; items: EvalItem[] }> {
   const spec = taskSpec(o.task);
   const parser = o.parser ?? 'd1';
-  const all = spec.load(o.dataDir);
+  const all = loadEvalItems(o.task, o.dataDir, o.testFile);
   const order = new Rng(o.seed, 'eval-subset').permutation(all.length);
   const chosen = (o.subset === null ? order : order.slice(0, Math.min(o.subset, all.length))).sort((a, b) => a - b);
   const sampler = { ...spec.sampler, ...Object.fromEntries(Object.entries(o.sampler).filter(([, v]) => v !== undefined)) } as GenerateOptions;

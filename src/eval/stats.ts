@@ -23,3 +23,17 @@ export function meanInterval(scores: number[], z = 1.96): [number, number] {
   const half = (z * sd) / Math.sqrt(n);
   return [Math.max(0, mean - half), Math.min(1, mean + half)];
 }
+
+/**
+ * Paired comparison of two evaluations of the same items (b − a per item): the mean difference and its normal 95%
+ * interval, mean ± z·s/√n. Pairing removes the items' own difficulty from the variance, so this interval is much
+ * narrower than the difference of two unpaired ones.
+ */
+export function pairedDifference(a: number[], b: number[], z = 1.96): { mean: number; ci95: [number, number] } {
+  if (a.length !== b.length || a.length === 0) throw new Error(`pairedDifference: need two equal non-empty score lists, got ${a.length} and ${b.length}`);
+  const diffs = b.map((x, i) => x - a[i]);
+  const mean = diffs.reduce((x, y) => x + y, 0) / diffs.length;
+  const sd = Math.sqrt(diffs.reduce((x, d) => x + (d - mean) ** 2, 0) / Math.max(diffs.length - 1, 1));
+  const half = (z * sd) / Math.sqrt(diffs.length);
+  return { mean, ci95: [mean - half, mean + half] };
+}

@@ -136,6 +136,16 @@ const SPECS: Partial<Record<EvalTask, TaskSpec>> = {
   },
 };
 
+/**
+ * The items a task is evaluated on: its test file in the data directory, or `testFile` in the same format (.csv like
+ * d1's Sudoku file, else JSON lines), e.g. a held-out generated set (tasks/generate.ts writeHeldOut) to select
+ * checkpoints and recipes on without touching the test file.
+ */
+export function loadEvalItems(task: EvalTask, dataDir: string, testFile?: string | null): Row[] {
+  if (!testFile) return taskSpec(task).load(dataDir);
+  return testFile.endsWith('.csv') ? readCsv(testFile) : readJsonl(testFile);
+}
+
 export function taskSpec(task: EvalTask): TaskSpec {
   const spec = SPECS[task];
   if (!spec) throw new ConfigError(`--task ${task}: unknown evaluation task (expected one of ${Object.keys(SPECS).join(', ')})`);

@@ -11,6 +11,7 @@ import { loadConfig } from '../config/load.ts';
 import { grpoConfigSchema, trainConfigSchema } from '../config/schema.ts';
 import { resolveDataDir } from '../data/index.ts';
 import { evaluate, writeEvalResults, type EvalSummary } from '../eval/evaluate.ts';
+import { pairedDifference } from '../eval/stats.ts';
 import type { SamplerName } from '../sampling/index.ts';
 import { loadModel } from '../checkpoint/load_model.ts';
 import { trainGrpo } from '../rl/grpo_trainer.ts';
@@ -166,11 +167,8 @@ export async function evaluateCheckpoint(job: EvalJob): Promise<CheckpointEval[]
 }
 
 function compare(a: CheckpointEval, b: CheckpointEval, steps: number): Comparison {
-  const diffs = b.scores.map((x, i) => x - a.scores[i]);
-  const gain = diffs.reduce((x, y) => x + y, 0) / diffs.length;
-  const sd = Math.sqrt(diffs.reduce((x, d) => x + (d - gain) ** 2, 0) / Math.max(diffs.length - 1, 1));
-  const half = (1.96 * sd) / Math.sqrt(diffs.length);
-  return { steps, sft: a.summary, grpo: b.summary, gain, gainCi95: [gain - half, gain + half] };
+  const { mean, ci95 } = pairedDifference(a.scores, b.scores);
+  return { steps, sft: a.summary, grpo: b.summary, gain: mean, gainCi95: ci95 };
 }
 
 const halfWidth = (s: EvalSummary) => (s.ci95[1] - s.ci95[0]) / 2;

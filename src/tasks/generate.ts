@@ -1,4 +1,5 @@
 /** Generated training sets of the synthetic tasks (SFT examples and GRPO prompts alike). */
+import fs from 'node:fs';
 import path from 'node:path';
 import { ConfigError } from '../errors.ts';
 import { readCsv, readJsonl } from '../data/index.ts';
@@ -24,4 +25,19 @@ export function generateRows(task: string, seed: number, n: number, dataDir: str
     return generateArithmeticSet(seed, n) as unknown as Record<string, unknown>[];
   }
   throw new ConfigError(`data.train_path is required for task '${task}' (only sudoku, countdown and arithmetic can be generated)`);
+}
+
+/**
+ * Writes generated items in the format of the task's test file, so `yarn eval --test-file` reads them like the test
+ * set: sudoku = d1's CSV (Puzzle,Solution), countdown = d1's JSON lines ({input: "a,b,c", output: "t"}), arithmetic =
+ * GSM8K's JSON lines ({question, answer: "...#### n"}, read with `--task gsm8k`). Used for held-out selection sets.
+ */
+export function writeHeldOut(task: string, rows: Record<string, unknown>[], file: string): void {
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  let text: string;
+  if (task === 'sudoku') text = ['Puzzle,Solution', ...rows.map((r) => `${r.puzzle},${r.solution}`)].join('\n') + '\n';
+  else if (task === 'countdown') text = rows.map((r) => JSON.stringify({ input: (r.numbers as number[]).join(','), output: String(r.target) })).join('\n') + '\n';
+  else if (task === 'arithmetic') text = rows.map((r) => JSON.stringify({ question: r.question, answer: r.answer })).join('\n') + '\n';
+  else throw new ConfigError(`writeHeldOut: task '${task}' has no generator (sudoku, countdown, arithmetic)`);
+  fs.writeFileSync(file, text);
 }

@@ -1,0 +1,34 @@
+/**
+ * `yarn study --plan configs/study/<name>.yaml [--only d1]`: runs a grid of SFT starts × RL methods × seeds (study/),
+ * resumably, and writes <out_dir>/results.md and results.json. Re-running reuses every finished run and evaluation.
+ */
+import yargs from 'yargs';
+import { hideBin } from 'yargs/helpers';
+import type { BackendName } from '../backend/backend.ts';
+import { resolveDataDir } from '../data/index.ts';
+import { createLogger } from '../engine/run_log.ts';
+import { loadPlan } from '../study/plan.ts';
+import { failOneLine, runMain } from './common.ts';
+
+runMain(async () => {
+  const argv = await yargs(hideBin(process.argv))
+    .scriptName('yarn study')
+    .usage('$0 --plan configs/study/sudoku-scarce.yaml [--only NAME ...]')
+    .option('plan', { type: 'string', demandOption: true, describe: 'study plan (YAML)' })
+    .option('only', { type: 'string', array: true, default: [], describe: 'run only the cells whose id (seedN/run) contains one of these (and the SFT starts they need)' })
+    .option('backend', { choices: ['auto', 'tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'] as const, default: 'auto' as const, describe: 'backend of the evaluations (each trainer logs its own)' })
+    .option('data-dir', { type: 'string', describe: 'data directory (default: $DIFFRL_DATA_DIR, else the repository data/ folder)' })
+    .strict()
+    .fail(failOneLine('yarn study'))
+    .help()
+    .parse();
+  const plan = loadPlan(argv.plan);
+  const logger = createLogger();
+  const [{ setupBackend }, { runStudy }, { writeResults }] = await Promise.all([
+    import('../backend/backend.ts'), import('../study/run.ts'), import('../study/table.ts'),
+  ]);
+  await setupBackend(argv.backend as BackendName, (msg, fields) => logger.info(fields, msg));
+  const results = await runStudy({ plan, dataDir: resolveDataDir(argv['data-dir']), logger, only: argv.only });
+  const md = writeResults(plan, results);
+  process.stdout.write(md + '\n');
+});

@@ -1,0 +1,200 @@
+/**
+ * Runs a study plan cell by cell, resumably: a finished training run is reused, an interrupted one resumes from its
+ * latest checkpoint (`--resume`), and every evaluation is cached as a file next to the checkpoint it scored.
+ *
+ * Per cell: train (a child process running the ordinary `yarn train:sft|grpo` entry point, its arguments saved in
+ * study.json) -> score every saved checkpoint on the generated held-out set -> take the best -> evaluate it once on
+ * each of the plan's evals (the test file). Results: study/table.ts.
+ */
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Logger } from 'pino';
+import { loadConfig } from '../config/load.ts';
+import { grpoConfigSchema, trainConfigSchema } from '../config/schema.ts';
+import { ConfigError } from '../errors.ts';
+import { loadModel } from '../checkpoint/load_model.ts';
+import { readLatest } from '../checkpoint/resolve.ts';
+import { evaluate, writeEvalResults, type EvalItem, type EvalSummary } from '../eval/evaluate.ts';
+import { generateRows, writeHeldOut } from '../tasks/generate.ts';
+import { cells, trainerArgs, type Cell, type EvalSpec, type StudyPlan } from './plan.ts';
+
+const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+const TSX_CLI = path.join(REPO_ROOT, 'node_modules', 'tsx', 'dist', 'cli.mjs');
+
+/** What the study records in each cell's folder (study.json). */
+interface CellRecord {
+  args: string[];
+  /** Training wall-clock, summed over resumed segments. */
+  seconds: number;
+}
+
+export interface Scored {
+  summary: EvalSummary;
+  scores: number[];
+}
+
+export interface CellResult {
+  cell: Cell;
+  maxSteps: number;
+  /** The selected checkpoint, its step and held-out score, and the whole held-out curve. */
+  selected: { dir: string; step: number; accuracy: number };
+  curve: { step: number; accuracy: number }[];
+  trainSeconds: number;
+  evals: Record<string, Scored>;
+}
+
+export interface StudyOptions {
+  plan: StudyPlan;
+  dataDir: string;
+  logger: Logger;
+  /** Only cells whose id contains one of these strings (plus the SFT starts they need). */
+  only?: string[];
+}
+
+/** Runs (or reuses) every cell; returns the results in the plan's order. */
+export async function runStudy(o: StudyOptions): Promise<CellResult[]> {
+  const { plan, logger } = o;
+  const all = cells(plan);
+  const wanted = all.filter((c) => !o.only?.length || o.only.some((s) => c.id.includes(s)) || (c.kind === 'sft' && all.some((m) => m.seed === c.seed && m.kind === 'method' && o.only!.some((s) => m.id.includes(s)))));
+  // Every config loads (and so is checked) before any run starts.
+  const maxSteps = new Map(wanted.map((c) => [c.id, configSteps(c)]));
+  const sets = heldOutSets(plan, o.dataDir);
+  const results: CellResult[] = [];
+  const sftOf = new Map<number, CellResult>();
+  for (const cell of wanted) {
+    const start = cell.kind === 'method' ? sftOf.get(cell.seed)!.selected.dir : null;
+    const seconds = await train(cell, start, maxSteps.get(cell.id)!, logger);
+    const { selected, curve } = await select(cell, plan, sets.select, o.dataDir, logger);
+    const evals: Record<string, Scored> = {};
+    for (const e of plan.evals) evals[e.name] = await testEval(selected.dir, e, sets.evals[e.name] ?? null, o.dataDir, logger);
+    const r: CellResult = { cell, maxSteps: maxSteps.get(cell.id)!, selected, curve, trainSeconds: seconds, evals };
+    if (cell.kind === 'sft') sftOf.set(cell.seed, r);
+    results.push(r);
+  }
+  return results;
+}
+
+function configSteps(cell: Cell): number {
+  const sets = trainerArgs(cell, 'placeholder').filter((_, i, a) => a[i - 1] === '--set');
+  if (cell.trainer === 'sft') return loadConfig(cell.spec.config, trainConfigSchema, sets).config.training.max_steps;
+  return loadConfig(cell.spec.config, grpoConfigSchema, sets).config.training.max_steps;
+}
+
+/** The generated held-out sets, written once into <out_dir>/heldout/ (a plan that changes them must use a new out_dir). */
+function heldOutSets(plan: StudyPlan, dataDir: string): { select: string; evals: Record<string, string> } {
+  const dir = path.join(plan.out_dir, 'heldout');
+  const ext = plan.task === 'sudoku' ? 'csv' : 'jsonl';
+  const make = (name: string, g: { n: number; seed: number }): string => {
+    const file = path.join(dir, `${name}.${ext}`);
+    const meta = path.join(dir, `${name}.json`);
+    const want = JSON.stringify({ task: plan.task, ...g });
+    if (fs.existsSync(meta) && fs.readFileSync(meta, 'utf8') !== want) {
+      throw new ConfigError(`${plan.out_dir}: the held-out set '${name}' was generated as ${fs.readFileSync(meta, 'utf8')}, the plan now asks for ${want}: use a new out_dir`);
+    }
+    if (!fs.existsSync(file)) {
+      writeHeldOut(plan.task, generateRows(plan.task, g.seed, g.n, dataDir), file);
+      fs.writeFileSync(meta, want);
+    }
+    return file;
+  };
+  const evals: Record<string, string> = {};
+  for (const e of plan.evals) if (e.generated) evals[e.name] = make(`eval-${e.name}`, e.generated);
+  return { select: make('select', plan.select), evals };
+}
+
+/** Trains a cell unless it is finished; resumes an interrupted run. Returns the training wall-clock (all segments). */
+async function train(cell: Cell, initFrom: string | null, maxSteps: number, logger: Logger): Promise<number> {
+  const args = trainerArgs(cell, initFrom);
+  const recordFile = path.join(cell.dir, 'study.json');
+  let record: CellRecord = { args, seconds: 0 };
+  if (fs.existsSync(recordFile)) {
+    record = JSON.parse(fs.readFileSync(recordFile, 'utf8')) as CellRecord;
+    if (JSON.stringify(record.args) !== JSON.stringify(args)) {
+      throw new ConfigError(`${cell.id}: ${cell.dir} was trained with other arguments (${recordFile}); restore the plan or delete that folder`);
+    }
+  } else if (fs.existsSync(cell.dir) && fs.readdirSync(cell.dir).length > 0) {
+    throw new ConfigError(`${cell.id}: ${cell.dir} exists but was not made by this study (no study.json); delete it or change out_dir`);
+  }
+  if (finishedStep(cell.dir) >= maxSteps) return record.seconds;
+  const resume = readLatest(cell.dir) !== null;
+  fs.mkdirSync(cell.dir, { recursive: true });
+  fs.writeFileSync(recordFile, JSON.stringify(record, null, 2));
+  const script = path.join(REPO_ROOT, 'src', 'cli', cell.trainer === 'sft' ? 'train.ts' : 'train_grpo.ts');
+  const full = [...(cell.trainer === 'sft' ? ['--objective', 'sft'] : []), ...args, ...(resume ? ['--resume'] : [])];
+  logger.info({ cell: cell.id, resume, command: `yarn train:${cell.trainer} ${args.join(' ')}` }, 'study: training');
+  const t0 = performance.now();
+  const log = fs.openSync(path.join(cell.dir, 'train.log'), 'a');
+  const code = await new Promise<number>((resolve, reject) => {
+    const child = spawn(process.execPath, [TSX_CLI, script, ...full], { stdio: ['ignore', log, log] });
+    child.on('error', reject);
+    child.on('exit', (c) => resolve(c ?? 1));
+  });
+  fs.closeSync(log);
+  record.seconds += (performance.now() - t0) / 1000;
+  fs.writeFileSync(recordFile, JSON.stringify(record, null, 2));
+  if (code !== 0) throw new ConfigError(`${cell.id}: the trainer exited with code ${code}; see ${path.join(cell.dir, 'train.log')}`);
+  return record.seconds;
+}
+
+function finishedStep(runDir: string): number {
+  const latest = readLatest(runDir);
+  const state = latest ? path.join(runDir, latest, 'trainer_state.json') : null;
+  return state && fs.existsSync(state) ? (JSON.parse(fs.readFileSync(state, 'utf8')) as { step: number }).step : -1;
+}
+
+/** The step-* checkpoints of a run, oldest first. */
+function checkpoints(runDir: string): { dir: string; step: number }[] {
+  return fs.readdirSync(runDir).filter((e) => /^step-\d+$/.test(e)).sort()
+    .map((e) => ({ dir: path.join(runDir, e), step: Number(e.slice(5)) }));
+}
+
+/** Scores every checkpoint of the cell on the held-out selection set (cached per checkpoint); the best is selected. */
+async function select(cell: Cell, plan: StudyPlan, selectFile: string, dataDir: string, logger: Logger) {
+  const head = plan.evals[0];
+  const curve: { step: number; accuracy: number }[] = [];
+  let best: { dir: string; step: number; accuracy: number } | null = null;
+  for (const c of checkpoints(cell.dir)) {
+    const cache = path.join(c.dir, 'select.json');
+    let accuracy: number;
+    if (fs.existsSync(cache)) accuracy = (JSON.parse(fs.readFileSync(cache, 'utf8')) as { accuracy: number }).accuracy;
+    else {
+      accuracy = (await scoreCheckpoint(c.dir, { ...head, subset: null, generated: undefined }, selectFile, dataDir)).summary.accuracy;
+      fs.writeFileSync(cache, JSON.stringify({ accuracy, file: path.basename(selectFile) }));
+    }
+    curve.push({ step: c.step, accuracy });
+    if (!best || accuracy > best.accuracy) best = { ...c, accuracy };
+  }
+  if (!best) throw new ConfigError(`${cell.id}: ${cell.dir} holds no step-* checkpoint to select from`);
+  fs.writeFileSync(path.join(cell.dir, 'select.jsonl'), curve.map((p) => JSON.stringify(p)).join('\n') + '\n');
+  logger.info({ cell: cell.id, step: best.step, heldout: +best.accuracy.toFixed(4) }, 'study: selected');
+  return { selected: best, curve };
+}
+
+/** One evaluation of the selected checkpoint, cached in <checkpoint>/test/<eval name>.jsonl. */
+async function testEval(dir: string, e: EvalSpec, file: string | null, dataDir: string, logger: Logger): Promise<Scored> {
+  const base = path.join(dir, 'test', e.name);
+  if (fs.existsSync(`${base}.jsonl`)) return readScored(`${base}.jsonl`);
+  const r = await scoreCheckpoint(dir, e, file, dataDir);
+  writeEvalResults(base, r.summary, r.items);
+  logger.info({ checkpoint: dir, eval: e.name, accuracy: +r.summary.accuracy.toFixed(4) }, 'study: evaluated');
+  return { summary: r.summary, scores: r.items.map((i) => i.score) };
+}
+
+async function scoreCheckpoint(dir: string, e: EvalSpec, testFile: string | null, dataDir: string): Promise<{ summary: EvalSummary; items: EvalItem[] }> {
+  const model = loadModel(dir);
+  try {
+    return await evaluate(model, {
+      task: e.task, subset: e.subset, seed: 0, parser: e.parser, dataDir, testFile, batch_size: 64,
+      sampler: { sampler: 'llada', gen_length: e.gen_length, block_length: e.block_length, steps: e.steps, temperature: 0 },
+    });
+  } finally {
+    model.dispose();
+  }
+}
+
+function readScored(file: string): Scored {
+  const lines = fs.readFileSync(file, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { summary?: EvalSummary; score?: number });
+  return { summary: lines[0].summary!, scores: lines.slice(1).map((l) => l.score!) };
+}

@@ -1,0 +1,118 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { pino } from 'pino';
+import { stringify } from 'yaml';
+import { describe, expect, it } from 'vitest';
+import { pairedDifference } from '../../src/eval/stats.ts';
+import { cells, loadPlan, trainerArgs, type StudyPlan } from '../../src/study/plan.ts';
+import { runStudy } from '../../src/study/run.ts';
+import { markdown, resultRows, writeResults } from '../../src/study/table.ts';
+import { DATA_DIR, REPO_ROOT } from '../paths.ts';
+
+const MICRO_MODEL = ['model.d_model=16', 'model.n_layers=1', 'model.n_heads=2', 'model.mlp_hidden=32', 'logging.progress=off'];
+
+function microPlan(outDir: string): StudyPlan {
+  return {
+    task: 'sudoku', out_dir: outDir, seeds: [0], select: { n: 8, seed: 5 },
+    evals: [{ name: 'test', task: 'sudoku', subset: 8, parser: 'lenient', gen_length: 17, block_length: 17, steps: 9 }],
+    sft: {
+      name: 'sft', config: path.join(REPO_ROOT, 'configs/sudoku-sft.yaml'), save_every: 3,
+      set: [...MICRO_MODEL, 'data.num_train=100', 'data.num_eval=16', 'training.batch_size=8', 'training.max_steps=6', 'training.eval_every=0'],
+    },
+    references: [],
+    methods: [{
+      name: 'rl', config: path.join(REPO_ROOT, 'configs/sudoku-grpo.yaml'), save_every: 1,
+      set: ['logging.progress=off', 'data.num_train=20', 'grpo.prompts_per_step=2', 'grpo.num_generations=2', 'training.max_steps=2', 'training.workers=1', 'sampler.steps=9'],
+    }],
+  };
+}
+
+function writePlan(plan: StudyPlan, dir: string): string {
+  const file = path.join(dir, 'plan.yaml');
+  fs.writeFileSync(file, stringify(plan));
+  return file;
+}
+
+describe('study plan', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'plan-'));
+  it('loads a plan and expands it into cells; RL cells start from their seed\'s SFT checkpoint', () => {
+    const plan = loadPlan(writePlan({ ...microPlan(path.join(dir, 'out')), seeds: [0, 3] }, dir));
+    const c = cells(plan);
+    expect(c.map((x) => x.id)).toEqual(['seed0/sft', 'seed0/rl', 'seed3/sft', 'seed3/rl']);
+    const args = trainerArgs(c[3], 'somewhere/step-000006');
+    expect(args.slice(0, 2)).toEqual(['--config', plan.methods[0].config]);
+    expect(args).toContain(`run.output_dir=${path.join(dir, 'out', 'seed3', 'rl')}`);
+    expect(args).toContain('run.seed=3');
+    expect(args).toContain('training.save_every=1');
+    expect(args).toContain('init_from=somewhere/step-000006');
+    expect(() => trainerArgs(c[1], null)).toThrow(/needs its SFT start/);
+  });
+
+  it('refuses duplicate names, keys the study sets, a missing config and a bad key, naming them', () => {
+    const base = microPlan(path.join(dir, 'out'));
+    const bad = (p: unknown) => () => loadPlan(writePlan(p as StudyPlan, dir));
+    expect(bad({ ...base, methods: [{ ...base.methods[0], name: 'sft' }] })).toThrow(/run name 'sft' is used twice/);
+    expect(bad({ ...base, methods: [{ ...base.methods[0], set: ['run.seed=4'] }] })).toThrow(/methods\.0\.set: 'run\.seed=4' is set by the study/);
+    expect(bad({ ...base, sft: { ...base.sft, config: 'nope.yaml' } })).toThrow(/sft\.config: nope\.yaml does not exist/);
+    expect(bad({ ...base, select: { n: 0, seed: 1 } })).toThrow(/plan\.yaml: select\.n: /);
+    expect(bad({ ...base, seeds: [1, 1] })).toThrow(/a seed is listed twice/);
+    expect(bad({ ...base, evals: [{ ...base.evals[0], name: 'Test Set' }] })).toThrow(/evals\.0\.name/);
+  });
+});
+
+describe('yarn study (micro grid)', () => {
+  it('trains, selects on the held-out set, evaluates once, tabulates paired gains; reruns reuse; resumes an interrupted run', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'study-'));
+    const plan = microPlan(path.join(dir, 'out'));
+    const logger = pino({ level: 'silent' });
+    const results = await runStudy({ plan, dataDir: DATA_DIR, logger });
+    expect(results.map((r) => r.cell.id)).toEqual(['seed0/sft', 'seed0/rl']);
+    const [sft, rl] = results;
+    expect(sft.curve.map((p) => p.step)).toEqual([3, 6]);
+    expect(rl.curve.map((p) => p.step)).toEqual([1, 2]);
+    for (const r of results) {
+      const best = Math.max(...r.curve.map((p) => p.accuracy));
+      expect(r.selected.accuracy).toBe(best);
+      expect(r.selected.step).toBe(r.curve.find((p) => p.accuracy === best)!.step); // ties: the earliest
+      expect(r.evals.test.scores).toHaveLength(8);
+    }
+    // The held-out set is generated, in the test file's format, and holds no test puzzle.
+    const heldout = fs.readFileSync(path.join(plan.out_dir, 'heldout', 'select.csv'), 'utf8').trim().split('\n');
+    expect(heldout[0]).toBe('Puzzle,Solution');
+    expect(heldout).toHaveLength(9);
+    const test = new Set(fs.readFileSync(path.join(DATA_DIR, 'sudoku/4x4_test_sudoku.csv'), 'utf8').split('\n').map((l) => l.split(',')[0]));
+    expect(heldout.slice(1).some((l) => test.has(l.split(',')[0]))).toBe(false);
+    // The RL run started from the SFT run's selected checkpoint, and its command is recorded.
+    const record = JSON.parse(fs.readFileSync(path.join(rl.cell.dir, 'study.json'), 'utf8'));
+    expect(record.args).toContain(`init_from=${sft.selected.dir}`);
+    expect(record.seconds).toBeGreaterThan(0);
+    // The gain is the paired difference over the same test items.
+    const rows = resultRows(results);
+    const want = pairedDifference(sft.evals.test.scores, rl.evals.test.scores);
+    expect(rows[1].evals.test.gain).toEqual(want);
+    expect(rows[0].evals.test.gain).toBeUndefined();
+    const md = markdown(plan, rows);
+    expect(md).toContain('| sft | 0 | ');
+    expect(md).toContain(`| rl | 1 | ${(100 * rl.evals.test.summary.accuracy).toFixed(1)} |`);
+    writeResults(plan, results);
+    expect(JSON.parse(fs.readFileSync(path.join(plan.out_dir, 'results.json'), 'utf8')).rows).toHaveLength(2);
+
+    // A rerun reuses every run and evaluation.
+    const final = path.join(rl.cell.dir, 'step-000002', 'model.safetensors');
+    const weights = fs.readFileSync(final);
+    const again = await runStudy({ plan, dataDir: DATA_DIR, logger });
+    expect(again.map((r) => r.evals.test.summary.accuracy)).toEqual(results.map((r) => r.evals.test.summary.accuracy));
+    expect(JSON.parse(fs.readFileSync(path.join(rl.cell.dir, 'study.json'), 'utf8')).seconds).toBe(record.seconds);
+
+    // Interrupted after step 1: the rerun resumes and ends with the same weights.
+    fs.rmSync(path.join(rl.cell.dir, 'step-000002'), { recursive: true });
+    fs.writeFileSync(path.join(rl.cell.dir, 'latest'), 'step-000001');
+    await runStudy({ plan, dataDir: DATA_DIR, logger, only: ['rl'] });
+    expect(fs.readFileSync(final).equals(weights)).toBe(true);
+
+    // Changing a finished run's settings is refused rather than mixing two runs in one folder.
+    const changed = { ...plan, methods: [{ ...plan.methods[0], set: [...plan.methods[0].set, 'optimizer.lr=1e-3'] }] };
+    await expect(runStudy({ plan: changed, dataDir: DATA_DIR, logger })).rejects.toThrow(/seed0\/rl: .* was trained with other arguments/);
+  }, 120_000);
+});
