@@ -36,6 +36,8 @@ export const modelSchema = z.strictObject({
   init_seed: nonNegInt.nullable().default(null),
   /** Start from this checkpoint (a checkpoint dir or a run dir) instead of a fresh init; its architecture wins. */
   init_from: z.string().nullable().default(null),
+  /** true: an autoregressive LM (causal mask, next-token loss, `yarn sample` decodes left to right with a KV cache). */
+  causal: z.boolean().default(false),
 });
 
 export const tokenizerSchema = z.strictObject({

@@ -17,6 +17,11 @@ export interface ModelConfig {
   pad_token_id: number;
   /** Seed of the weight initialisation. */
   init_seed: number;
+  /**
+   * true: an autoregressive (causal) LM: each position attends to itself and the positions before it and predicts the
+   * next token. Absent (or false): LLaDA's bidirectional masked-diffusion model. Only causal checkpoints write it.
+   */
+  causal?: boolean;
 }
 
 export function headDim(cfg: ModelConfig): number {

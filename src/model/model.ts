@@ -2,6 +2,7 @@
  * LLaDA's transformer (OLMo-derived, `modeling_llada.py`; shared/research/samplers.md §1 "Architecture"):
  *   h = wte[ids]
  *   per block: h += attn_out(Attn(RoPE(q), RoPE(k), v) on attn_norm(h)), bidirectional, padding masked on keys only
+ *              (cfg.causal: a causal mask too, for the autoregressive variant; kv_cache.ts decodes it token by token)
  *              h += ff_out(silu(ff_proj(n)) · up_proj(n)), n = ff_norm(h)          (SwiGLU)
  *   logits = ln_f(h) @ transformer.ff_out                                           (untied LM head, no biases)
  * Parameter names are LLaDA's (see config.ts); linear weights live in memory as [in, out] so every matmul is `x @ W`.
@@ -10,17 +11,17 @@ import * as tf from '@tensorflow/tfjs';
 import { ShapeError, assertShape } from '../errors.ts';
 import { Rng } from '../rng.ts';
 import { headDim, type ModelConfig } from './config.ts';
-import { applyRope, attention, makeRope, matMul2d, rmsNorm, silu, type Rope } from './ops.ts';
+import { applyRope, biasedAttention, makeRope, matMul2d, rmsNorm, silu, type Rope } from './ops.ts';
 
 export type Params = Record<string, tf.Variable>;
 
-const PREFIX = 'model.transformer.';
+export const PREFIX = 'model.transformer.';
 /** Additive attention bias on padded keys: exp(−1e9 − max) is exactly 0 in fp32. */
 const PAD_BIAS = -1e9;
 /** Variable-name prefix per model instance: tfjs variable names are process-global (policy and reference coexist). */
 let instanceCounter = 0;
 
-function blockName(i: number, what: string): string {
+export function blockName(i: number, what: string): string {
   return `${PREFIX}blocks.${i}.${what}.weight`;
 }
 
@@ -101,12 +102,48 @@ function checkParams(params: Params, cfg: ModelConfig): void {
   }
 }
 
+/** A forward pass's last hidden state (before ln_f) and every layer's keys and values (RoPE applied). */
+export interface MainStream {
+  /** [B·L, d]: the residual stream after the last block, before the final RMSNorm. */
+  hidden: tf.Tensor2D;
+  /** Per layer [B·H, L, dh]: the keys after RoPE and the values; a KV cache (kv_cache.ts), L2D's flow stream reads them. */
+  keys: tf.Tensor3D[];
+  values: tf.Tensor3D[];
+  /** The attention bias the blocks used: [B, L] padding (bidirectional), [B, L, L] causal + padding, or null. */
+  bias: tf.Tensor2D | tf.Tensor3D | null;
+}
+
 /**
  * Logits of every position. ids int32 [B, L] with L ≤ max_seq_len; attentionMask [B, L] (1 = real token,
- * 0 = padding; masks keys only, there is no causal mask) or null. Returns float32 logits [B, L, V].
+ * 0 = padding; masks keys only) or null. Bidirectional unless cfg.causal, which adds the causal mask (position l
+ * attends to keys ≤ l; its logits predict the token at l + 1). Returns float32 logits [B, L, V].
  * Creates no tidy of its own: call it inside tf.tidy / tf.variableGrads.
  */
 export function forward(params: Params, cfg: ModelConfig, ids: tf.Tensor2D, attentionMask: tf.Tensor2D | null = null): tf.Tensor3D {
+  const [B, L] = ids.shape;
+  const h = runBlocks(params, cfg, ids, attentionMask, false).hidden;
+  return tf.reshape(lmHead(params, cfg, h), [B, L, cfg.vocab_size]) as tf.Tensor3D;
+}
+
+/** The same pass as `forward`, keeping its last hidden state and every layer's keys and values (MainStream). */
+export function forwardMain(params: Params, cfg: ModelConfig, ids: tf.Tensor2D, attentionMask: tf.Tensor2D | null = null): MainStream {
+  return runBlocks(params, cfg, ids, attentionMask, true);
+}
+
+/** hidden [N, d] (before the final norm) -> logits [N, V] = ln_f(hidden) @ ff_out. */
+export function lmHead(params: Params, cfg: ModelConfig, hidden: tf.Tensor2D): tf.Tensor2D {
+  const h = rmsNorm(hidden, params[`${PREFIX}ln_f.weight`] as tf.Tensor1D, cfg.norm_eps);
+  return matMul2d(h, params[`${PREFIX}ff_out.weight`] as tf.Tensor2D); // [N, V]
+}
+
+/** [L, L] additive causal bias: 0 where key ≤ query, PAD_BIAS above the diagonal. */
+export function causalBias(L: number): tf.Tensor2D {
+  const b = new Float32Array(L * L);
+  for (let q = 0; q < L; q++) for (let k = q + 1; k < L; k++) b[q * L + k] = PAD_BIAS;
+  return tf.tensor2d(b, [L, L]);
+}
+
+function runBlocks(params: Params, cfg: ModelConfig, ids: tf.Tensor2D, attentionMask: tf.Tensor2D | null, keep: boolean): MainStream {
   assertShape('forward: ids', ids.shape, [null, null], '[B, L]');
   if (ids.dtype !== 'int32') throw new ShapeError(`forward: ids must be int32, got ${ids.dtype}`);
   const [B, L] = ids.shape;
@@ -116,29 +153,38 @@ export function forward(params: Params, cfg: ModelConfig, ids: tf.Tensor2D, atte
   checkParams(params, cfg);
   const dh = headDim(cfg);
   const keyBias = attentionMask ? tf.mul(tf.sub(1, tf.cast(attentionMask, 'float32')), PAD_BIAS) as tf.Tensor2D : null; // [B, L]
+  // Causal: bias[b, q, k] = causal[q, k] + keyBias[b, k]  ([1, L, L] without padding).
+  const bias = !cfg.causal ? keyBias
+    : keyBias ? tf.add(tf.reshape(causalBias(L), [1, L, L]), tf.reshape(keyBias, [B, 1, L])) as tf.Tensor3D : tf.reshape(causalBias(L), [1, L, L]) as tf.Tensor3D;
   const rope = makeRope(L, dh, cfg.rope_theta);
+  const keys: tf.Tensor3D[] = [];
+  const values: tf.Tensor3D[] = [];
   let h = tf.gather(params[`${PREFIX}wte.weight`], tf.reshape(ids, [B * L])) as tf.Tensor2D; // [B·L, d]
   for (let i = 0; i < cfg.n_layers; i++) {
     // One tidy per block: the block's intermediates are freed as soon as it ends, except the ones a gradient tape
     // saved for the backward pass (tfjs keeps those). Without it a forward held every layer's intermediates until the
     // caller's tidy ended (≈ 55 MB per block at 64 × 34 tokens; GRPO's 5-state trajectory estimate peaked at 1.1 GB).
     const x = h;
-    h = tf.tidy(() => {
-      const a = attentionBlock(params, cfg, i, rmsNorm(x, params[blockName(i, 'attn_norm')] as tf.Tensor1D, cfg.norm_eps), B, L, keyBias, rope);
-      const mid = tf.add(x, a) as tf.Tensor2D; // [B·L, d]
+    const out = tf.tidy(() => {
+      const a = attentionBlock(params, cfg, i, rmsNorm(x, params[blockName(i, 'attn_norm')] as tf.Tensor1D, cfg.norm_eps), B, L, bias, rope);
+      const mid = tf.add(x, a.out) as tf.Tensor2D; // [B·L, d]
       const nrm = rmsNorm(mid, params[blockName(i, 'ff_norm')] as tf.Tensor1D, cfg.norm_eps); // [B·L, d]
       const gate = silu(matMul2d(nrm, params[blockName(i, 'ff_proj')] as tf.Tensor2D)); // [B·L, m]
       const up = matMul2d(nrm, params[blockName(i, 'up_proj')] as tf.Tensor2D); // [B·L, m]
-      return tf.add(mid, matMul2d(tf.mul(gate, up), params[blockName(i, 'ff_out')] as tf.Tensor2D)) as tf.Tensor2D; // [B·L, d]
+      const next = tf.add(mid, matMul2d(tf.mul(gate, up), params[blockName(i, 'ff_out')] as tf.Tensor2D)) as tf.Tensor2D; // [B·L, d]
+      return keep ? [next, a.k, a.v] : [next];
     });
+    h = out[0] as tf.Tensor2D;
+    if (keep) {
+      keys.push(out[1] as tf.Tensor3D);
+      values.push(out[2] as tf.Tensor3D);
+    }
   }
-  h = rmsNorm(h, params[`${PREFIX}ln_f.weight`] as tf.Tensor1D, cfg.norm_eps);
-  const logits = matMul2d(h, params[`${PREFIX}ff_out.weight`] as tf.Tensor2D); // [B·L, V]
-  return tf.reshape(logits, [B, L, cfg.vocab_size]) as tf.Tensor3D;
+  return { hidden: h, keys, values, bias };
 }
 
-/** x [B·L, d] (already attn_norm'ed) -> attn_out(attention) [B·L, d]. */
-function attentionBlock(params: Params, cfg: ModelConfig, i: number, x: tf.Tensor2D, B: number, L: number, keyBias: tf.Tensor2D | null, rope: Rope): tf.Tensor2D {
+/** x [B·L, d] (already attn_norm'ed) -> attn_out(attention) [B·L, d], with the keys (after RoPE) and values [B·H, L, dh]. */
+function attentionBlock(params: Params, cfg: ModelConfig, i: number, x: tf.Tensor2D, B: number, L: number, bias: tf.Tensor2D | tf.Tensor3D | null, rope: Rope): { out: tf.Tensor2D; k: tf.Tensor3D; v: tf.Tensor3D } {
   const H = cfg.n_heads;
   const dh = headDim(cfg);
   const heads = (w: string): tf.Tensor3D => {
@@ -148,7 +194,7 @@ function attentionBlock(params: Params, cfg: ModelConfig, i: number, x: tf.Tenso
   const q = applyRope(heads('q_proj'), rope);
   const k = applyRope(heads('k_proj'), rope);
   const v = heads('v_proj');
-  const o = attention(q, k, v, keyBias, 1 / Math.sqrt(dh)); // [B·H, L, dh]
+  const o = biasedAttention(q, k, v, bias, 1 / Math.sqrt(dh)); // [B·H, L, dh]
   const merged = tf.reshape(tf.transpose(tf.reshape(o, [B, H, L, dh]), [0, 2, 1, 3]), [B * L, cfg.d_model]) as tf.Tensor2D; // [B·L, d]
-  return matMul2d(merged, params[blockName(i, 'attn_out')] as tf.Tensor2D);
+  return { out: matMul2d(merged, params[blockName(i, 'attn_out')] as tf.Tensor2D), k, v };
 }

@@ -52,14 +52,19 @@ function transpose3d(x: tf.Tensor): tf.Tensor {
 }
 
 /**
- * Softmax attention over n = B·H independent slices, no causal mask (bidirectional):
+ * Softmax attention over n = B·H independent slices (no causal mask of its own: a causal model passes it as a bias):
  *   p = softmax(q kᵀ · scale + keyBias), o = p v.
  * q, k, v float32 [n, T, dh] with slice i = b·H + h; keyBias float32 [B, T] (0 for real keys, large negative for
- * padding) or null. Returns o [n, T, dh]. Gradients flow to q, k, v (keyBias is a constant).
+ * padding) or null (biasedAttention also takes [B, T, T]). Returns o [n, T, dh]. Gradients flow to q, k, v (keyBias is a constant).
  * Backward by hand, every matmul 2-D and non-transposed after explicit transposes:
  *   dv = pᵀ dO, dp = dO vᵀ, dS = p ⊙ (dp − rowsum(dp ⊙ p)) · scale, dq = dS k, dk = dSᵀ q.
  */
 export function attention(q: tf.Tensor3D, k: tf.Tensor3D, v: tf.Tensor3D, keyBias: tf.Tensor2D | null, scale: number): tf.Tensor3D {
+  return biasedAttention(q, k, v, keyBias, scale);
+}
+
+/** `attention` with the bias also [B, T, T], one per query and key (the causal model: its mask plus padding). */
+export function biasedAttention(q: tf.Tensor3D, k: tf.Tensor3D, v: tf.Tensor3D, keyBias: tf.Tensor2D | tf.Tensor3D | null, scale: number): tf.Tensor3D {
   const [n, T, dh] = q.shape;
   assertShape('attention: q', q.shape, [null, null, null], '[n, T, dh]');
   assertShape('attention: k', k.shape, [n, T, dh], `[n, T, dh] = [${n}, ${T}, ${dh}]`);
@@ -67,9 +72,10 @@ export function attention(q: tf.Tensor3D, k: tf.Tensor3D, v: tf.Tensor3D, keyBia
   let bias: tf.Tensor | null = null;
   if (keyBias) {
     const B = keyBias.shape[0];
-    assertShape('attention: keyBias', keyBias.shape, [B, T], `[B, T] with T = ${T}`);
+    if (keyBias.rank === 3) assertShape('attention: bias', keyBias.shape, [B, T, T], `[B, T, T] with T = ${T}`); // per query (causal)
+    else assertShape('attention: keyBias', keyBias.shape, [B, T], `[B, T] with T = ${T}`);
     if (B < 1 || n % B !== 0) throw new ShapeError(`attention: keyBias batch ${B} does not divide n = B·H = ${n}`);
-    bias = tf.reshape(keyBias, [B, 1, 1, T]);
+    bias = keyBias.rank === 3 ? tf.reshape(keyBias, [B, 1, T, T]) : tf.reshape(keyBias, [B, 1, 1, T]);
   }
   const core = tf.customGrad(((qq: tf.Tensor3D, kk: tf.Tensor3D, vv: tf.Tensor3D, save: Saver) => {
     let s = tf.mul(bmm(qq, transpose3d(kk)), scale); // [n, T, T]
@@ -142,7 +148,7 @@ export function ropeTables(T: number, dh: number, theta: number): { cos: Float32
 }
 
 /** R [dh, dh] with x @ R = rotate_half(x) = cat(−x2, x1) (NeoX half split): exact in fp32, and a fast-path matmul. */
-function rotateHalfMatrix(dh: number): Float32Array {
+export function rotateHalfMatrix(dh: number): Float32Array {
   const half = dh / 2;
   const r = new Float32Array(dh * dh);
   for (let j = 0; j < half; j++) {

@@ -12,3 +12,4 @@ export {
   targetLogProbs,
   type McOptions,
 } from './likelihood.ts';
+export { generateAutoregressive, type ArOptions, type NextTokenModel } from './autoregressive.ts';

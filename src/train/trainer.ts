@@ -18,6 +18,7 @@ import type { TrainConfig } from '../config/schema.ts';
 import { checkTrainConfig } from '../config/validate.ts';
 import { pretrainMasking, sftMasking, type NoisedBatch } from '../diffusion/forward_process.ts';
 import { weightedCrossEntropy } from '../diffusion/loss.ts';
+import { nextTokenBatch, type NextTokenBatch } from '../diffusion/next_token.ts';
 import type { ModelConfig } from '../model/config.ts';
 import { paramsFromTensors } from '../checkpoint/load_model.ts';
 import { forward, initParams, type Params } from '../model/model.ts';
@@ -39,6 +40,10 @@ export interface TrainOptions {
   /** Stop after this step even if training.max_steps is larger (the schedule still follows max_steps). */
   stopAfter?: number;
 }
+
+/** A batch for the loss: the model's input ids, the loss weights and (next-token objective) the targets; else targets = the clean ids. */
+type TrainBatch = Pick<NoisedBatch, 'noisyIds' | 'weights'> & { targets?: Int32Array };
+const causalBatch = (b: NextTokenBatch): TrainBatch => ({ noisyIds: b.inputIds, targets: b.targets, weights: b.weights });
 
 export interface TrainerState {
   step: number;
@@ -82,6 +87,9 @@ export async function train(config: TrainConfig, opts: TrainOptions = {}): Promi
   const modelConfig: ModelConfig = ckpt ? (ckpt.config as unknown as ModelConfig) : newModelConfig(config, tokenizer);
   checkTrainConfig(config, ckpt ? { max_seq_len: modelConfig.max_seq_len, source: `checkpoint ${ckpt.dir}` } : null, () => 'config'); // before any file is written
   if (ckpt) checkVocab(modelConfig, tokenizer.vocabSize, initDir!);
+  if (ckpt && !resumeDir && config.model.causal !== (modelConfig.causal === true)) {
+    throw new ConfigError(`model.causal (${config.model.causal}) differs from the init_from checkpoint ${initDir} (causal: ${modelConfig.causal === true})`);
+  }
   const params: Params = ckpt ? paramsFromTensors(ckpt.params, modelConfig, true, initDir!) : initParams(modelConfig);
   const opt = new AdamW(params, config.optimizer);
   const state: TrainerState = { step: 0, masking_rng: new Rng(config.run.seed, 'masking').getState(), data_cursor: { epoch: 0, pos: 0 }, tokens_seen: 0 };
@@ -102,8 +110,11 @@ export async function train(config: TrainConfig, opts: TrainOptions = {}): Promi
   const maskRng = new Rng(0);
   maskRng.setState(state.masking_rng);
   const cursor = new BatchCursor(trainSet.n, config.run.seed, state.data_cursor);
-  const noise = (ids: Int32Array, prompts: Int32Array, B: number, rng: Rng): NoisedBatch =>
-    config.objective.type === 'pretrain'
+  // The causal model (model.causal) trains on next-token CE (diffusion/next_token.ts): no masks, shifted targets.
+  const noise = (ids: Int32Array, prompts: Int32Array, B: number, rng: Rng): TrainBatch =>
+    modelConfig.causal
+      ? causalBatch(nextTokenBatch(ids, config.objective.type === 'pretrain' ? null : prompts, B, trainSet.L, config.objective.normalization))
+      : config.objective.type === 'pretrain'
       ? pretrainMasking(ids, B, trainSet.L, rng, { maskId: modelConfig.mask_token_id, eps: config.objective.eps })
       : sftMasking(ids, prompts, B, trainSet.L, rng, { maskId: modelConfig.mask_token_id, eps: config.objective.eps, normalization: config.objective.normalization });
 
@@ -133,8 +144,8 @@ export async function train(config: TrainConfig, opts: TrainOptions = {}): Promi
       const micro: SftMicro[] = [];
       for (let k = 0; k < t.grad_accum; k++) {
         const batch = gatherRows(trainSet, cursor.next(B));
-        const { noisyIds, weights } = noise(batch.ids, batch.promptLengths, B, maskRng);
-        micro.push({ noisyIds, targets: batch.ids, weights, rows: B, share: 1 });
+        const { noisyIds, targets, weights } = noise(batch.ids, batch.promptLengths, B, maskRng);
+        micro.push({ noisyIds, targets: targets ?? batch.ids, weights, rows: B, share: 1 });
       }
       // The gradient sum over the grad_accum micro-batches (here, or the workers' row slices added up), then its mean.
       const acc: PooledGrads = pool ? await pool.grads(params, micro, L) : { ...accumulateGrads(params, micro.map((m) => sftMicroLoss(params, modelConfig, m, L))), numTensors: [] };
@@ -173,7 +184,7 @@ export function evaluateLoss(
   cfg: ModelConfig,
   set: TokenizedSet,
   B: number,
-  noise: (ids: Int32Array, prompts: Int32Array, B: number, rng: Rng) => NoisedBatch,
+  noise: (ids: Int32Array, prompts: Int32Array, B: number, rng: Rng) => TrainBatch,
   seed: number,
 ): number {
   const rng = new Rng(seed, 'eval-masking');
@@ -184,7 +195,7 @@ export function evaluateLoss(
     const nb = noise(batch.ids, batch.promptLengths, B, rng);
     total += tf.tidy(() => {
       const logits = forward(params, cfg, tf.tensor2d(nb.noisyIds, [B, set.L], 'int32'), null);
-      return weightedCrossEntropy(logits, tf.tensor2d(batch.ids, [B, set.L], 'int32'), tf.tensor2d(nb.weights, [B, set.L])).dataSync()[0];
+      return weightedCrossEntropy(logits, tf.tensor2d(nb.targets ?? batch.ids, [B, set.L], 'int32'), tf.tensor2d(nb.weights, [B, set.L])).dataSync()[0];
     });
     batches++;
   }
@@ -200,6 +211,7 @@ function newModelConfig(config: TrainConfig, tok: { vocabSize: number; maskId: n
     vocab_size: tok.vocabSize, d_model: m.d_model, n_layers: m.n_layers, n_heads: m.n_heads, mlp_hidden: m.mlp_hidden,
     max_seq_len: m.max_seq_len, rope_theta: m.rope_theta, norm_eps: m.norm_eps,
     mask_token_id: tok.maskId, eos_token_id: tok.eosId, pad_token_id: tok.padId, init_seed: m.init_seed ?? config.run.seed,
+    ...(m.causal ? { causal: true } : {}), // bidirectional config.json files stay as they were
   };
 }
 
