@@ -20,6 +20,7 @@ function evalRows(run: RunData): ReportEval[] {
   return run.evals.map((e) => ({
     run: run.name,
     key: e.key,
+    file: e.file.split(/[\\/]/).slice(-2).join('/'),
     task: e.summary.task,
     n: e.summary.n,
     accuracy: e.summary.accuracy,

@@ -43,6 +43,18 @@ function joined(runs: ReportRun[], key: string): uPlot.AlignedData {
   return tables.length === 1 ? tables[0] : uPlot.join(tables);
 }
 
+/** Tick labels with as many decimals as the tick spacing needs, and k/M for large values (uPlot's default cuts them). */
+export function tickLabels(_u: uPlot, splits: number[], _axis: number, _space: number, incr: number): string[] {
+  const decimals = Math.min(8, Math.max(0, -Math.floor(Math.log10(Math.abs(incr) || 1))));
+  return splits.map((v) => {
+    if (v === null) return '';
+    const a = Math.abs(v);
+    if (a >= 1e6) return `${+(v / 1e6).toFixed(2)}M`;
+    if (a >= 1e4) return `${+(v / 1e3).toFixed(1)}k`;
+    return v.toFixed(decimals);
+  });
+}
+
 interface Chart {
   key: string;
   runs: ReportRun[];
@@ -79,7 +91,7 @@ function makeChart(host: HTMLElement, key: string, runs: ReportRun[], weight: nu
     series,
     scales: { x: { time: false } },
     legend: { show: false }, // the page header names each run's colour
-    axes: [{ label: 'step' }, {}],
+    axes: [{ label: 'step', values: tickLabels }, { values: tickLabels, size: 56 }],
     hooks: { draw: [() => { info.drawn = true; }] },
   };
   const plot = new uPlot(opts, seriesData(raw, weight), box);

@@ -25,13 +25,13 @@ function table(head: string[], rows: Child[][], cls = ''): HTMLElement {
 
 export function renderEvals(root: HTMLElement, data: ReportData): void {
   if (data.evals.length === 0) return;
-  const section = el('section', { class: 'evals' }, el('h2', {}, 'Evaluation'));
+  const section = el('section', { class: 'evals' }, el('h2', {}, 'Evaluation results'));
   const solve = data.evals.some((e) => e.solveRate !== null);
-  const head = ['run', 'eval', 'task', 'n', 'accuracy', '95% CI', ...(solve ? ['solve rate', 'solve 95% CI'] : []), 'sampler', 'gen length', 'NFE / item', 'parser'];
+  const head = ['run', 'eval', 'file', 'task', 'n', 'accuracy', '95% CI', ...(solve ? ['solve rate', 'solve 95% CI'] : []), 'sampler', 'gen length', 'model calls', 'parser'];
   section.append(table(head, data.evals.map((e) => [
-    e.run, e.key, e.task, String(e.n), pct(e.accuracy), ci(e.ci95),
+    e.run, e.key, e.file, e.task, String(e.n), pct(e.accuracy), ci(e.ci95),
     ...(solve ? [e.solveRate === null ? '' : pct(e.solveRate), e.solveCi95 ? ci(e.solveCi95) : ''] : []),
-    e.sampler, e.genLength === null ? '' : String(e.genLength), e.nfe === null ? '' : (e.nfe / Math.max(e.n, 1)).toFixed(2), e.parser,
+    e.sampler, e.genLength === null ? '' : String(e.genLength), e.nfe === null ? '' : String(e.nfe), e.parser,
   ]), 'eval-table'));
   if (data.gains.length > 0) {
     section.append(el('h3', {}, 'Paired gain (same items, b − a)'));

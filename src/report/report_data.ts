@@ -14,6 +14,8 @@ export interface ReportRun {
 export interface ReportEval {
   run: string;
   key: string;
+  /** The results file's last two path parts (eval/sft.jsonl). */
+  file: string;
   task: string;
   n: number;
   accuracy: number;
@@ -22,6 +24,7 @@ export interface ReportEval {
   solveCi95: [number, number] | null;
   sampler: string;
   genLength: number | null;
+  /** Forward passes over the whole evaluation (batched: one call serves a batch of items). */
   nfe: number | null;
   parser: string;
 }
