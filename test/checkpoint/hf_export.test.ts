@@ -3,7 +3,7 @@
  * LLaDA's public configuration_llada.py / modeling_llada.py build from its config.json; the round trip back through
  * the import (bit-exact in f32, within bf16 rounding in bf16, sharded or not); and the CLIs on the exported directory.
  */
-import { execFile } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -12,6 +12,7 @@ import * as tf from '@tensorflow/tfjs';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadCheckpoint } from '../../src/checkpoint/checkpoint.ts';
+import { loadModel } from '../../src/checkpoint/load_model.ts';
 import { exportHf, parseShardSize } from '../../src/checkpoint/hf_export.ts';
 import { parseConfig } from '../../src/config/load.ts';
 import { trainConfigSchema } from '../../src/config/schema.ts';
@@ -220,6 +221,39 @@ describe('exportHf on a model trained here', () => {
   });
 });
 
+/** Why the numpy reference cannot run here, or null when python3 with numpy is on the PATH. */
+function numpyMissing(): string | null {
+  try {
+    execFileSync('python3', ['-c', 'import numpy'], { stdio: 'ignore' });
+    return null;
+  } catch {
+    return 'skipped: python3 with numpy is not on the PATH';
+  }
+}
+const noNumpy = numpyMissing();
+
+describe("LLaDA's forward pass, re-implemented in numpy from modeling_llada.py (test/checkpoint/llada_forward.py)", () => {
+  it.skipIf(noNumpy !== null)(noNumpy ?? 'reads the exported directories (f32 one file, bf16 shards) and computes the logits of our model', async () => {
+    const ids = [[7, 6, 3, 7, 13, 2, 2, 2], [0, 0, 5, 4, 13, 2, 1, 2]]; // row 2 left-padded
+    const mask = [[1, 1, 1, 1, 1, 1, 1, 1], [0, 0, 1, 1, 1, 1, 1, 1]];
+    const dirs = ['f32', 'bf16'].map((d) => path.join(tmp, d));
+    const outputs = await Promise.all(dirs.map((dir) => run('python3', [path.join(import.meta.dirname, 'llada_forward.py'), dir, JSON.stringify(ids), JSON.stringify(mask)])));
+    for (const [k, dir] of dirs.entries()) {
+      const theirs = (JSON.parse(outputs[k].stdout) as number[][][]).flat(2);
+      const model = loadModel(dir);
+      const logits = tf.tidy(() => model.logitsFn(tf.tensor2d(ids, [2, 8], 'int32'), tf.tensor2d(mask, [2, 8])));
+      const ours = [...logits.dataSync()];
+      tf.dispose(logits);
+      model.dispose();
+      expect(ours.length).toBe(2 * 8 * 14);
+      // Padded query rows included: both implementations mask padded keys only.
+      const worst = Math.max(...ours.map((x, i) => Math.abs(x - theirs[i])));
+      expect(worst, dir).toBeLessThan(1e-5);
+      expect(Math.max(...ours.map(Math.abs))).toBeGreaterThan(0.01); // not trivially zero
+    }
+  });
+});
+
 describe('the CLIs on an exported directory', () => {
   const cli = async (script: string, args: string[]): Promise<{ code: number; stdout: string; stderr: string }> => {
     try {
@@ -231,12 +265,15 @@ describe('the CLIs on an exported directory', () => {
     }
   };
 
-  it('yarn export writes the layout, and yarn sample samples from it directly', async () => {
+  it('yarn export writes the layout, and yarn sample samples from an exported directory directly', async () => {
     const out = path.join(tmp, 'cli');
-    const e = await cli('src/cli/export.ts', ['--checkpoint', runDir, '--out', out, '--dtype', 'f32', '--shard-size', '3KB']);
+    const [e, s] = await Promise.all([
+      cli('src/cli/export.ts', ['--checkpoint', runDir, '--out', out, '--dtype', 'f32', '--shard-size', '3KB']),
+      cli('src/cli/sample.ts', ['--checkpoint', path.join(tmp, 'bf16'), '--prompt', '3102200002100320=', '--gen-length', '17', '--backend', 'cpu', '--json']),
+    ]);
     expect(e.stderr).toBe('');
     expect(e.stdout).toMatch(new RegExp(`^exported .*step-000003 -> ${out} \\(f32, \\d+ bytes of weights in \\d+ file\\(s\\): model-00001-of-`));
-    const s = await cli('src/cli/sample.ts', ['--checkpoint', out, '--prompt', '3102200002100320=', '--gen-length', '17', '--backend', 'cpu', '--json']);
+    expect(fs.existsSync(path.join(out, 'model.safetensors.index.json'))).toBe(true);
     expect(s.code).toBe(0);
     const row = JSON.parse(s.stdout.trim().split('\n').pop()!);
     expect(row.ids).toHaveLength(17); // the generated tokens
