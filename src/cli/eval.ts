@@ -8,6 +8,7 @@ import { validateEvalRun } from '../config/validate_inputs.ts';
 import { resolveDataDir } from '../data/index.ts';
 import { EVAL_PARSERS, EVAL_TASKS, type EvalParser, type EvalTask } from '../eval/tasks.ts';
 import { createLogger } from '../engine/run_log.ts';
+import { ConfigError } from '../errors.ts';
 import { checkNumbers, failOneLine, runMain } from './common.ts';
 
 runMain(async () => {
@@ -30,6 +31,8 @@ runMain(async () => {
     .option('data-dir', { type: 'string', describe: 'data directory (default: $DIFFRL_DATA_DIR, else the repository data/ folder)' })
     .option('test-file', { type: 'string', describe: "evaluate on this file (the task's test-file format: .csv or .jsonl) instead of the test set, e.g. a held-out generated set" })
     .option('out', { type: 'string', describe: 'results base path (default <checkpoint>/eval/<task>-<n>-seed<seed>)' })
+    .option('l2d-steps', { type: 'string', describe: 'L2D checkpoint: ODE steps per token, a comma list (e.g. 1,2,4,8,16); prints the scaling table with the base LM (0 steps)' })
+    .option('l2d-method', { choices: ['euler', 'midpoint'] as const, describe: "L2D: the ODE solver (default: the checkpoint's, midpoint)" })
     .strict()
     .fail(failOneLine('yarn eval'))
     .help()
@@ -41,12 +44,20 @@ runMain(async () => {
   });
   const dataDir = resolveDataDir(argv['data-dir']);
   const sampler = { sampler: argv.sampler, gen_length: argv['gen-length'], block_length: argv['block-length'], steps: argv.steps };
-  const { dir } = validateEvalRun({ checkpoint: argv.checkpoint, task: argv.task as EvalTask, subset: argv.subset ?? null, seed: argv.seed, dataDir, testFile: argv['test-file'], sampler });
+  const { dir, config: ckptConfig } = validateEvalRun({ checkpoint: argv.checkpoint, task: argv.task as EvalTask, subset: argv.subset ?? null, seed: argv.seed, dataDir, testFile: argv['test-file'], sampler });
+  const l2dSteps = argv['l2d-steps']?.split(',').map((x) => Number(x.trim()));
+  if (l2dSteps?.some((n) => !Number.isInteger(n) || n < 0)) throw new ConfigError(`--l2d-steps must be a comma list of integers >= 0, got '${argv['l2d-steps']}'`);
+  const isL2d = (ckptConfig as Record<string, unknown>).l2d !== undefined;
+  if ((l2dSteps || argv['l2d-method']) && !isL2d) throw new ConfigError(`--l2d-steps and --l2d-method need an L2D checkpoint (yarn train:l2d); ${dir} is not one`);
   const [{ setupBackend }, { loadModel }, { evaluate, writeEvalResults }] = await Promise.all([
     import('../backend/backend.ts'), import('../checkpoint/load_model.ts'), import('../eval/evaluate.ts'),
   ]);
   const logger = createLogger();
   await setupBackend(argv.backend as BackendName, (msg, fields) => logger.info(fields, msg));
+  if (isL2d || (ckptConfig as Record<string, unknown>).causal === true) {
+    const { evalLeftToRight } = await import('../l2d/eval_cli.ts'); // causal base or L2D: left to right with a KV cache
+    return evalLeftToRight(dir, argv, { dataDir, steps: l2dSteps ?? null, method: argv['l2d-method'] ?? null }, logger);
+  }
   const model = loadModel(dir);
   // A progress bar on a TTY, log lines otherwise.
   const bar = process.stderr.isTTY ? new cliProgress.SingleBar({ format: `eval ${argv.task} |{bar}| {value}/{total} items | ETA {eta_formatted}`, stream: process.stderr }, cliProgress.Presets.shades_classic) : null;

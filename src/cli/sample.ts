@@ -62,6 +62,8 @@ runMain(async () => {
     .option('backend', { choices: ['auto', 'wasm', 'cpu', 'tensorflow', 'tensorflow-gpu'] as const, default: 'auto' as const })
     .option('trace', { type: 'string', describe: 'write the sequence state after every step to this JSONL file' })
     .option('json', { type: 'boolean', default: false, describe: 'print one JSON object per sample' })
+    .option('l2d-steps', { type: 'number', describe: "L2D checkpoint: ODE steps per token (0 = the base LM; default the checkpoint's)" })
+    .option('l2d-method', { choices: ['euler', 'midpoint'] as const, describe: "L2D: the ODE solver (default the checkpoint's)" })
     .strict()
     .fail(failOneLine('yarn sample'))
     .help()
@@ -75,7 +77,7 @@ runMain(async () => {
   checkNumbers(argv, {
     'gen-length': { int: true, min: 1 }, 'block-length': { int: true, min: 1 }, steps: { int: true, min: 1 }, temperature: { min: 0 },
     'cfg-scale': { min: 0 }, threshold: { gt: 0, max: 1 }, factor: { gt: 0 }, eta: { min: 0 }, 'top-p': { gt: 0, max: 1 },
-    'num-samples': { int: true, min: 1 }, seed: { int: true, min: 0 },
+    'num-samples': { int: true, min: 1 }, seed: { int: true, min: 0 }, 'l2d-steps': { int: true, min: 0 },
   });
   const Lg = argv['gen-length'];
   checkSampler({ sampler: argv.sampler, gen_length: Lg, block_length: argv['block-length'] ?? Lg, steps: argv.steps ?? Lg }, SAMPLER_KEYS, () => '');
@@ -89,6 +91,13 @@ runMain(async () => {
   };
   const longest = Math.max(...argv.prompt.map((p) => encode(p).length)) + Lg;
   if (longest > ckpt.limits.max_seq_len) throw new ConfigError(`longest prompt + --gen-length ${Lg} = ${longest} tokens exceeds max_seq_len ${ckpt.limits.max_seq_len} of ${dir}`);
+  const kind = ckpt.config as Record<string, unknown>;
+  const leftToRight = kind.causal === true || kind.l2d !== undefined;
+  if ((argv['l2d-steps'] !== undefined || argv['l2d-method']) && kind.l2d === undefined) throw new ConfigError(`--l2d-steps and --l2d-method need an L2D checkpoint (yarn train:l2d); ${dir} is not one`);
+  if (leftToRight) {
+    const { sampleLeftToRight } = await import('../l2d/sample_cli.ts'); // a causal or L2D checkpoint: left to right, KV cache
+    return sampleLeftToRight(dir, argv);
+  }
   const [{ setupBackend }, { loadModel }, { generate }] = await Promise.all([import('../backend/backend.ts'), import('../checkpoint/load_model.ts'), import('../sampling/index.ts')]);
   const logger = createLogger();
   await setupBackend(argv.backend as BackendName, (msg, fields) => logger.info(fields, msg));

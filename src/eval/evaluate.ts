@@ -10,7 +10,8 @@ import { tableFromArrays, tableToIPC } from 'apache-arrow';
 import { Rng } from '../rng.ts';
 import type { ModelConfig } from '../model/config.ts';
 import { forward, type Params } from '../model/model.ts';
-import { generate, type GenerateOptions } from '../sampling/index.ts';
+import { cachedDecoder } from '../model/kv_cache.ts';
+import { generate, generateAutoregressive, type GenerateOptions, type GenerateResult } from '../sampling/index.ts';
 import type { Tokenizer } from '../tokenizer/index.ts';
 import { meanInterval, wilson } from './stats.ts';
 import { loadEvalItems, taskSpec, type EvalParser, type EvalTask } from './tasks.ts';
@@ -60,7 +61,10 @@ export interface EvalSummary {
   solve_ci95?: [number, number];
 }
 
-export async function evaluate(model: { params: Params; cfg: ModelConfig; tokenizer: Tokenizer }, o: EvalOptions): Promise<{ summary: EvalSummary; items: EvalItem[] }> {
+/** Generation for a batch when the model brings its own (L2D, l2d/generate.ts); else the sampler options decide. */
+export type GenerateFn = (o: GenerateOptions) => Promise<GenerateResult>;
+
+export async function evaluate(model: { params: Params; cfg: ModelConfig; tokenizer: Tokenizer; generate?: GenerateFn }, o: EvalOptions): Promise<{ summary: EvalSummary; items: EvalItem[] }> {
   const spec = taskSpec(o.task);
   const parser = o.parser ?? 'd1';
   const all = loadEvalItems(o.task, o.dataDir, o.testFile);
@@ -75,7 +79,9 @@ export async function evaluate(model: { params: Params; cfg: ModelConfig; tokeni
   for (let start = 0; start < chosen.length; start += o.batch_size) {
     const idx = chosen.slice(start, start + o.batch_size);
     const prompts = idx.map((i) => spec.prompt(all[i]));
-    const out = await generate((ids, mask) => forward(model.params, cfg, ids, mask), {
+    // A causal model decodes left to right with its KV cache (the sampler's name and steps do not apply).
+    const run: GenerateFn = model.generate ?? (cfg.causal ? (g) => generateAutoregressive(cachedDecoder(model.params, cfg), g) : (g) => generate((ids, mask) => forward(model.params, cfg, ids, mask), g));
+    const out = await run({
       ...sampler,
       prompts: prompts.map((p) => tok.encode(p)),
       maskId: cfg.mask_token_id,
@@ -101,7 +107,7 @@ export async function evaluate(model: { params: Params; cfg: ModelConfig; tokeni
     n: items.length,
     seconds: (performance.now() - t0) / 1000,
     nfe,
-    sampler: sampler.sampler,
+    sampler: model.generate || cfg.causal ? 'autoregressive' : sampler.sampler,
     gen_length: sampler.gen_length,
     parser: spec.d1 ? parser : 'unit tests',
   };

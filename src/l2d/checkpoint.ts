@@ -13,19 +13,11 @@ import * as tf from '@tensorflow/tfjs';
 import { ConfigError } from '../errors.ts';
 import { loadCheckpoint } from '../checkpoint/checkpoint.ts';
 import { loadModel, type LoadedModel } from '../checkpoint/load_model.ts';
-import { resolveCheckpoint } from '../checkpoint/resolve.ts';
 import type { ModelConfig } from '../model/config.ts';
 import type { Params } from '../model/model.ts';
-import { flowSchema, odeSchema, type FlowOptions, type OdeOptions } from './config.ts';
+import { l2dBaseDir, readL2dSection, type FlowOptions, type L2dSection, type OdeOptions } from './config.ts';
 import type { FlowModel } from './flow.ts';
 import { flowParamShapes } from './params.ts';
-
-export interface L2dSection {
-  /** The base checkpoint directory, relative to the L2D checkpoint directory. */
-  base: string;
-  flow: FlowOptions;
-  ode: OdeOptions;
-}
 
 export interface LoadedL2d extends FlowModel {
   dir: string;
@@ -37,23 +29,6 @@ export interface LoadedL2d extends FlowModel {
 /** config.json of an L2D checkpoint: the base's model config plus `l2d`. */
 export function l2dCheckpointConfig(baseCfg: ModelConfig, baseDir: string, checkpointDir: string, flow: FlowOptions, ode: OdeOptions): object {
   return { ...baseCfg, l2d: { base: path.relative(checkpointDir, baseDir), flow, ode } satisfies L2dSection };
-}
-
-/** The `l2d` section of a checkpoint (or run dir), or null for an ordinary checkpoint. */
-export function readL2dSection(p: string): { dir: string; section: L2dSection } | null {
-  const dir = resolveCheckpoint(p);
-  const config = JSON.parse(fs.readFileSync(path.join(dir, 'config.json'), 'utf8')) as { l2d?: L2dSection };
-  if (!config.l2d) return null;
-  const where = `${dir}/config.json l2d`;
-  const flow = flowSchema.safeParse(config.l2d.flow);
-  const ode = odeSchema.safeParse(config.l2d.ode);
-  if (!flow.success || !ode.success || typeof config.l2d.base !== 'string') throw new ConfigError(`${where}: malformed (${(flow.error ?? ode.error)?.issues[0]?.message ?? 'base must be a path'})`);
-  return { dir, section: { base: config.l2d.base, flow: flow.data, ode: ode.data } };
-}
-
-/** The base checkpoint directory an L2D checkpoint names. */
-export function l2dBaseDir(dir: string, section: L2dSection): string {
-  return path.resolve(dir, section.base);
 }
 
 /** Checks that `tensors` hold every flow parameter with its shape; returns them as variables (not trainable unless asked). */

@@ -3,7 +3,11 @@
  * paper code's; defaults are its values where they fit a tiny model, else the tiny version of samplers.md §4.
  * Strict objects: an unknown key is an error naming it.
  */
+import fs from 'node:fs';
+import path from 'node:path';
 import { z } from 'zod';
+import { ConfigError } from '../errors.ts';
+import { resolveCheckpoint } from '../checkpoint/resolve.ts';
 import { dataSchema, loggingSchema, optimizerSchema, runSchema, runtimeSchema, scheduleSchema, trainingSchema } from '../config/schema.ts';
 
 const positiveInt = z.number().int().positive();
@@ -72,3 +76,29 @@ export const l2dConfigSchema = z.strictObject({
 });
 
 export type L2dConfig = z.infer<typeof l2dConfigSchema>;
+
+/** config.json's `l2d` section of an L2D checkpoint (l2d/checkpoint.ts). */
+export interface L2dSection {
+  /** The base checkpoint directory, relative to the L2D checkpoint directory. */
+  base: string;
+  flow: FlowOptions;
+  ode: OdeOptions;
+}
+
+/** The `l2d` section of a checkpoint (or run dir), or null for an ordinary checkpoint. */
+export function readL2dSection(p: string): { dir: string; section: L2dSection } | null {
+  const dir = resolveCheckpoint(p);
+  const config = JSON.parse(fs.readFileSync(path.join(dir, 'config.json'), 'utf8')) as { l2d?: L2dSection };
+  if (!config.l2d) return null;
+  const where = `${dir}/config.json l2d`;
+  const flow = flowSchema.safeParse(config.l2d.flow);
+  const ode = odeSchema.safeParse(config.l2d.ode);
+  if (!flow.success || !ode.success || typeof config.l2d.base !== 'string') throw new ConfigError(`${where}: malformed (${(flow.error ?? ode.error)?.issues[0]?.message ?? 'base must be a path'})`);
+  return { dir, section: { base: config.l2d.base, flow: flow.data, ode: ode.data } };
+}
+
+/** The base checkpoint directory an L2D checkpoint names. */
+export function l2dBaseDir(dir: string, section: L2dSection): string {
+  return path.resolve(dir, section.base);
+}
+

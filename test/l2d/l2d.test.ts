@@ -27,6 +27,9 @@ import { initFlowParams } from '../../src/l2d/params.ts';
 import { trainL2d, trainView } from '../../src/l2d/trainer.ts';
 import { loadL2d } from '../../src/l2d/checkpoint.ts';
 import { l2dDecoder } from '../../src/l2d/decode.ts';
+import { loadLeftToRight } from '../../src/l2d/generate.ts';
+import { l2dScaling, scalingTable } from '../../src/l2d/scaling.ts';
+import { DATA_DIR } from '../paths.ts';
 
 const quiet = pino({ level: 'silent' });
 const cfg: ModelConfig = {
@@ -63,7 +66,7 @@ describe('L2D flow stream', () => {
         const labels = tf.tensor1d([0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1], 'int32');
         expect(flowLogits(m, view, xt, tf.zeros([12]) as tf.Tensor1D, labels).arraySync()).toEqual(ref);
         const later = flowLogits(m, view, xt, tf.fill([12], 0.5) as tf.Tensor1D, labels).arraySync();
-        expect(Math.max(...later.flat().map((v, i) => Math.abs(v - ref.flat()[i])))).toBeGreaterThan(1e-3);
+        expect(Math.max(...later.flat().map((v, i) => Math.abs(v - (ref as number[][]).flat()[i])))).toBeGreaterThan(1e-3);
       });
       tf.dispose([...Object.values(base), ...Object.values(m.flow)]);
     });
@@ -154,6 +157,13 @@ describe('L2D training', () => {
     expect(dec.flowPasses()).toBe(tokens * 5);
     expect(tf.memory().numTensors).toBe(t0); // the decoder freed its cache and table
     before.dispose();
+    // the scaling table (yarn eval --l2d-steps 1): the base row first, then 1 Euler step (1 + 1 flow passes per token)
+    const model = loadLeftToRight(run.runDir);
+    const rows = await l2dScaling(model, [1], 'euler', { task: 'sudoku', subset: 3, seed: 0, parser: 'lenient', dataDir: DATA_DIR, batch_size: 3, sampler: {}, out: path.join(dir, 'eval') }, () => {});
+    model.dispose();
+    expect(rows.map((r) => [r.steps, r.flow_passes_per_token, r.summary.n])).toEqual([[0, 0, 3], [1, 2, 3]]);
+    expect(scalingTable(rows).split('\n')[2]).toMatch(/^\| base LM \(t = 0\) \| 0 \| 0 \|/);
+    expect(fs.existsSync(path.join(dir, 'eval-l2d1euler.jsonl'))).toBe(true);
     run.dispose();
   }, 60_000);
 });
