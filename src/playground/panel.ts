@@ -16,6 +16,8 @@ const USES_STEPS: SamplerName[] = ['llada', 'remdm'];
 export interface PanelResult {
   completion: string;
   nfe: number;
+  /** Wall time of the sampling itself (before the animation), in milliseconds. */
+  ms: number;
   /** Frames shown: the all-masked start, then one per model call. */
   frames: number;
   done: boolean;
@@ -34,7 +36,7 @@ function field(label: string, input: HTMLElement): HTMLElement {
 
 export class Panel {
   readonly root: HTMLElement;
-  readonly result: PanelResult = { completion: '', nfe: 0, frames: 0, done: false, error: null };
+  readonly result: PanelResult = { completion: '', nfe: 0, ms: 0, frames: 0, done: false, error: null };
   private readonly sampler: HTMLSelectElement;
   private readonly steps: HTMLInputElement;
   private readonly block: HTMLInputElement;
@@ -76,7 +78,7 @@ export class Panel {
   /** Runs the sampler on `prompt` and returns its frames; errors (a bad setting) are shown in the panel. */
   async run(model: BrowserModel, prompt: string, genLength: number): Promise<Frame[]> {
     this.stop();
-    Object.assign(this.result, { completion: '', nfe: 0, frames: 0, done: false, error: null });
+    Object.assign(this.result, { completion: '', nfe: 0, ms: 0, frames: 0, done: false, error: null });
     const { cfg, tokenizer: tok } = model;
     const sampler = this.sampler.value as SamplerName;
     const frames: Frame[] = [{ nfe: 0, ids: new Array(genLength).fill(cfg.mask_token_id) }];
@@ -97,7 +99,9 @@ export class Panel {
         rng: new Rng(Number(this.seed.value), 'sampling'), // as `yarn sample --seed`
         onStep: (s) => frames.push({ nfe: s.nfe, ids: s.ids[0].slice(ids.length) }),
       };
+      const t0 = performance.now();
       const out = await generate(model.logitsFn, opts);
+      this.result.ms = performance.now() - t0;
       const seq = out.sequences[0];
       const eos = seq.indexOf(cfg.eos_token_id);
       this.result.completion = tok.decode(eos === -1 ? seq : seq.slice(0, eos), { skipSpecial: true });
@@ -154,6 +158,7 @@ export class Panel {
     }
     this.out.replaceChildren(...parts, tokens);
     const last = frames.length - 1;
-    this.status.textContent = `step ${i} / ${last} · model calls ${frame.nfe}${i === last ? ` · ${(frame.ids.length / Math.max(frame.nfe, 1)).toFixed(2)} tokens per call` : ''}`;
+    const summary = ` · ${(frame.ids.length / Math.max(frame.nfe, 1)).toFixed(2)} tokens per call · sampled in ${this.result.ms.toFixed(0)} ms`;
+    this.status.textContent = `step ${i} / ${last} · model calls ${frame.nfe}${i === last ? summary : ''}`;
   }
 }

@@ -74,7 +74,7 @@ export interface Playground {
 
 /** Starts the server on 127.0.0.1:`port` (0 = any free port). */
 export async function startPlayground(opts: { checkpointDir: string; port: number; info: PlaygroundInfo }): Promise<Playground> {
-  const { js, css } = await bundleBrowser('playground/app.ts');
+  const { js, css } = await bundleBrowser('playground/app.ts', { alias: { '@tensorflow/tfjs': 'playground/tfjs_browser.ts' } });
   const html = pageHtml(css);
   const wasm = wasmDir();
   const routes = new Map<string, () => { type: string; body: string | Buffer }>([

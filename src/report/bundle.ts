@@ -12,8 +12,11 @@ export interface Bundle {
   css: string;
 }
 
-/** `entry` relative to src/ (e.g. 'report/client.ts'). `minify` trades readable stack traces for size. */
-export async function bundleBrowser(entry: string, opts: { minify?: boolean } = {}): Promise<Bundle> {
+/**
+ * `entry` relative to src/ (e.g. 'report/client.ts'). `minify` trades readable stack traces for size; `alias` maps a
+ * package name to a file relative to src/.
+ */
+export async function bundleBrowser(entry: string, opts: { minify?: boolean; alias?: Record<string, string> } = {}): Promise<Bundle> {
   const src = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
   const result = await build({
     entryPoints: [path.join(src, entry)],
@@ -26,6 +29,7 @@ export async function bundleBrowser(entry: string, opts: { minify?: boolean } = 
     outdir: 'bundle', // names the outputs; nothing is written
     logLevel: 'silent',
     legalComments: 'inline', // keeps the licence headers of bundled libraries
+    alias: Object.fromEntries(Object.entries(opts.alias ?? {}).map(([name, file]) => [name, path.join(src, file)])),
   });
   const pick = (ext: string) => result.outputFiles.filter((f) => f.path.endsWith(ext)).map((f) => f.text).join('\n');
   return { js: pick('.js'), css: pick('.css') };
