@@ -30,22 +30,26 @@ function values(ckpt: { params: Record<string, tf.Tensor> }): Record<string, Flo
   return out;
 }
 
-beforeAll(async () => {
-  await tf.setBackend('cpu');
-  const config = parseConfig(
+/** A tiny Sudoku SFT run of `steps` steps into `outputDir`, from a fresh model or from `initFrom`. */
+function sftConfig(outputDir: string, steps: number, initFrom: string | null = null) {
+  return parseConfig(
     {
-      run: { output_dir: runDir, seed: 5 },
+      run: { output_dir: outputDir, seed: 5 },
       runtime: { backend: 'cpu' },
-      model: { d_model: 16, n_layers: 2, n_heads: 2, mlp_hidden: 24, max_seq_len: 40 },
+      model: { d_model: 16, n_layers: 2, n_heads: 2, mlp_hidden: 24, max_seq_len: 40, init_from: initFrom },
       data: { task: 'sudoku', num_train: 32, num_eval: 4, seq_len: 34 },
       optimizer: { lr: 3e-3 },
       schedule: { warmup_steps: 1 },
-      training: { max_steps: 3, batch_size: 4, eval_every: 0, save_every: 0, log_every: 3 },
+      training: { max_steps: steps, batch_size: 4, eval_every: 0, save_every: 0, log_every: 3 },
       logging: { progress: 'off' },
     },
     trainConfigSchema,
   );
-  const result = await train(config, { logger: pino({ level: 'silent' }) });
+}
+
+beforeAll(async () => {
+  await tf.setBackend('cpu');
+  const result = await train(sftConfig(runDir, 3), { logger: pino({ level: 'silent' }) });
   tf.dispose(Object.values(result.params));
   original = values(loadCheckpoint(runDir));
 }, 60_000);
@@ -201,6 +205,13 @@ describe('exportHf on a model trained here', () => {
     checkAgainstLlada(again);
     const twice = values(loadCheckpoint(again));
     for (const name of Object.keys(back)) expect(twice[name]).toEqual(back[name]);
+  });
+
+  it('SFT starts from an exported (bf16, sharded) directory: model.init_from', async () => {
+    const result = await train(sftConfig(path.join(tmp, 'sft-from-bf16'), 1, path.join(tmp, 'bf16')), { logger: pino({ level: 'silent' }) });
+    expect(result.modelConfig).toMatchObject({ d_model: 16, n_layers: 2, mlp_hidden: 24, max_seq_len: 40, mask_token_id: 2 });
+    expect(result.step).toBe(1);
+    tf.dispose(Object.values(result.params));
   });
 
   it('refuses an OUT that is a non-empty directory, and leaves no partial directory behind on an error', () => {
