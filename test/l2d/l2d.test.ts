@@ -121,7 +121,7 @@ describe('ODE solvers', () => {
 });
 
 describe('L2D training', () => {
-  it('trains the flow only: base bit for bit unchanged, memory flat, checkpoint reloads, 0 ODE steps = the base LM', async () => {
+  it('trains the flow only: base bit for bit unchanged, memory flat, checkpoint reloads, exact resume, 0 ODE steps = the base LM', async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'l2d-'));
     const common = { runtime: { backend: 'cpu' }, data: { task: 'sudoku', num_train: 32, num_eval: 4, seq_len: 34 }, logging: { progress: 'off' } };
     const baseRun = await train(parseConfig({
@@ -164,6 +164,13 @@ describe('L2D training', () => {
     expect(rows.map((r) => [r.steps, r.flow_passes_per_token, r.summary.n])).toEqual([[0, 0, 3], [1, 2, 3]]);
     expect(scalingTable(rows).split('\n')[2]).toMatch(/^\| base LM \(t = 0\) \| 0 \| 0 \|/);
     expect(fs.existsSync(path.join(dir, 'eval-l2d1euler.jsonl'))).toBe(true);
+    // --resume is exact: 3 steps + resume + 3 steps = the 6 steps above, bit for bit
+    const split = { ...config, run: { ...config.run, output_dir: path.join(dir, 'l2d-split') } };
+    (await trainL2d(split, { logger: quiet, stopAfter: 3 })).dispose();
+    const resumed = await trainL2d(split, { logger: quiet, resume: true });
+    expect(resumed.step).toBe(6);
+    for (const [name, v] of Object.entries(run.flow)) expect(Array.from(resumed.flow[name].dataSync())).toEqual(Array.from(v.dataSync()));
+    resumed.dispose();
     run.dispose();
   }, 60_000);
 });
