@@ -2,10 +2,10 @@
  * The playground page (browser code, bundled by server.ts): loads the checkpoint with tfjs, wires the prompt (a
  * Sudoku grid editor when the run's task is sudoku, else a text field) to two sampler panels that run on the same
  * prompt and animate their unmasking side by side. Sets `window.__playground` for the browser test.
- * `?backend=wasm|webgl|cpu` forces a tfjs backend (default: webgl if it starts, else wasm).
+ * `?backend=wasm|webgl|cpu` forces a tfjs backend (default: webgl on a GPU, else wasm).
  */
 import './playground.css';
-import { loadBrowserModel, selectBackend, type BrowserBackend, type BrowserModel } from './browser_model.ts';
+import { loadBrowserModel, selectBackend, softwareWebgl, type BrowserBackend, type BrowserModel } from './browser_model.ts';
 import { Panel, type Frame, type PanelResult } from './panel.ts';
 import type { PlaygroundInfo } from './server.ts';
 import { gridEditor, SUDOKU_PROMPT } from './sudoku.ts';
@@ -25,7 +25,8 @@ async function main(): Promise<void> {
   $('checkpoint').textContent = info.checkpoint;
   const wanted = new URLSearchParams(location.search).get('backend') as BrowserBackend | null;
   state.backend = await selectBackend(wanted, new URL('wasm/', location.href).href);
-  $('backend').textContent = state.backend;
+  const software = softwareWebgl();
+  $('backend').textContent = state.backend + (state.backend !== 'webgl' && software && !wanted ? ` (webgl left out: software renderer ${software})` : '');
   const model: BrowserModel = await loadBrowserModel('checkpoint/', state.backend);
 
   const promptText = $<HTMLInputElement>('prompt-text');

@@ -29,13 +29,25 @@ async function fetchOk(url: string): Promise<Response> {
 }
 
 /**
- * Selects the backend: `wanted` if given, else webgl when it initialises, else wasm. The wasm binaries are served
- * under `wasmBase`. Returns the backend in use.
+ * The WebGL renderer's name when it is a software rasteriser (SwiftShader, llvmpipe), else null. Headless Chromium
+ * without a GPU has one: tfjs-webgl on it sampled ~8x slower than wasm (README "See training").
+ */
+export function softwareWebgl(): string | null {
+  const gl = document.createElement('canvas').getContext('webgl2') ?? document.createElement('canvas').getContext('webgl');
+  if (!gl) return null;
+  const ext = gl.getExtension('WEBGL_debug_renderer_info');
+  const renderer = String(ext ? gl.getParameter(ext.UNMASKED_RENDERER_WEBGL) : gl.getParameter(gl.RENDERER));
+  return /swiftshader|llvmpipe|software/i.test(renderer) ? renderer : null;
+}
+
+/**
+ * Selects the backend: `wanted` if given, else webgl when it initialises on a real GPU, else wasm. The wasm binaries
+ * are served under `wasmBase`. Returns the backend in use.
  */
 export async function selectBackend(wanted: BrowserBackend | null, wasmBase: string): Promise<string> {
   setWasmPaths(wasmBase);
   registerWasmKernels();
-  const order: BrowserBackend[] = wanted ? [wanted] : ['webgl', 'wasm'];
+  const order: BrowserBackend[] = wanted ? [wanted] : softwareWebgl() ? ['wasm'] : ['webgl', 'wasm'];
   for (const name of order) {
     try {
       if (await tf.setBackend(name)) {
