@@ -10,6 +10,7 @@ import path from 'node:path';
 import type { AddressInfo } from 'node:net';
 import YAML from 'yaml';
 import { dataFile, readCsv, resolveDataDir } from '../data/index.ts';
+import { ConfigError } from '../errors.ts';
 import { bundleBrowser } from '../report/bundle.ts';
 import { formatPrompt, TASK_NAMES, type TaskName } from '../tokenizer/templates.ts';
 import { pageHtml } from './page.ts';
@@ -107,7 +108,9 @@ export async function startPlayground(opts: { checkpointDir: string; port: numbe
     }
   });
   await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
+    server.once('error', (e: NodeJS.ErrnoException) => {
+      reject(e.code === 'EADDRINUSE' ? new ConfigError(`--port ${opts.port}: already in use on 127.0.0.1 (choose another, or --port 0 for any free one)`) : e);
+    });
     server.listen(opts.port, '127.0.0.1', resolve);
   });
   const { port } = server.address() as AddressInfo;
