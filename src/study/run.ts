@@ -14,11 +14,13 @@ import type { Logger } from 'pino';
 import { loadConfig } from '../config/load.ts';
 import { grpoConfigSchema, trainConfigSchema } from '../config/schema.ts';
 import { ConfigError } from '../errors.ts';
-import { loadModel } from '../checkpoint/load_model.ts';
+import os from 'node:os';
+import { runInThread } from '../backend/threads.ts';
 import { readLatest } from '../checkpoint/resolve.ts';
-import { evaluate, writeEvalResults, type EvalItem, type EvalSummary } from '../eval/evaluate.ts';
+import type { EvalSummary } from '../eval/evaluate.ts';
 import { generateRows, writeHeldOut } from '../tasks/generate.ts';
-import { cells, trainerArgs, type Cell, type EvalSpec, type StudyPlan } from './plan.ts';
+import { cells, trainerArgs, type Cell, type StudyPlan } from './plan.ts';
+import { currentBackend, scoreCheckpoint, type ScoreJob, type Scored } from './score.ts';
 
 const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const TSX_CLI = path.join(REPO_ROOT, 'node_modules', 'tsx', 'dist', 'cli.mjs');
@@ -28,11 +30,6 @@ interface CellRecord {
   args: string[];
   /** Training wall-clock, summed over resumed segments. */
   seconds: number;
-}
-
-export interface Scored {
-  summary: EvalSummary;
-  scores: number[];
 }
 
 export interface CellResult {
@@ -67,8 +64,7 @@ export async function runStudy(o: StudyOptions): Promise<CellResult[]> {
     const start = cell.kind === 'method' ? sftOf.get(cell.seed)!.selected.dir : null;
     const seconds = await train(cell, start, maxSteps.get(cell.id)!, logger);
     const { selected, curve } = await select(cell, plan, sets.select, o.dataDir, logger);
-    const evals: Record<string, Scored> = {};
-    for (const e of plan.evals) evals[e.name] = await testEval(selected.dir, e, sets.evals[e.name] ?? null, o.dataDir, logger);
+    const evals = await testEvals(selected.dir, plan, sets.evals, o.dataDir, logger);
     const r: CellResult = { cell, maxSteps: maxSteps.get(cell.id)!, selected, curve, trainSeconds: seconds, evals };
     if (cell.kind === 'sft') sftOf.set(cell.seed, r);
     results.push(r);
@@ -152,46 +148,52 @@ function checkpoints(runDir: string): { dir: string; step: number }[] {
 
 /** Scores every checkpoint of the cell on the held-out selection set (cached per checkpoint); the best is selected. */
 async function select(cell: Cell, plan: StudyPlan, selectFile: string, dataDir: string, logger: Logger) {
-  const head = plan.evals[0];
-  const curve: { step: number; accuracy: number }[] = [];
-  let best: { dir: string; step: number; accuracy: number } | null = null;
-  for (const c of checkpoints(cell.dir)) {
-    const cache = path.join(c.dir, 'select.json');
-    let accuracy: number;
-    if (fs.existsSync(cache)) accuracy = (JSON.parse(fs.readFileSync(cache, 'utf8')) as { accuracy: number }).accuracy;
-    else {
-      accuracy = (await scoreCheckpoint(c.dir, { ...head, subset: null, generated: undefined }, selectFile, dataDir)).summary.accuracy;
-      fs.writeFileSync(cache, JSON.stringify({ accuracy, file: path.basename(selectFile) }));
-    }
-    curve.push({ step: c.step, accuracy });
-    if (!best || accuracy > best.accuracy) best = { ...c, accuracy };
-  }
-  if (!best) throw new ConfigError(`${cell.id}: ${cell.dir} holds no step-* checkpoint to select from`);
+  const spec = { ...plan.evals[0], subset: null, generated: undefined };
+  const all = checkpoints(cell.dir);
+  if (all.length === 0) throw new ConfigError(`${cell.id}: ${cell.dir} holds no step-* checkpoint to select from`);
+  const cache = (dir: string) => path.join(dir, 'select.json');
+  const todo = all.filter((c) => !fs.existsSync(cache(c.dir)));
+  const backend = await currentBackend();
+  const scored = await scoreAll(todo.map((c) => ({ backend, dir: c.dir, spec, testFile: selectFile, dataDir, base: null })));
+  todo.forEach((c, i) => fs.writeFileSync(cache(c.dir), JSON.stringify({ accuracy: scored[i].summary.accuracy, file: path.basename(selectFile) })));
+  const curve = all.map((c) => ({ step: c.step, accuracy: (JSON.parse(fs.readFileSync(cache(c.dir), 'utf8')) as { accuracy: number }).accuracy }));
+  const best = curve.reduce((b, p) => (p.accuracy > b.accuracy ? p : b)); // ties: the earliest
+  const selected = { dir: all.find((c) => c.step === best.step)!.dir, step: best.step, accuracy: best.accuracy };
   fs.writeFileSync(path.join(cell.dir, 'select.jsonl'), curve.map((p) => JSON.stringify(p)).join('\n') + '\n');
-  logger.info({ cell: cell.id, step: best.step, heldout: +best.accuracy.toFixed(4) }, 'study: selected');
-  return { selected: best, curve };
+  logger.info({ cell: cell.id, step: selected.step, heldout: +selected.accuracy.toFixed(4) }, 'study: selected');
+  return { selected, curve };
 }
 
-/** One evaluation of the selected checkpoint, cached in <checkpoint>/test/<eval name>.jsonl. */
-async function testEval(dir: string, e: EvalSpec, file: string | null, dataDir: string, logger: Logger): Promise<Scored> {
-  const base = path.join(dir, 'test', e.name);
-  if (fs.existsSync(`${base}.jsonl`)) return readScored(`${base}.jsonl`);
-  const r = await scoreCheckpoint(dir, e, file, dataDir);
-  writeEvalResults(base, r.summary, r.items);
-  logger.info({ checkpoint: dir, eval: e.name, accuracy: +r.summary.accuracy.toFixed(4) }, 'study: evaluated');
-  return { summary: r.summary, scores: r.items.map((i) => i.score) };
+/** The plan's evaluations of the selected checkpoint, each cached in <checkpoint>/test/<eval name>.jsonl. */
+async function testEvals(dir: string, plan: StudyPlan, files: Record<string, string>, dataDir: string, logger: Logger): Promise<Record<string, Scored>> {
+  const base = (name: string) => path.join(dir, 'test', name);
+  const todo = plan.evals.filter((e) => !fs.existsSync(`${base(e.name)}.jsonl`));
+  const backend = await currentBackend();
+  await scoreAll(todo.map((e) => ({ backend, dir, spec: e, testFile: files[e.name] ?? null, dataDir, base: base(e.name) })));
+  const out: Record<string, Scored> = {};
+  for (const e of plan.evals) out[e.name] = readScored(`${base(e.name)}.jsonl`);
+  if (todo.length > 0) logger.info({ checkpoint: dir, ...Object.fromEntries(todo.map((e) => [e.name, +out[e.name].summary.accuracy.toFixed(4)])) }, 'study: evaluated');
+  return out;
 }
 
-async function scoreCheckpoint(dir: string, e: EvalSpec, testFile: string | null, dataDir: string): Promise<{ summary: EvalSummary; items: EvalItem[] }> {
-  const model = loadModel(dir);
-  try {
-    return await evaluate(model, {
-      task: e.task, subset: e.subset, seed: 0, parser: e.parser, dataDir, testFile, batch_size: 64,
-      sampler: { sampler: 'llada', gen_length: e.gen_length, block_length: e.block_length, steps: e.steps, temperature: 0 },
-    });
-  } finally {
-    model.dispose();
+/**
+ * Runs evaluation jobs, in order of the list: on the embedded backend (one core per thread) two at a time in worker
+ * threads when there are two cores; otherwise (tfjs-node uses every core already) one after another in this thread.
+ */
+async function scoreAll(jobs: ScoreJob[]): Promise<Scored[]> {
+  const threads = jobs.length > 0 && ['wasm', 'cpu'].includes(jobs[0].backend) ? Math.min(2, os.availableParallelism(), jobs.length) : 1;
+  if (threads <= 1) {
+    const out: Scored[] = [];
+    for (const j of jobs) out.push(await scoreCheckpoint(j));
+    return out;
   }
+  const out: Scored[] = new Array(jobs.length);
+  let next = 0;
+  const worker = async () => {
+    for (let i = next++; i < jobs.length; i = next++) out[i] = await runInThread<Scored>(new URL('./eval_worker.ts', import.meta.url), jobs[i]);
+  };
+  await Promise.all(Array.from({ length: threads }, worker));
+  return out;
 }
 
 function readScored(file: string): Scored {

@@ -25,7 +25,7 @@ const MAX_SEQ_LEN = 34; // a Sudoku prompt (17) + gen_length 17
 
 interface Case {
   name: string;
-  cli: 'train_grpo' | 'train' | 'eval' | 'sample' | 'score' | 'quickstart';
+  cli: 'train_grpo' | 'train' | 'eval' | 'sample' | 'score' | 'quickstart' | 'study';
   args: () => string[];
   /** Every pattern must match the one error line. */
   expect: RegExp[];
@@ -162,6 +162,17 @@ const CASES: Case[] = [
     name: 'quickstart-fresh-keeps-output', cli: 'quickstart',
     args: () => ['--out', at('quickstart'), '--fresh', '--set-grpo', 'sampler.block_length=5'],
     expect: [/--set sampler\.block_length \(configs\/sudoku-grpo\.yaml\) sampler\.block_length: \(5\) must divide sampler\.gen_length \(17\)/],
+  },
+  { name: 'eval-test-file-missing', cli: 'eval', args: () => ['--checkpoint', at('ckpt'), '--task', 'sudoku', '--test-file', at('no-such.csv')], expect: [/no-such\.csv/] },
+  { name: 'study-plan-missing', cli: 'study', args: () => ['--plan', at('no-plan.yaml')], expect: [/study plan not found: .*no-plan\.yaml/] },
+  {
+    name: 'study-plan-bad-key', cli: 'study', out: at('out', 'study-bad'),
+    args: () => {
+      const plan = { task: 'sudoku', out_dir: at('out', 'study-bad'), seeds: [0], select: { n: 8, seed: 1, size: 3 }, evals: [], sft: { name: 'sft', config: 'configs/sudoku-sft.yaml', save_every: 1 } };
+      fs.writeFileSync(at('study-bad.yaml'), YAML.stringify(plan));
+      return ['--plan', at('study-bad.yaml')];
+    },
+    expect: [/study-bad\.yaml: select: Unrecognized key: "size"/],
   },
 ];
 
