@@ -123,6 +123,9 @@ function writeTokenizerFiles(out: string, tokenizerJson: string, cfg: ModelConfi
     add_eos_token: false,
     clean_up_tokenization_spaces: false,
     model_max_length: cfg.max_seq_len,
+    // The project trains on raw prompt text (tokenizer/templates.ts), never a chat format: a conversation renders as
+    // its messages' contents, so chat-based pipelines (d1's maybe_apply_chat_template) feed the model what it saw.
+    chat_template: "{% for message in messages %}{{ message['content'] }}{% endfor %}",
   });
 }
 

@@ -166,6 +166,7 @@ function checkAgainstLlada(dir: string): void {
   const tokConfig = JSON.parse(fs.readFileSync(path.join(dir, 'tokenizer_config.json'), 'utf8'));
   expect(tokConfig.tokenizer_class).toBe('PreTrainedTokenizerFast');
   expect(tokConfig.mask_token).toBe('[MASK]');
+  expect(tokConfig.chat_template).toBe("{% for message in messages %}{{ message['content'] }}{% endfor %}"); // prompts as the project trains them
   expect(JSON.parse(fs.readFileSync(path.join(dir, 'tokenizer.json'), 'utf8')).model.type).toBe('BPE');
 }
 
