@@ -9,6 +9,7 @@ import 'uplot/dist/uPlot.min.css';
 import './report.css';
 import { SECTIONS, type DrawnChart, type ReportData, type ReportRun } from './report_data.ts';
 import { el, renderEvals, renderRollouts, renderTraces } from './client_tables.ts';
+import { smooth } from './smooth.ts';
 
 declare global {
   interface Window {
@@ -17,22 +18,6 @@ declare global {
 }
 
 const CHART_HEIGHT = 220;
-
-/**
- * Exponential moving average with TensorBoard's debiasing (the first points are not pulled toward 0):
- * s_t = w·s_{t−1} + (1 − w)·x_t, shown as s_t / (1 − w^t). Nulls stay null and do not advance the average.
- */
-export function smooth(values: (number | null)[], weight: number): (number | null)[] {
-  if (weight <= 0) return values;
-  let last = 0;
-  let count = 0;
-  return values.map((v) => {
-    if (v === null || !Number.isFinite(v)) return null;
-    last = last * weight + (1 - weight) * v;
-    count++;
-    return last / (1 - weight ** count);
-  });
-}
 
 /** The runs' [step, value] columns for one key, joined on a common step axis: [steps, run0, run1, ...]. */
 function joined(runs: ReportRun[], key: string): uPlot.AlignedData {
