@@ -133,9 +133,9 @@ export const TORCH_DTYPE = { f32: 'float32', bf16: 'bfloat16', f16: 'float16' } 
  * default of configuration_llada.py applies), and `auto_map` pointing at LLaDA's code on the Hub, so
  * `AutoModel.from_pretrained(dir, trust_remote_code=True)` builds LLaDAModelLM.
  */
-export function hfConfigFromModel(cfg: ModelConfig, dtype: keyof typeof TORCH_DTYPE): Record<string, unknown> {
+export function hfConfigFromModel(cfg: ModelConfig, dtype: keyof typeof TORCH_DTYPE, source = 'config.json'): Record<string, unknown> {
   // LLaDA's code attends bidirectionally: a causal (autoregressive) model would load there as a different network.
-  if ((cfg as { causal?: boolean }).causal) throw new ConfigError('config.json: causal (true) cannot be exported in LLaDA\'s layout, whose model is bidirectional');
+  if (cfg.causal) throw new ConfigError(`${source}: causal (true) cannot be exported in LLaDA's layout, whose model is bidirectional`);
   const code = (cls: string): string => `${LLADA_CODE_REPO}--${cls}`;
   return {
     architectures: ['LLaDAModelLM'],

@@ -140,7 +140,7 @@ export function exportHf(checkpoint: string, out: string, opts: ExportOptions): 
   const dir = resolveCheckpoint(checkpoint);
   const hfCfg = hfModelConfig(dir);
   const cfg = hfCfg ?? (readJsonObject(path.join(dir, 'config.json')) as unknown as ModelConfig);
-  const hfConfig = hfConfigFromModel(cfg, opts.dtype);
+  const hfConfig = hfConfigFromModel(cfg, opts.dtype, path.join(dir, 'config.json'));
   modelConfigFromHf(hfConfig, path.join(dir, 'config.json')); // what is written must import back: sizes checked here
   const source = weightSource(dir, cfg, hfCfg !== null);
   const shapes = llamaBlockTensorShapes(cfg);
