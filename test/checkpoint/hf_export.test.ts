@@ -16,7 +16,9 @@ import { loadModel } from '../../src/checkpoint/load_model.ts';
 import { exportHf, parseShardSize } from '../../src/checkpoint/hf_export.ts';
 import { parseConfig } from '../../src/config/load.ts';
 import { trainConfigSchema } from '../../src/config/schema.ts';
+import { trainGrpo } from '../../src/rl/grpo_trainer.ts';
 import { train } from '../../src/train/trainer.ts';
+import { config as grpoConfig, countTarget, quiet, saveInitCheckpoint } from '../rl/grpo_helpers.ts';
 
 const run = promisify(execFile);
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'hf-export-'));
@@ -211,6 +213,16 @@ describe('exportHf on a model trained here', () => {
   it('SFT starts from an exported (bf16, sharded) directory: model.init_from', async () => {
     const result = await train(sftConfig(path.join(tmp, 'sft-from-bf16'), 1, path.join(tmp, 'bf16')), { logger: pino({ level: 'silent' }) });
     expect(result.modelConfig).toMatchObject({ d_model: 16, n_layers: 2, mlp_hidden: 24, max_seq_len: 40, mask_token_id: 2 });
+    expect(result.step).toBe(1);
+    tf.dispose(Object.values(result.params));
+  });
+
+  it('diffu-GRPO starts from an exported (bf16, sharded) directory: init_from, also as the reference model', async () => {
+    await saveInitCheckpoint();
+    const base = grpoConfig(path.join(tmp, 'grpo'), { max_steps: 1 });
+    const init = path.join(tmp, 'grpo-init-bf16');
+    exportHf(base.init_from, init, { dtype: 'bf16', shardBytes: 1500 });
+    const result = await trainGrpo({ ...base, init_from: init }, { logger: quiet, rewardSource: countTarget });
     expect(result.step).toBe(1);
     tf.dispose(Object.values(result.params));
   });
