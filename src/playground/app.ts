@@ -26,7 +26,8 @@ async function main(): Promise<void> {
   const wanted = new URLSearchParams(location.search).get('backend') as BrowserBackend | null;
   state.backend = await selectBackend(wanted, new URL('wasm/', location.href).href);
   const software = softwareWebgl();
-  $('backend').textContent = state.backend + (state.backend !== 'webgl' && software && !wanted ? ` (webgl left out: software renderer ${software})` : '');
+  const softwareName = software?.match(/swiftshader|llvmpipe/i)?.[0] ?? 'software';
+  $('backend').textContent = state.backend + (state.backend !== 'webgl' && software && !wanted ? ` (webgl left out: it is ${softwareName}, a CPU renderer)` : '');
   const model: BrowserModel = await loadBrowserModel('checkpoint/', state.backend);
 
   const promptText = $<HTMLInputElement>('prompt-text');

@@ -1,7 +1,7 @@
 /**
  * The report page's script (bundled with uPlot by build.ts and inlined into the HTML; runs in the browser, offline).
- * Reads the JSON in <script id="report-data">, then draws: one chart per metric key (every run that logged it
- * overlaid, raw values faint and the smoothed curve solid), the evaluation tables, rollout samples and traces.
+ * Reads the JSON in <script id="report-data">, then draws: the evaluation tables, one chart per metric key (every
+ * run that logged it overlaid, raw values faint and the smoothed curve solid), rollout samples and traces.
  * Sets `window.__report` to what it drew, for the browser test.
  */
 import uPlot from 'uplot';
@@ -103,6 +103,7 @@ function main(): void {
   const charts: Chart[] = [];
   const root = document.getElementById('report')!;
   root.append(header(data, (w) => charts.forEach((c) => c.plot.setData(seriesData(c.raw, w)))));
+  renderEvals(root, data); // the headline numbers first, then the curves
 
   const keys = [...new Set(data.runs.flatMap((r) => Object.keys(r.metrics)))].filter((k) => k !== 'step').sort();
   const placed = new Set<string>();
@@ -115,7 +116,6 @@ function main(): void {
     for (const key of mine) charts.push(makeChart(grid, key, data.runs.filter((r) => key in r.metrics), 0));
   }
   window.__report.charts = charts.map((c) => c.info);
-  renderEvals(root, data);
   renderRollouts(root, data);
   renderTraces(root, data);
 }
