@@ -13,11 +13,11 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { ConfigError } from '../errors.ts';
+import { ConfigError, DataError } from '../errors.ts';
 import type { ModelConfig } from '../model/config.ts';
 import { f32ToBf16, f32ToF16, toFloat32 } from './half.ts';
 import { hfConfigFromModel, LLADA_CODE_REPO, modelConfigFromHf, TORCH_DTYPE } from './hf_config.ts';
-import { HF_INDEX_FILE, HF_SINGLE_FILE, hfModelConfig, llamaBlockTensorShapes, planHfWeights } from './hf_layout.ts';
+import { HF_INDEX_FILE, HF_SINGLE_FILE, hfModelConfig, llamaBlockTensorShapes, planHfWeights, readSpan } from './hf_layout.ts';
 import { readJsonObject, resolveCheckpoint } from './resolve.ts';
 import { readSafetensors, writeSafetensors, type StoredTensor } from './safetensors.ts';
 import { writeModelCard } from './hf_card.ts';
@@ -52,16 +52,7 @@ export function parseShardSize(text: string): number {
 /** The float32 weights of a checkpoint in PyTorch layout, by name: one function per tensor, read when called. */
 function weightSource(dir: string, cfg: ModelConfig, hf: boolean): Map<string, () => Float32Array> {
   if (hf) {
-    return new Map(planHfWeights(dir, cfg).map((s) => [s.name, () => {
-      const bytes = new Uint8Array(s.bytes);
-      const fd = fs.openSync(s.file, 'r');
-      try {
-        fs.readSync(fd, bytes, 0, s.bytes, s.offset);
-      } finally {
-        fs.closeSync(fd);
-      }
-      return toFloat32(bytes, s.dtype, s.bytes / (s.dtype === 'F32' ? 4 : 2));
-    }]));
+    return new Map(planHfWeights(dir, cfg).map((s) => [s.name, () => toFloat32(readSpan(s), s.dtype, s.shape.reduce((a, b) => a * b, 1))]));
   }
   const file = path.join(dir, HF_SINGLE_FILE);
   const { tensors } = readSafetensors(file);
@@ -69,11 +60,11 @@ function weightSource(dir: string, cfg: ModelConfig, hf: boolean): Map<string, (
   for (const [name, t] of Object.entries(tensors)) {
     const want = expected.get(name);
     if (!want || t.dtype !== 'F32' || t.shape.join() !== want.join()) {
-      throw new ConfigError(`${file}: tensor ${name} (${t.dtype} [${t.shape}]) is not a weight of the model config.json describes${want ? ` (F32 [${want}])` : ''}`);
+      throw new DataError(`${file}: tensor ${name} (${t.dtype} [${t.shape}]) is not a weight of the model config.json describes${want ? ` (F32 [${want}])` : ''}`);
     }
   }
   const missing = [...expected.keys()].find((n) => !(n in tensors));
-  if (missing) throw new ConfigError(`${file}: tensor ${missing} is missing`);
+  if (missing) throw new DataError(`${file}: tensor ${missing} is missing`);
   return new Map([...expected.keys()].map((n) => [n, () => tensors[n].data as Float32Array]));
 }
 

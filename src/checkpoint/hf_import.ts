@@ -4,12 +4,11 @@
  * in one pass, handed to tfjs, and dropped before the next is read. Peak host memory is the float32 model plus one
  * tensor's raw bytes and its float32 copy (never a whole shard).
  */
-import fs from 'node:fs';
 import * as tf from '@tensorflow/tfjs';
 import { DataError } from '../errors.ts';
 import { storedTransposed, type ModelConfig } from '../model/config.ts';
 import { toFloat32 } from './half.ts';
-import { checkHfTokenizer, hfModelConfig, planHfWeights, type TensorSpan } from './hf_layout.ts';
+import { checkHfTokenizer, hfModelConfig, planHfWeights, readSpan, type TensorSpan } from './hf_layout.ts';
 
 /** What loadCheckpoint returns for the project's own layout, minus the optimizer and trainer state. */
 export interface HfCheckpoint {
@@ -22,19 +21,6 @@ export interface HfCheckpoint {
 
 /** Called after each tensor is read: the bytes read from disk and the float32 bytes made from them. */
 export type ReadObserver = (span: TensorSpan, floatBytes: number) => void;
-
-/** Reads one tensor's bytes from its shard. */
-function readSpan(span: TensorSpan): Uint8Array {
-  const fd = fs.openSync(span.file, 'r');
-  try {
-    const bytes = new Uint8Array(span.bytes);
-    const n = fs.readSync(fd, bytes, 0, span.bytes, span.offset);
-    if (n !== span.bytes) throw new DataError(`${span.file}: tensor ${span.name}: read ${n} of ${span.bytes} bytes (the file changed while loading?)`);
-    return bytes;
-  } finally {
-    fs.closeSync(fd);
-  }
-}
 
 /**
  * One tensor as float32 in memory layout: a stored [out, in] linear weight becomes [in, out] (the transpose is done

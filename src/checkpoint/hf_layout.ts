@@ -33,6 +33,19 @@ export interface TensorSpan {
   bytes: number;
 }
 
+/** Reads one tensor's bytes from its shard. */
+export function readSpan(span: TensorSpan): Uint8Array {
+  const fd = fs.openSync(span.file, 'r');
+  try {
+    const bytes = new Uint8Array(span.bytes);
+    const n = fs.readSync(fd, bytes, 0, span.bytes, span.offset);
+    if (n !== span.bytes) throw new DataError(`${span.file}: tensor ${span.name}: read ${n} of ${span.bytes} bytes (the file changed while loading?)`);
+    return bytes;
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
 /** The checkpoint's ModelConfig when `dir/config.json` is in LLaDA's keys, null for the project's own layout. */
 export function hfModelConfig(dir: string): ModelConfig | null {
   const file = path.join(dir, 'config.json');
