@@ -56,12 +56,16 @@ export async function runStudy(o: StudyOptions): Promise<CellResult[]> {
   const all = cells(plan);
   const wanted = all.filter((c) => !o.only?.length || o.only.some((s) => c.id.includes(s)) || (c.kind === 'sft' && all.some((m) => m.seed === c.seed && m.kind === 'method' && o.only!.some((s) => m.id.includes(s)))));
   // Every config loads (and so is checked) before any run starts.
-  const maxSteps = new Map(wanted.map((c) => [c.id, configSteps(c)]));
+  const maxSteps = new Map(all.map((c) => [c.id, configSteps(c)]));
   const sets = heldOutSets(plan, o.dataDir);
   const results: CellResult[] = [];
   const sftOf = new Map<number, CellResult>();
-  for (const cell of wanted) {
-    const start = cell.kind === 'method' ? sftOf.get(cell.seed)!.selected.dir : null;
+  for (const cell of all) {
+    const sft = sftOf.get(cell.seed);
+    if (cell.kind === 'method' && !sft) continue; // its SFT start is neither wanted nor done
+    const start = cell.kind === 'method' ? sft!.selected.dir : null;
+    // Cells left out by --only still appear in the results when they are finished and scored (nothing is computed).
+    if (!wanted.includes(cell) && !done(cell, start, maxSteps.get(cell.id)!, plan)) continue;
     const seconds = await train(cell, start, maxSteps.get(cell.id)!, logger);
     const { selected, curve } = await select(cell, plan, sets.select, o.dataDir, logger);
     const evals = await testEvals(selected.dir, plan, sets.evals, o.dataDir, logger);
@@ -70,6 +74,16 @@ export async function runStudy(o: StudyOptions): Promise<CellResult[]> {
     results.push(r);
   }
   return results;
+}
+
+/** A cell whose training finished with these arguments and whose every evaluation is cached. */
+function done(cell: Cell, initFrom: string | null, maxSteps: number, plan: StudyPlan): boolean {
+  const recordFile = path.join(cell.dir, 'study.json');
+  if (!fs.existsSync(recordFile) || finishedStep(cell.dir) < maxSteps) return false;
+  if (JSON.stringify((JSON.parse(fs.readFileSync(recordFile, 'utf8')) as CellRecord).args) !== JSON.stringify(trainerArgs(cell, initFrom))) return false;
+  const ckpts = checkpoints(cell.dir);
+  if (!ckpts.every((c) => fs.existsSync(path.join(c.dir, 'select.json')))) return false;
+  return ckpts.some((c) => plan.evals.every((e) => fs.existsSync(path.join(c.dir, 'test', `${e.name}.jsonl`))));
 }
 
 function configSteps(cell: Cell): number {

@@ -105,6 +105,11 @@ describe('yarn study (micro grid)', () => {
     expect(again.map((r) => r.evals.test.summary.accuracy)).toEqual(results.map((r) => r.evals.test.summary.accuracy));
     expect(JSON.parse(fs.readFileSync(path.join(rl.cell.dir, 'study.json'), 'utf8')).seconds).toBe(record.seconds);
 
+    // --only runs fewer cells, but the results still list every finished and scored one (computing nothing).
+    const listed = await runStudy({ plan, dataDir: DATA_DIR, logger, only: ['no-such-cell'] });
+    expect(listed.map((r) => r.cell.id)).toEqual(['seed0/sft', 'seed0/rl']);
+    expect(listed[1].evals.test.scores).toEqual(rl.evals.test.scores);
+
     // Interrupted after step 1: the rerun resumes and ends with the same weights.
     fs.rmSync(path.join(rl.cell.dir, 'step-000002'), { recursive: true });
     fs.writeFileSync(path.join(rl.cell.dir, 'latest'), 'step-000001');
