@@ -18,6 +18,7 @@ import { parseConfig } from '../../src/config/load.ts';
 import { trainConfigSchema } from '../../src/config/schema.ts';
 import { trainGrpo } from '../../src/rl/grpo_trainer.ts';
 import { train } from '../../src/train/trainer.ts';
+import { REPO_ROOT } from '../paths.ts';
 import { config as grpoConfig, countTarget, quiet, saveInitCheckpoint } from '../rl/grpo_helpers.ts';
 
 const run = promisify(execFile);
@@ -260,8 +261,8 @@ describe("LLaDA's forward pass, re-implemented in numpy from modeling_llada.py (
   it.skipIf(noNumpy !== null)(noNumpy ?? 'reads the exported directories (f32 one file, bf16 shards) and computes the logits of our model', async () => {
     const ids = [[7, 6, 3, 7, 13, 2, 2, 2], [0, 0, 5, 4, 13, 2, 1, 2]]; // row 2 left-padded
     const mask = [[1, 1, 1, 1, 1, 1, 1, 1], [0, 0, 1, 1, 1, 1, 1, 1]];
-    const dirs = ['f32', 'bf16'].map((d) => path.join(tmp, d));
-    const outputs = await Promise.all(dirs.map((dir) => run('python3', [path.join(import.meta.dirname, 'llada_forward.py'), dir, JSON.stringify(ids), JSON.stringify(mask)])));
+    const dirs = (['f32', 'bf16'] as const).map((dtype) => exportHf(runDir, path.join(tmp, `numpy-${dtype}`), { dtype, shardBytes: dtype === 'f32' ? 2e9 : 2000 }).out);
+    const outputs = await Promise.all(dirs.map((dir) => run('python3', [path.join(REPO_ROOT, 'test', 'checkpoint', 'llada_forward.py'), dir, JSON.stringify(ids), JSON.stringify(mask)])));
     for (const [k, dir] of dirs.entries()) {
       const theirs = (JSON.parse(outputs[k].stdout) as number[][][]).flat(2);
       const model = loadModel(dir);
@@ -291,9 +292,10 @@ describe('the CLIs on an exported directory', () => {
 
   it('yarn export writes the layout, and yarn sample samples from an exported directory directly', async () => {
     const out = path.join(tmp, 'cli');
+    const exported = exportHf(runDir, path.join(tmp, 'cli-bf16'), { dtype: 'bf16', shardBytes: 2000 }).out;
     const [e, s] = await Promise.all([
       cli('src/cli/export.ts', ['--checkpoint', runDir, '--out', out, '--dtype', 'f16', '--shard-size', '3KB']),
-      cli('src/cli/sample.ts', ['--checkpoint', path.join(tmp, 'bf16'), '--prompt', '3102200002100320=', '--gen-length', '17', '--backend', 'cpu', '--json']),
+      cli('src/cli/sample.ts', ['--checkpoint', exported, '--prompt', '3102200002100320=', '--gen-length', '17', '--backend', 'cpu', '--json']),
     ]);
     expect(e.stderr).toBe('');
     expect(e.stdout).toMatch(new RegExp(`^exported .*step-000003 -> ${out} \\(f16, \\d+ bytes of weights in \\d+ file\\(s\\): model-00001-of-`));
