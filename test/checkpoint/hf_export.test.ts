@@ -212,7 +212,8 @@ describe('exportHf on a model trained here', () => {
   });
 
   it('SFT starts from an exported (bf16, sharded) directory: model.init_from', async () => {
-    const result = await train(sftConfig(path.join(tmp, 'sft-from-bf16'), 1, path.join(tmp, 'bf16')), { logger: pino({ level: 'silent' }) });
+    const init = exportHf(runDir, path.join(tmp, 'sft-init-bf16'), { dtype: 'bf16', shardBytes: 2000 }).out;
+    const result = await train(sftConfig(path.join(tmp, 'sft-from-bf16'), 1, init), { logger: pino({ level: 'silent' }) });
     expect(result.modelConfig).toMatchObject({ d_model: 16, n_layers: 2, mlp_hidden: 24, max_seq_len: 40, mask_token_id: 2 });
     expect(result.step).toBe(1);
     tf.dispose(Object.values(result.params));
