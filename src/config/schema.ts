@@ -272,8 +272,9 @@ export const grpoSchema = z.strictObject({
   /**
    * outcome: one advantage per completion, r − group mean (d1). process: rewards that credit characters (e.g. sudoku's
    * cells) give each token the reward-to-go from its sampler step on, minus the group mean (DeepSeekMath §4.1.3).
+   * token: each token its own credit minus the group's mean credit at the same position (rl/advantages.ts).
    */
-  credit: z.enum(['outcome', 'process']).default('outcome'),
+  credit: z.enum(['outcome', 'process', 'token']).default('outcome'),
   /** Sync the reference model every N steps as ref = α·policy + (1−α)·ref (TR-DPO); 0 = never. */
   ref_model_sync_steps: nonNegInt.default(0),
   ref_model_mixup_alpha: z.number().min(0).max(1).default(0.6),

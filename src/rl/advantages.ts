@@ -87,3 +87,28 @@ export function processAdvantages(rewards: number[], credit: number[][], step: n
   const divisors = scaleDivisors(rewards, G, scale); // the same scaling as the outcome advantages
   return step.map((row, i) => row.map((s) => (R[i][s] - meanR[Math.floor(i / G)][s]) / divisors[i]));
 }
+
+/**
+ * Per-position credit (`grpo.credit: token`): for rewards that credit characters, each token's advantage is its own
+ * credit minus the group's mean credit at the same completion position, plus the uncredited rest of the reward as an
+ * outcome advantage:
+ *   A_{i,l} = (c_il − mean_{j in group} c_jl) + (u_i − mean_{j in group} u_j),   u_i = r_i − Σ_l c_il
+ * (scaled like computeAdvantages). The group's completions answer the same prompt, so a position is a baseline only
+ * where answers line up token by token: Sudoku's 16 cells (the built-in reward credits 1/empty at each right cell),
+ * not free text. With no credit it is exactly the outcome advantage r_i − mean.
+ *
+ * rewards [N]; credit [N][Lg]. Returns [N][Lg].
+ */
+export function positionAdvantages(rewards: number[], credit: number[][], G: number, scale: ScaleRewards): number[][] {
+  const N = rewards.length;
+  checkGroups(N, G);
+  if (credit.length !== N) throw new Error(`positionAdvantages: ${N} rewards but ${credit.length} credit rows`);
+  const rest = rewards.map((r, i) => r - credit[i].reduce((a, c) => a + c, 0)); // u_i
+  const divisors = scaleDivisors(rewards, G, scale);
+  return credit.map((row, i) => {
+    const g0 = i - (i % G);
+    const group = credit.slice(g0, g0 + G);
+    const meanRest = rest.slice(g0, g0 + G).reduce((a, u) => a + u, 0) / G;
+    return row.map((c, l) => (c - group.reduce((a, r) => a + r[l], 0) / G + rest[i] - meanRest) / divisors[i]);
+  });
+}

@@ -9,7 +9,7 @@ import { forward, type Params } from '../model/model.ts';
 import type { ModelConfig } from '../model/config.ts';
 import { generate, type GenerateOptions, type LogitsFn } from '../sampling/index.ts';
 import type { Credit, RewardSource } from '../rewards/types.ts';
-import { computeAdvantages, processAdvantages } from './advantages.ts';
+import { computeAdvantages, positionAdvantages, processAdvantages } from './advantages.ts';
 import { completionMask } from './objectives/d1_loss.ts';
 
 /** Everything a rollout and its loss read: the config's grpo section as parsed, the sampler, the micro-batch count. */
@@ -127,17 +127,18 @@ export async function rewardCompletions(
   const completionLengths = completionMask(sequences, eosId).map((m) => m.reduce((s, x) => s + x, 0));
   const completions = sequences.map((seq, i) => tok.decode(seq.slice(0, completionLengths[i]), { skipSpecial: true }));
   const scored = await rewards.score(prompts, completions, rows);
-  const credit = o.grpo.credit === 'process'
+  const credit = o.grpo.credit !== 'outcome'
     ? sequences.map((seq, i) => tokenCredit(seq.slice(0, completionLengths[i]), o.sampler.gen_length, scored.credit?.[i] ?? [], tok))
     : null;
   return { prompts, completions, completionIds: sequences, rewards: scored.total, perFn: scored.perFn, completionLengths, tokenCredit: credit };
 }
 
-/** Group advantages of rewards [N] (groups of G in order) and, with per-token credit [N][Lg], process advantages. */
+/** Group advantages of rewards [N] (groups of G in order) and, with per-token credit [N][Lg], process or token advantages. */
 export function groupAdvantages(rewards: number[], credit: number[][] | null, steps: number[][] | null, o: RolloutOptions): Pick<Scored, 'advantages' | 'fracZeroStd' | 'meanGroupStd' | 'tokenAdvantages'> {
   const { num_generations: G, scale_rewards } = o.grpo;
   const adv = computeAdvantages(rewards, G, scale_rewards);
-  const tokenAdvantages = credit ? processAdvantages(rewards, credit, steps!, G, scale_rewards) : null; // [N][Lg]
+  const tokenAdvantages = !credit ? null // [N][Lg]
+    : o.grpo.credit === 'token' ? positionAdvantages(rewards, credit, G, scale_rewards) : processAdvantages(rewards, credit, steps!, G, scale_rewards);
   return { advantages: adv.advantages, fracZeroStd: adv.fracZeroStd, meanGroupStd: adv.meanGroupStd, tokenAdvantages };
 }
 

@@ -131,7 +131,7 @@ export async function sampleAndScore(
 
   // ---- advantages over the final batch; drop ----
   const members = groups.flatMap((gr) => gr.members); // [P·G]
-  const credit = g.credit === 'process' ? members.map((m) => m.credit!) : null;
+  const credit = g.credit !== 'outcome' ? members.map((m) => m.credit!) : null;
   const all = toSamples(groups, cfg.pad_token_id, Lg);
   const adv = groupAdvantages(members.map((m) => m.reward), credit, all.steps, o);
   const perFn: Record<string, (number | null)[]> = {};

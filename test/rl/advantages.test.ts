@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { computeAdvantages, processAdvantages } from '../../src/rl/advantages.ts';
+import { computeAdvantages, positionAdvantages, processAdvantages } from '../../src/rl/advantages.ts';
 import { Rng } from '../../src/rng.ts';
 
 describe('computeAdvantages', () => {
@@ -74,5 +74,32 @@ describe('processAdvantages (credit: process)', () => {
     const A = processAdvantages(rewards, credit, steps, G, 'none');
     const outcome = computeAdvantages(rewards, G, 'none').advantages;
     A.forEach((row, i) => expect(row[0]).toBeCloseTo(outcome[i], 12));
+  });
+});
+
+describe('positionAdvantages (credit: token)', () => {
+  it('gives each token its credit minus the group mean at its position, plus the uncredited rest (hand-computed)', () => {
+    // Group of 2, 3 positions. r0 = 1.0 with credit [0.5, 0.25, 0] (rest 0.25); r1 = 0.5 with credit [0, 0.5, 0] (rest 0).
+    // Position means: [0.25, 0.375, 0]; rest mean 0.125.
+    const A = positionAdvantages([1.0, 0.5], [[0.5, 0.25, 0], [0, 0.5, 0]], 2, 'none');
+    const want = [
+      [0.5 - 0.25 + 0.125, 0.25 - 0.375 + 0.125, 0 + 0.125],
+      [0 - 0.25 - 0.125, 0.5 - 0.375 - 0.125, 0 - 0.125],
+    ];
+    A.forEach((row, i) => row.forEach((a, l) => expect(a).toBeCloseTo(want[i][l], 12)));
+  });
+
+  it('is the outcome advantage at every token when nothing is credited, and sums to zero over each group and position', () => {
+    const rewards = [0.2, 0.9, 0.4, 1, 0, 0.3];
+    const none = rewards.map(() => [0, 0, 0, 0]);
+    const outcome = computeAdvantages(rewards, 3, 'group').advantages;
+    positionAdvantages(rewards, none, 3, 'group').forEach((row, i) => row.forEach((a) => expect(a).toBeCloseTo(outcome[i], 12)));
+    const credit = [[0.1, 0, 0.1, 0], [0.3, 0.3, 0.3, 0], [0, 0.2, 0.2, 0], [0.5, 0.5, 0, 0], [0, 0, 0, 0], [0.1, 0.1, 0.1, 0]];
+    const A = positionAdvantages(rewards, credit, 3, 'none');
+    for (const g0 of [0, 3]) for (let l = 0; l < 4; l++) expect(A[g0][l] + A[g0 + 1][l] + A[g0 + 2][l]).toBeCloseTo(0, 12);
+  });
+
+  it('refuses credit rows that do not match the rewards', () => {
+    expect(() => positionAdvantages([1, 0], [[1]], 2, 'none')).toThrow(/2 rewards but 1 credit rows/);
   });
 });

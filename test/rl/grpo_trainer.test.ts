@@ -6,7 +6,7 @@ import { Rng } from '../../src/rng.ts';
 import { initParams, disposeParams } from '../../src/model/model.ts';
 import { trainGrpo } from '../../src/rl/grpo_trainer.ts';
 import { policyLoss } from '../../src/rl/objectives/d1_loss.ts';
-import { processAdvantages } from '../../src/rl/advantages.ts';
+import { positionAdvantages, processAdvantages } from '../../src/rl/advantages.ts';
 import type { RewardSource } from '../../src/rewards/types.ts';
 import { collectRollout, disposeRollout } from '../../src/rl/rollout.ts';
 import { tokenCredit, type RolloutOptions } from '../../src/rl/completions.ts';
@@ -201,6 +201,19 @@ describe('rollout', () => {
     const expected = processAdvantages(r.rewards, credit, steps, 2, 'none');
     const got = mb.advantages.arraySync() as number[][];
     got.forEach((row, i) => row.forEach((a, l) => expect(a).toBeCloseTo(expected[i][l], 6)));
+    disposeRollout(r);
+    disposeParams(params);
+  });
+
+  it('credit: token gives each token its credit minus the group mean at its position', async () => {
+    const { params, r } = await tinyRollout(4, countTargetCredited, { mu: 1, p_mask_prompt: 0, credit: 'token', sampler: { sampler: 'llada', gen_length: 8, block_length: 8, steps: 4, temperature: 1 } });
+    const mb = r.micro[0];
+    expect(mb.advantages.shape).toEqual([6, 8]);
+    const credit = r.completions.map((c) => Array.from({ length: 8 }, (_, k) => (c[k] === TARGET ? 1 / 8 : 0)));
+    const expected = positionAdvantages(r.rewards, credit, 2, 'none');
+    const got = mb.advantages.arraySync() as number[][];
+    got.forEach((row, i) => row.forEach((a, l) => expect(a).toBeCloseTo(expected[i][l], 6)));
+    expect(got.some((row) => new Set(row.map((a) => a.toFixed(6))).size > 1)).toBe(true); // per token, not per completion
     disposeRollout(r);
     disposeParams(params);
   });
