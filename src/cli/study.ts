@@ -7,6 +7,7 @@ import { hideBin } from 'yargs/helpers';
 import type { BackendName } from '../backend/backend.ts';
 import { resolveDataDir } from '../data/index.ts';
 import { createLogger } from '../engine/run_log.ts';
+import { ConfigError } from '../errors.ts';
 import { loadPlan } from '../study/plan.ts';
 import { failOneLine, runMain } from './common.ts';
 
@@ -28,7 +29,10 @@ runMain(async () => {
     import('../backend/backend.ts'), import('../study/run.ts'), import('../study/table.ts'),
   ]);
   await setupBackend(argv.backend as BackendName, (msg, fields) => logger.info(fields, msg));
-  const results = await runStudy({ plan, dataDir: resolveDataDir(argv['data-dir']), logger, only: argv.only });
+  const { results, failed } = await runStudy({ plan, dataDir: resolveDataDir(argv['data-dir']), logger, only: argv.only });
   const md = writeResults(plan, results);
   process.stdout.write(md + '\n');
+  if (failed.length > 0) {
+    throw new ConfigError(`${failed.length} run(s) failed: ${failed.map((f) => `${f.id} (see ${f.log})`).join(', ')}; the table holds the others; re-running resumes them`);
+  }
 });

@@ -50,8 +50,16 @@ export interface StudyOptions {
   only?: string[];
 }
 
-/** Runs (or reuses) every cell; returns the results in the plan's order. */
-export async function runStudy(o: StudyOptions): Promise<CellResult[]> {
+/** A cell whose trainer exited with an error: the study goes on with the cells that do not need it. */
+export interface FailedCell {
+  id: string;
+  log: string;
+}
+
+class TrainerFailed extends Error {}
+
+/** Runs (or reuses) every cell; returns the results in the plan's order, and the cells whose trainer failed. */
+export async function runStudy(o: StudyOptions): Promise<{ results: CellResult[]; failed: FailedCell[] }> {
   const { plan, logger } = o;
   const all = cells(plan);
   const wanted = all.filter((c) => !o.only?.length || o.only.some((s) => c.id.includes(s)) || (c.kind === 'sft' && all.some((m) => m.seed === c.seed && m.kind === 'method' && o.only!.some((s) => m.id.includes(s)))));
@@ -59,6 +67,7 @@ export async function runStudy(o: StudyOptions): Promise<CellResult[]> {
   const maxSteps = new Map(all.map((c) => [c.id, configSteps(c)]));
   const sets = heldOutSets(plan, o.dataDir);
   const results: CellResult[] = [];
+  const failed: FailedCell[] = [];
   const sftOf = new Map<number, CellResult>();
   for (const cell of all) {
     const sft = sftOf.get(cell.seed);
@@ -66,14 +75,22 @@ export async function runStudy(o: StudyOptions): Promise<CellResult[]> {
     const start = cell.kind === 'method' ? sft!.selected.dir : null;
     // Cells left out by --only still appear in the results when they are finished and scored (nothing is computed).
     if (!wanted.includes(cell) && !done(cell, start, maxSteps.get(cell.id)!, plan)) continue;
-    const seconds = await train(cell, start, maxSteps.get(cell.id)!, logger);
+    let seconds: number;
+    try {
+      seconds = await train(cell, start, maxSteps.get(cell.id)!, logger);
+    } catch (e) {
+      if (!(e instanceof TrainerFailed)) throw e;
+      logger.error({ cell: cell.id, log: e.message }, 'study: the trainer failed; going on with the cells that do not need it');
+      failed.push({ id: cell.id, log: e.message });
+      continue;
+    }
     const { selected, curve } = await select(cell, plan, sets.select, o.dataDir, logger);
     const evals = await testEvals(selected.dir, plan, sets.evals, o.dataDir, logger);
     const r: CellResult = { cell, maxSteps: maxSteps.get(cell.id)!, selected, curve, trainSeconds: seconds, evals };
     if (cell.kind === 'sft') sftOf.set(cell.seed, r);
     results.push(r);
   }
-  return results;
+  return { results, failed };
 }
 
 /** A cell whose training finished with these arguments and whose every evaluation is cached. */
@@ -144,7 +161,7 @@ async function train(cell: Cell, initFrom: string | null, maxSteps: number, logg
   fs.closeSync(log);
   record.seconds += (performance.now() - t0) / 1000;
   fs.writeFileSync(recordFile, JSON.stringify(record, null, 2));
-  if (code !== 0) throw new ConfigError(`${cell.id}: the trainer exited with code ${code}; see ${path.join(cell.dir, 'train.log')}`);
+  if (code !== 0) throw new TrainerFailed(path.join(cell.dir, 'train.log'));
   return record.seconds;
 }
 

@@ -66,7 +66,8 @@ describe('yarn study (micro grid)', () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'study-'));
     const plan = microPlan(path.join(dir, 'out'));
     const logger = pino({ level: 'silent' });
-    const results = await runStudy({ plan, dataDir: DATA_DIR, logger });
+    const { results, failed } = await runStudy({ plan, dataDir: DATA_DIR, logger });
+    expect(failed).toEqual([]);
     expect(results.map((r) => r.cell.id)).toEqual(['seed0/sft', 'seed0/rl']);
     const [sft, rl] = results;
     expect(sft.curve.map((p) => p.step)).toEqual([3, 6]);
@@ -101,12 +102,12 @@ describe('yarn study (micro grid)', () => {
     // A rerun reuses every run and evaluation.
     const final = path.join(rl.cell.dir, 'step-000002', 'model.safetensors');
     const weights = fs.readFileSync(final);
-    const again = await runStudy({ plan, dataDir: DATA_DIR, logger });
+    const { results: again } = await runStudy({ plan, dataDir: DATA_DIR, logger });
     expect(again.map((r) => r.evals.test.summary.accuracy)).toEqual(results.map((r) => r.evals.test.summary.accuracy));
     expect(JSON.parse(fs.readFileSync(path.join(rl.cell.dir, 'study.json'), 'utf8')).seconds).toBe(record.seconds);
 
     // --only runs fewer cells, but the results still list every finished and scored one (computing nothing).
-    const listed = await runStudy({ plan, dataDir: DATA_DIR, logger, only: ['no-such-cell'] });
+    const { results: listed } = await runStudy({ plan, dataDir: DATA_DIR, logger, only: ['no-such-cell'] });
     expect(listed.map((r) => r.cell.id)).toEqual(['seed0/sft', 'seed0/rl']);
     expect(listed[1].evals.test.scores).toEqual(rl.evals.test.scores);
 
@@ -115,6 +116,13 @@ describe('yarn study (micro grid)', () => {
     fs.writeFileSync(path.join(rl.cell.dir, 'latest'), 'step-000001');
     await runStudy({ plan, dataDir: DATA_DIR, logger, only: ['rl'] });
     expect(fs.readFileSync(final).equals(weights)).toBe(true);
+
+    // A trainer that fails (here: a reward module that does not exist) is reported, and the other cells still run.
+    const broken = { ...plan, methods: [...plan.methods, { ...plan.methods[0], name: 'broken', set: [...plan.methods[0].set, 'rewards=[{module: ./no-such-reward.ts}]'] }] };
+    const b = await runStudy({ plan: broken, dataDir: DATA_DIR, logger });
+    expect(b.results.map((r) => r.cell.id)).toEqual(['seed0/sft', 'seed0/rl']);
+    expect(b.failed).toEqual([{ id: 'seed0/broken', log: path.join(plan.out_dir, 'seed0', 'broken', 'train.log') }]);
+    expect(fs.readFileSync(b.failed[0].log, 'utf8')).toMatch(/no-such-reward\.ts/);
 
     // Changing a finished run's settings is refused rather than mixing two runs in one folder.
     const changed = { ...plan, methods: [{ ...plan.methods[0], set: [...plan.methods[0].set, 'optimizer.lr=1e-3'] }] };
