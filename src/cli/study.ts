@@ -29,7 +29,7 @@ runMain(async () => {
     import('../backend/backend.ts'), import('../study/run.ts'), import('../study/table.ts'),
   ]);
   await setupBackend(argv.backend as BackendName, (msg, fields) => logger.info(fields, msg));
-  const { results, failed } = await runStudy({ plan, dataDir: resolveDataDir(argv['data-dir']), logger, only: argv.only });
+  const { results, failed } = await runStudy({ plan, dataDir: resolveDataDir(argv['data-dir']), logger, only: argv.only, onResult: (r) => writeResults(plan, r) });
   const md = writeResults(plan, results);
   process.stdout.write(md + '\n');
   if (failed.length > 0) {

@@ -48,6 +48,8 @@ export interface StudyOptions {
   logger: Logger;
   /** Only cells whose id contains one of these strings (plus the SFT starts they need). */
   only?: string[];
+  /** Called with the results so far after every cell (the CLI rewrites results.md, so a long grid shows progress). */
+  onResult?: (results: CellResult[]) => void;
 }
 
 /** A cell whose trainer exited with an error: the study goes on with the cells that do not need it. */
@@ -89,6 +91,7 @@ export async function runStudy(o: StudyOptions): Promise<{ results: CellResult[]
     const r: CellResult = { cell, maxSteps: maxSteps.get(cell.id)!, selected, curve, trainSeconds: seconds, evals };
     if (cell.kind === 'sft') sftOf.set(cell.seed, r);
     results.push(r);
+    o.onResult?.(results);
   }
   return { results, failed };
 }
