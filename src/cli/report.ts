@@ -4,12 +4,10 @@
  * tables with 95% CIs and paired gains, rollout samples and traced samplings replayed step by step (src/report/).
  */
 import fs from 'node:fs';
-import path from 'node:path';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { DataError } from '../errors.ts';
-import { renderReport, reportData } from '../report/build.ts';
-import { loadRun, readTrace } from '../report/load.ts';
+import { writeReport } from '../report/build.ts';
 import { failOneLine, runMain } from './common.ts';
 
 runMain(async () => {
@@ -24,16 +22,8 @@ runMain(async () => {
     .fail(failOneLine('yarn report'))
     .help()
     .parse();
-  const dirs = argv.runs as string[];
-  const runs = dirs.map(loadRun);
-  const traces = argv.trace.map((f) => {
-    if (!fs.existsSync(f)) throw new DataError(`--trace ${f}: file not found`);
-    return readTrace(f);
-  });
-  const data = reportData(runs, argv.title ?? `Runs: ${runs.map((r) => r.name).join(', ')}`, traces);
-  const html = await renderReport(data);
-  fs.mkdirSync(path.dirname(path.resolve(argv.out)), { recursive: true });
-  fs.writeFileSync(argv.out, html);
+  for (const f of argv.trace) if (!fs.existsSync(f)) throw new DataError(`--trace ${f}: file not found`);
+  const { data, bytes } = await writeReport(argv.runs as string[], argv.out, { title: argv.title, traces: argv.trace });
   const curves = new Set(data.runs.flatMap((r) => Object.keys(r.metrics).filter((k) => k !== 'step'))).size;
-  process.stdout.write(`${argv.out}: ${runs.length} run(s), ${curves} metric(s), ${data.evals.length} eval result(s), ${data.rollouts.reduce((n, r) => n + r.rows.length, 0)} rollout row(s), ${data.traces.length} trace(s), ${(html.length / 1024).toFixed(0)} KiB\n`);
+  process.stdout.write(`${argv.out}: ${data.runs.length} run(s), ${curves} metric(s), ${data.evals.length} eval result(s), ${data.rollouts.reduce((n, r) => n + r.rows.length, 0)} rollout row(s), ${data.traces.length} trace(s), ${(bytes / 1024).toFixed(0)} KiB\n`);
 });

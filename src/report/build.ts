@@ -2,8 +2,10 @@
  * `yarn report`'s work: run directories -> one self-contained HTML file. The page's script (client.ts, with uPlot)
  * and its CSS are bundled by esbuild and inlined, the data goes in as JSON: the file opens offline, with no server.
  */
+import fs from 'node:fs';
+import path from 'node:path';
 import { bundleBrowser } from './bundle.ts';
-import { pairedGains, type RunData } from './load.ts';
+import { loadRun, pairedGains, readTrace, type RunData } from './load.ts';
 import type { ReportData, ReportEval, ReportRollouts, ReportRun } from './report_data.ts';
 
 /** Run colours (Tableau 10), in command-line order. */
@@ -80,4 +82,17 @@ export async function renderReport(data: ReportData): Promise<string> {
 </body>
 </html>
 `;
+}
+
+/**
+ * Reads the run directories (and extra trace files), writes the report to `out` and returns its data and size: what
+ * `yarn report` does, callable from other commands (a study can write a report of its grid with one call).
+ */
+export async function writeReport(dirs: string[], out: string, opts: { title?: string; traces?: string[] } = {}): Promise<{ data: ReportData; bytes: number }> {
+  const runs = dirs.map(loadRun);
+  const data = reportData(runs, opts.title ?? `Runs: ${runs.map((r) => r.name).join(', ')}`, (opts.traces ?? []).map(readTrace));
+  const html = await renderReport(data);
+  fs.mkdirSync(path.dirname(path.resolve(out)), { recursive: true });
+  fs.writeFileSync(out, html);
+  return { data, bytes: Buffer.byteLength(html) };
 }

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { renderReport, reportData } from '../../src/report/build.ts';
+import { writeReport } from '../../src/report/build.ts';
 import { loadRun, pairedGains } from '../../src/report/load.ts';
 import { launchChromium, NO_BROWSER, screenshotPath } from '../browser/chromium.ts';
 import { GRPO_EVAL_KEYS, GRPO_KEYS, SFT_EVAL_KEYS, SFT_KEYS, writeFixtureRuns } from './fixture.ts';
@@ -13,8 +13,9 @@ const htmlFile = path.join(tmp, 'report.html');
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
 beforeAll(async () => {
-  const data = reportData([loadRun(runs.sft), loadRun(runs.grpo)], 'fixture report');
-  fs.writeFileSync(htmlFile, await renderReport(data));
+  const { data, bytes } = await writeReport([runs.sft, runs.grpo], htmlFile, { title: 'fixture report' });
+  expect(data.evals).toHaveLength(2);
+  expect(bytes).toBe(fs.statSync(htmlFile).size);
 });
 
 describe('report data', () => {
