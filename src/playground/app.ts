@@ -66,6 +66,7 @@ async function main(): Promise<void> {
   const panels = [new Panel('a', { sampler: 'llada', steps: L, block: info.block_length }), new Panel('b', { sampler: 'dus', steps: L, block: info.block_length })];
   $('panels').replaceChildren(...panels.map((p) => p.root));
   for (const p of panels) state.panels[p.id] = p.result;
+  genLength.addEventListener('change', () => panels.forEach((p) => p.fitTo(Number(genLength.value))));
 
   const run = $<HTMLButtonElement>('run');
   run.addEventListener('click', async () => {

@@ -69,6 +69,13 @@ export class Panel {
     this.syncControls();
   }
 
+  /** After the gen length changed: a block length that no longer divides it becomes the whole length, steps one per token. */
+  fitTo(genLength: number): void {
+    if (!(genLength > 0) || genLength % Number(this.block.value) === 0) return;
+    this.block.value = String(genLength);
+    this.steps.value = String(genLength);
+  }
+
   private syncControls(): void {
     const s = this.sampler.value as SamplerName;
     this.steps.disabled = !USES_STEPS.includes(s);
@@ -79,6 +86,8 @@ export class Panel {
   async run(model: BrowserModel, prompt: string, genLength: number): Promise<Frame[]> {
     this.stop();
     Object.assign(this.result, { completion: '', nfe: 0, ms: 0, frames: 0, done: false, error: null });
+    this.out.replaceChildren();
+    this.completion.querySelector('code')!.textContent = '';
     const { cfg, tokenizer: tok } = model;
     const sampler = this.sampler.value as SamplerName;
     const frames: Frame[] = [{ nfe: 0, ids: new Array(genLength).fill(cfg.mask_token_id) }];
