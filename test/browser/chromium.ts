@@ -11,15 +11,16 @@ import { REPO_ROOT } from '../paths.ts';
 /** Where screenshots go (gitignored): test-output/browser/. */
 export const SCREENSHOT_DIR = path.join(REPO_ROOT, 'test-output', 'browser');
 
-const CANDIDATES = [process.env.CHROMIUM_PATH, '/usr/bin/chromium', '/usr/bin/chromium-browser', '/usr/bin/google-chrome'];
+/** $CHROMIUM_PATH when set (the only place then looked at), else where Debian and others install it. */
+const CANDIDATES = process.env.CHROMIUM_PATH ? [process.env.CHROMIUM_PATH] : ['/usr/bin/chromium', '/usr/bin/chromium-browser', '/usr/bin/google-chrome'];
 
 export function findChromium(): string | null {
-  return CANDIDATES.find((p): p is string => !!p && fs.existsSync(p)) ?? null;
+  return CANDIDATES.find((p) => fs.existsSync(p)) ?? null;
 }
 
 /** Why the browser tests skip, or null when they can run. */
 export const NO_BROWSER = findChromium() === null
-  ? `no Chromium found (looked at $CHROMIUM_PATH, ${CANDIDATES.slice(1).join(', ')}); run scripts/install-chromium.sh (as root: apt-get install chromium)`
+  ? `no Chromium found (looked at ${CANDIDATES.join(', ')}); run scripts/install-chromium.sh (as root: apt-get install chromium)`
   : null;
 if (NO_BROWSER) console.warn(`browser tests skipped: ${NO_BROWSER}`);
 
