@@ -2,6 +2,7 @@
  * `yarn study --plan configs/study/<name>.yaml [--only d1]`: runs a grid of SFT starts × RL methods × seeds (study/),
  * resumably, and writes <out_dir>/results.md and results.json. Re-running reuses every finished run and evaluation.
  */
+import path from 'node:path';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import type { BackendName } from '../backend/backend.ts';
@@ -32,6 +33,13 @@ runMain(async () => {
   const { results, failed } = await runStudy({ plan, dataDir: resolveDataDir(argv['data-dir']), logger, only: argv.only, onResult: (r) => writeResults(plan, r) });
   const md = writeResults(plan, results);
   process.stdout.write(md + '\n');
+  // Every run's curves, overlaid (issue 15's report): <out_dir>/report.html.
+  if (results.length > 0) {
+    const { writeReport } = await import('../report/build.ts');
+    const out = path.join(plan.out_dir, 'report.html');
+    await writeReport(results.map((r) => r.cell.dir), out, { title: `yarn study --plan ${argv.plan}` });
+    logger.info({ report: out }, 'study: report written');
+  }
   if (failed.length > 0) {
     throw new ConfigError(`${failed.length} run(s) failed: ${failed.map((f) => `${f.id} (see ${f.log})`).join(', ')}; the table holds the others; re-running resumes them`);
   }

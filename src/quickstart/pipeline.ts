@@ -97,7 +97,8 @@ export async function runQuickstart(o: QuickstartOptions): Promise<QuickstartRes
     }
   }
   for (const c of comparisons) {
-    const verdict = c.gainCi95[0] > 0 ? (c.gain > halfWidth(c.sft) ? 'larger than the CI of either accuracy' : 'paired CI excludes 0') : 'not significant';
+    const verdict = c.gainCi95[0] > 0 ? (c.gain > halfWidth(c.sft) ? 'larger than the CI of either accuracy' : 'paired CI excludes 0')
+      : c.gainCi95[1] < 0 ? 'a loss: the paired CI is below 0' : 'not significant';
     lines.push(`gain with ${c.steps}-step decoding: ${c.gain >= 0 ? '+' : ''}${pct(c.gain)} points, paired 95% CI [${pct(c.gainCi95[0])}, ${pct(c.gainCi95[1])}] (${verdict})`);
   }
   lines.push(`time: SFT ${((t1 - t0) / 1000).toFixed(0)} s, diffu-GRPO ${((t2 - t1) / 1000).toFixed(0)} s, eval ${((t3 - t2) / 1000).toFixed(0)} s`);
