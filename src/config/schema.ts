@@ -36,8 +36,7 @@ export const modelSchema = z.strictObject({
   init_seed: nonNegInt.nullable().default(null),
   /** Start from this checkpoint (a checkpoint dir or a run dir) instead of a fresh init; its architecture wins. */
   init_from: z.string().nullable().default(null),
-  /** true: an autoregressive LM (causal mask, next-token loss, `yarn sample` decodes left to right with a KV cache). */
-  causal: z.boolean().default(false),
+  causal: z.boolean().default(false), // true: autoregressive (causal mask, next-token loss; sampled left to right, KV cache)
 });
 
 export const tokenizerSchema = z.strictObject({
