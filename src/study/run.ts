@@ -19,7 +19,7 @@ import { runInThread } from '../backend/threads.ts';
 import { readLatest } from '../checkpoint/resolve.ts';
 import type { EvalSummary } from '../eval/evaluate.ts';
 import { generateRows, writeHeldOut } from '../tasks/generate.ts';
-import { cells, trainerArgs, type Cell, type StudyPlan } from './plan.ts';
+import { cells, trainerArgs, type Cell, type EvalSpec, type StudyPlan } from './plan.ts';
 import { currentBackend, scoreCheckpoint, type ScoreJob, type Scored } from './score.ts';
 
 const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -76,7 +76,7 @@ export async function runStudy(o: StudyOptions): Promise<{ results: CellResult[]
     if (cell.kind === 'method' && !sft) continue; // its SFT start is neither wanted nor done
     const start = cell.kind === 'method' ? sft!.selected.dir : null;
     // Cells left out by --only still appear in the results when they are finished and scored (nothing is computed).
-    if (!wanted.includes(cell) && !done(cell, start, maxSteps.get(cell.id)!, plan)) continue;
+    if (!wanted.includes(cell) && !done(cell, start, maxSteps.get(cell.id)!, plan, sets)) continue;
     let seconds: number;
     try {
       seconds = await train(cell, start, maxSteps.get(cell.id)!, logger);
@@ -86,8 +86,8 @@ export async function runStudy(o: StudyOptions): Promise<{ results: CellResult[]
       failed.push({ id: cell.id, log: e.message });
       continue;
     }
-    const { selected, curve } = await select(cell, plan, sets.select, o.dataDir, logger);
-    const evals = await testEvals(selected.dir, plan, sets.evals, o.dataDir, logger);
+    const { selected, curve } = await select(cell, plan, sets, o.dataDir, logger);
+    const evals = await testEvals(selected.dir, plan, sets, o.dataDir, logger);
     const r: CellResult = { cell, maxSteps: maxSteps.get(cell.id)!, selected, curve, trainSeconds: seconds, evals };
     if (cell.kind === 'sft') sftOf.set(cell.seed, r);
     results.push(r);
@@ -96,14 +96,39 @@ export async function runStudy(o: StudyOptions): Promise<{ results: CellResult[]
   return { results, failed };
 }
 
-/** A cell whose training finished with these arguments and whose every evaluation is cached. */
-function done(cell: Cell, initFrom: string | null, maxSteps: number, plan: StudyPlan): boolean {
+/** A cell whose training finished with these arguments and whose every evaluation is cached (with the plan's settings). */
+function done(cell: Cell, initFrom: string | null, maxSteps: number, plan: StudyPlan, sets: HeldOut): boolean {
   const recordFile = path.join(cell.dir, 'study.json');
   if (!fs.existsSync(recordFile) || finishedStep(cell.dir) < maxSteps) return false;
   if (JSON.stringify((JSON.parse(fs.readFileSync(recordFile, 'utf8')) as CellRecord).args) !== JSON.stringify(trainerArgs(cell, initFrom))) return false;
   const ckpts = checkpoints(cell.dir);
-  if (!ckpts.every((c) => fs.existsSync(path.join(c.dir, 'select.json')))) return false;
-  return ckpts.some((c) => plan.evals.every((e) => fs.existsSync(path.join(c.dir, 'test', `${e.name}.jsonl`))));
+  if (!ckpts.every((c) => cachedSelect(c.dir, selectKey(plan, sets)) !== null)) return false;
+  return ckpts.some((c) => plan.evals.every((e) => cachedTest(path.join(c.dir, 'test', e.name), evalKey(e, sets.evals[e.name] ?? null))));
+}
+
+/**
+ * What a cached evaluation was computed with: the eval's settings and the name of the items' file. A cache written
+ * with another key (the plan's eval changed) is stale and recomputed.
+ */
+function evalKey(e: EvalSpec, file: string | null): string {
+  return JSON.stringify({ task: e.task, subset: e.subset, parser: e.parser, gen_length: e.gen_length, block_length: e.block_length, steps: e.steps, file: file ? path.basename(file) : null });
+}
+
+/** The selection's settings: the first eval's decoding on the whole held-out selection set. */
+const selectSpec = (plan: StudyPlan): EvalSpec => ({ ...plan.evals[0], subset: null, generated: undefined });
+const selectKey = (plan: StudyPlan, sets: HeldOut) => evalKey(selectSpec(plan), sets.select);
+
+/** <checkpoint>/select.json: its held-out accuracy, when computed with `key`. */
+function cachedSelect(dir: string, key: string): number | null {
+  const file = path.join(dir, 'select.json');
+  if (!fs.existsSync(file)) return null;
+  const c = JSON.parse(fs.readFileSync(file, 'utf8')) as { accuracy: number; key?: string };
+  return c.key === key ? c.accuracy : null;
+}
+
+/** <base>.jsonl (the results) and <base>.key (what they were computed with). */
+function cachedTest(base: string, key: string): boolean {
+  return fs.existsSync(`${base}.jsonl`) && fs.existsSync(`${base}.key`) && fs.readFileSync(`${base}.key`, 'utf8') === key;
 }
 
 function configSteps(cell: Cell): number {
@@ -113,7 +138,13 @@ function configSteps(cell: Cell): number {
 }
 
 /** The generated held-out sets, written once into <out_dir>/heldout/ (a plan that changes them must use a new out_dir). */
-function heldOutSets(plan: StudyPlan, dataDir: string): { select: string; evals: Record<string, string> } {
+interface HeldOut {
+  select: string;
+  /** Generated eval sets by eval name (evals on the test file have none). */
+  evals: Record<string, string>;
+}
+
+function heldOutSets(plan: StudyPlan, dataDir: string): HeldOut {
   const dir = path.join(plan.out_dir, 'heldout');
   const ext = plan.task === 'sudoku' ? 'csv' : 'jsonl';
   const make = (name: string, g: { n: number; seed: number }): string => {
@@ -181,16 +212,15 @@ function checkpoints(runDir: string): { dir: string; step: number }[] {
 }
 
 /** Scores every checkpoint of the cell on the held-out selection set (cached per checkpoint); the best is selected. */
-async function select(cell: Cell, plan: StudyPlan, selectFile: string, dataDir: string, logger: Logger) {
-  const spec = { ...plan.evals[0], subset: null, generated: undefined };
+async function select(cell: Cell, plan: StudyPlan, sets: HeldOut, dataDir: string, logger: Logger) {
   const all = checkpoints(cell.dir);
   if (all.length === 0) throw new ConfigError(`${cell.id}: ${cell.dir} holds no step-* checkpoint to select from`);
-  const cache = (dir: string) => path.join(dir, 'select.json');
-  const todo = all.filter((c) => !fs.existsSync(cache(c.dir)));
+  const key = selectKey(plan, sets);
+  const todo = all.filter((c) => cachedSelect(c.dir, key) === null);
   const backend = await currentBackend();
-  const scored = await scoreAll(todo.map((c) => ({ backend, dir: c.dir, spec, testFile: selectFile, dataDir, base: null })));
-  todo.forEach((c, i) => fs.writeFileSync(cache(c.dir), JSON.stringify({ accuracy: scored[i].summary.accuracy, file: path.basename(selectFile) })));
-  const curve = all.map((c) => ({ step: c.step, accuracy: (JSON.parse(fs.readFileSync(cache(c.dir), 'utf8')) as { accuracy: number }).accuracy }));
+  const scored = await scoreAll(todo.map((c) => ({ backend, dir: c.dir, spec: selectSpec(plan), testFile: sets.select, dataDir, base: null })));
+  todo.forEach((c, i) => fs.writeFileSync(path.join(c.dir, 'select.json'), JSON.stringify({ accuracy: scored[i].summary.accuracy, key })));
+  const curve = all.map((c) => ({ step: c.step, accuracy: cachedSelect(c.dir, key)! }));
   const best = curve.reduce((b, p) => (p.accuracy > b.accuracy ? p : b)); // ties: the earliest
   const selected = { dir: all.find((c) => c.step === best.step)!.dir, step: best.step, accuracy: best.accuracy };
   fs.writeFileSync(path.join(cell.dir, 'select.jsonl'), curve.map((p) => JSON.stringify(p)).join('\n') + '\n');
@@ -198,12 +228,14 @@ async function select(cell: Cell, plan: StudyPlan, selectFile: string, dataDir: 
   return { selected, curve };
 }
 
-/** The plan's evaluations of the selected checkpoint, each cached in <checkpoint>/test/<eval name>.jsonl. */
-async function testEvals(dir: string, plan: StudyPlan, files: Record<string, string>, dataDir: string, logger: Logger): Promise<Record<string, Scored>> {
+/** The plan's evaluations of the selected checkpoint, each cached in <checkpoint>/test/<eval name>.jsonl (+ .key). */
+async function testEvals(dir: string, plan: StudyPlan, sets: HeldOut, dataDir: string, logger: Logger): Promise<Record<string, Scored>> {
   const base = (name: string) => path.join(dir, 'test', name);
-  const todo = plan.evals.filter((e) => !fs.existsSync(`${base(e.name)}.jsonl`));
+  const key = (e: EvalSpec) => evalKey(e, sets.evals[e.name] ?? null);
+  const todo = plan.evals.filter((e) => !cachedTest(base(e.name), key(e)));
   const backend = await currentBackend();
-  await scoreAll(todo.map((e) => ({ backend, dir, spec: e, testFile: files[e.name] ?? null, dataDir, base: base(e.name) })));
+  await scoreAll(todo.map((e) => ({ backend, dir, spec: e, testFile: sets.evals[e.name] ?? null, dataDir, base: base(e.name) })));
+  for (const e of todo) fs.writeFileSync(`${base(e.name)}.key`, key(e));
   const out: Record<string, Scored> = {};
   for (const e of plan.evals) out[e.name] = readScored(`${base(e.name)}.jsonl`);
   if (todo.length > 0) logger.info({ checkpoint: dir, ...Object.fromEntries(todo.map((e) => [e.name, +out[e.name].summary.accuracy.toFixed(4)])) }, 'study: evaluated');

@@ -127,5 +127,13 @@ describe('yarn study (micro grid)', () => {
     // Changing a finished run's settings is refused rather than mixing two runs in one folder.
     const changed = { ...plan, methods: [{ ...plan.methods[0], set: [...plan.methods[0].set, 'optimizer.lr=1e-3'] }] };
     await expect(runStudy({ plan: changed, dataDir: DATA_DIR, logger })).rejects.toThrow(/seed0\/rl: .* was trained with other arguments/);
+
+    // Changing an eval's decoding makes its cached scores stale: selection and test evaluation are recomputed.
+    const longer = { ...plan, evals: [{ ...plan.evals[0], steps: 17 }] };
+    const { results: relisted } = await runStudy({ plan: longer, dataDir: DATA_DIR, logger, only: ['no-such-cell'] });
+    expect(relisted).toEqual([]); // nothing is finished-and-scored with these settings until it is run
+    const { results: rescored } = await runStudy({ plan: longer, dataDir: DATA_DIR, logger });
+    expect(rescored[1].evals.test.summary.nfe).toBeGreaterThan(rl.evals.test.summary.nfe);
+    expect(JSON.parse(fs.readFileSync(path.join(rl.cell.dir, 'step-000001', 'select.json'), 'utf8')).key).toContain('"steps":17');
   }, 120_000);
 });
