@@ -72,3 +72,14 @@ function rawFlag(flag: string): string | undefined {
   }
   return undefined;
 }
+
+/** The flags among `flags` that the command line gives (`--x v` or `--x=v`), whatever their defaults. */
+export function givenFlags(flags: string[]): string[] {
+  return flags.filter((f) => process.argv.some((a) => a === `--${f}` || a.startsWith(`--${f}=`)));
+}
+
+/** Masked-diffusion sampler flags, which a left-to-right (causal or L2D) checkpoint refuses rather than ignores. */
+export function refuseDiffusionFlags(flags: string[], dir: string): void {
+  const given = givenFlags(flags);
+  if (given.length > 0) throw new ConfigError(`${given.map((f) => `--${f}`).join(', ')}: masked-diffusion sampler option(s), but ${dir} is a left-to-right (causal or L2D) checkpoint, sampled token by token`);
+}

@@ -9,7 +9,7 @@ import { resolveDataDir } from '../data/index.ts';
 import { EVAL_PARSERS, EVAL_TASKS, type EvalParser, type EvalTask } from '../eval/tasks.ts';
 import { createLogger } from '../engine/run_log.ts';
 import { ConfigError } from '../errors.ts';
-import { checkNumbers, failOneLine, runMain } from './common.ts';
+import { checkNumbers, failOneLine, refuseDiffusionFlags, runMain } from './common.ts';
 
 runMain(async () => {
   const argv = await yargs(hideBin(process.argv))
@@ -55,6 +55,7 @@ runMain(async () => {
   const logger = createLogger();
   await setupBackend(argv.backend as BackendName, (msg, fields) => logger.info(fields, msg));
   if (isL2d || (ckptConfig as Record<string, unknown>).causal === true) {
+    refuseDiffusionFlags(['sampler', 'block-length', 'steps', 'threshold'], dir);
     const { evalLeftToRight } = await import('../l2d/eval_cli.ts'); // causal base or L2D: left to right with a KV cache
     return evalLeftToRight(dir, argv, { dataDir, steps: l2dSteps ?? null, method: argv['l2d-method'] ?? null }, logger);
   }

@@ -16,7 +16,7 @@ import { inspectCheckpoint } from '../config/validate_inputs.ts';
 import type { GenerateOptions, SamplerName, StepState } from '../sampling/index.ts';
 import type { Tokenizer } from '../tokenizer/index.ts';
 import { createLogger } from '../engine/run_log.ts';
-import { checkNumbers, failOneLine, runMain } from './common.ts';
+import { checkNumbers, failOneLine, refuseDiffusionFlags, runMain } from './common.ts';
 
 /** Flags that only one sampler reads: giving them to another is a mistake worth an error. */
 const SAMPLER_FLAGS: Record<string, SamplerName[]> = {
@@ -95,6 +95,7 @@ runMain(async () => {
   const leftToRight = kind.causal === true || kind.l2d !== undefined;
   if ((argv['l2d-steps'] !== undefined || argv['l2d-method']) && kind.l2d === undefined) throw new ConfigError(`--l2d-steps and --l2d-method need an L2D checkpoint (yarn train:l2d); ${dir} is not one`);
   if (leftToRight) {
+    refuseDiffusionFlags(['sampler', 'block-length', 'steps', 'cfg-scale', 'remasking', 'threshold', 'factor', 'remdm-strategy', 'eta'], dir);
     const { sampleLeftToRight } = await import('../l2d/sample_cli.ts'); // a causal or L2D checkpoint: left to right, KV cache
     return sampleLeftToRight(dir, argv);
   }
