@@ -35,6 +35,13 @@ function hasWeights(dir: string): boolean {
   return WEIGHT_FILES.some((f) => fs.existsSync(path.join(dir, f)));
 }
 
+/** The step of a run's latest checkpoint (its trainer_state.json), or -1 when it has none. */
+export function latestStep(runDir: string): number {
+  const latest = readLatest(runDir);
+  const state = latest ? path.join(runDir, latest, 'trainer_state.json') : null;
+  return state && fs.existsSync(state) ? (JSON.parse(fs.readFileSync(state, 'utf8')) as { step: number }).step : -1;
+}
+
 function missingFiles(dir: string): string[] {
   return [...REQUIRED_FILES.filter((f) => !fs.existsSync(path.join(dir, f))), ...(hasWeights(dir) ? [] : ['model.safetensors'])];
 }

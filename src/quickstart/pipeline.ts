@@ -6,7 +6,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { Logger } from 'pino';
 import { setupBackend, type BackendName } from '../backend/backend.ts';
 import { runInThread } from '../backend/threads.ts';
-import { readLatest } from '../checkpoint/resolve.ts';
+import { latestStep, readLatest } from '../checkpoint/resolve.ts';
 import { loadConfig } from '../config/load.ts';
 import { grpoConfigSchema, trainConfigSchema } from '../config/schema.ts';
 import { resolveDataDir } from '../data/index.ts';
@@ -175,9 +175,4 @@ function compare(a: CheckpointEval, b: CheckpointEval, steps: number): Compariso
 const halfWidth = (s: EvalSummary) => (s.ci95[1] - s.ci95[0]) / 2;
 
 /** A run is finished when its latest checkpoint is at max_steps. */
-function finished(runDir: string, maxSteps: number): boolean {
-  const latest = readLatest(runDir);
-  if (!latest) return false;
-  const state = path.join(runDir, latest, 'trainer_state.json');
-  return fs.existsSync(state) && (JSON.parse(fs.readFileSync(state, 'utf8')) as { step: number }).step >= maxSteps;
-}
+const finished = (runDir: string, maxSteps: number): boolean => latestStep(runDir) >= maxSteps;

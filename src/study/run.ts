@@ -16,7 +16,7 @@ import { grpoConfigSchema, trainConfigSchema } from '../config/schema.ts';
 import { ConfigError } from '../errors.ts';
 import os from 'node:os';
 import { runInThread } from '../backend/threads.ts';
-import { readLatest } from '../checkpoint/resolve.ts';
+import { latestStep, readLatest } from '../checkpoint/resolve.ts';
 import type { EvalSummary } from '../eval/evaluate.ts';
 import { generateRows, writeHeldOut } from '../tasks/generate.ts';
 import { cells, trainerArgs, type Cell, type EvalSpec, type StudyPlan } from './plan.ts';
@@ -99,7 +99,7 @@ export async function runStudy(o: StudyOptions): Promise<{ results: CellResult[]
 /** A cell whose training finished with these arguments and whose every evaluation is cached (with the plan's settings). */
 function done(cell: Cell, initFrom: string | null, maxSteps: number, plan: StudyPlan, sets: HeldOut): boolean {
   const recordFile = path.join(cell.dir, 'study.json');
-  if (!fs.existsSync(recordFile) || finishedStep(cell.dir) < maxSteps) return false;
+  if (!fs.existsSync(recordFile) || latestStep(cell.dir) < maxSteps) return false;
   if (JSON.stringify((JSON.parse(fs.readFileSync(recordFile, 'utf8')) as CellRecord).args) !== JSON.stringify(trainerArgs(cell, initFrom))) return false;
   const ckpts = checkpoints(cell.dir);
   if (!ckpts.every((c) => cachedSelect(c.dir, selectKey(plan, sets)) !== null)) return false;
@@ -178,7 +178,7 @@ async function train(cell: Cell, initFrom: string | null, maxSteps: number, logg
   } else if (fs.existsSync(cell.dir) && fs.readdirSync(cell.dir).length > 0) {
     throw new ConfigError(`${cell.id}: ${cell.dir} exists but was not made by this study (no study.json); delete it or change out_dir`);
   }
-  if (finishedStep(cell.dir) >= maxSteps) return record.seconds;
+  if (latestStep(cell.dir) >= maxSteps) return record.seconds;
   const resume = readLatest(cell.dir) !== null;
   fs.mkdirSync(cell.dir, { recursive: true });
   fs.writeFileSync(recordFile, JSON.stringify(record, null, 2));
@@ -197,12 +197,6 @@ async function train(cell: Cell, initFrom: string | null, maxSteps: number, logg
   fs.writeFileSync(recordFile, JSON.stringify(record, null, 2));
   if (code !== 0) throw new TrainerFailed(path.join(cell.dir, 'train.log'));
   return record.seconds;
-}
-
-function finishedStep(runDir: string): number {
-  const latest = readLatest(runDir);
-  const state = latest ? path.join(runDir, latest, 'trainer_state.json') : null;
-  return state && fs.existsSync(state) ? (JSON.parse(fs.readFileSync(state, 'utf8')) as { step: number }).step : -1;
 }
 
 /** The step-* checkpoints of a run, oldest first. */
