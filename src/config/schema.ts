@@ -48,6 +48,8 @@ export const tokenizerSchema = z.strictObject({
   vocab_size: positiveInt.default(1024),
   /** tokenizer.json path for type: file. */
   path: z.string().nullable().default(null),
+  /** Strings that are always one token (char and bpe), e.g. d1's tags `<reasoning>`, `</answer>`; BPE never merges across them. */
+  atomic: z.array(z.string().min(1)).default([]),
 });
 
 export const dataSchema = z.strictObject({

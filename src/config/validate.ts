@@ -40,6 +40,7 @@ export function checkTrainConfig(config: TrainConfig, model: ModelLimits | null,
       throw configError(where, 'model.n_heads', `head size model.d_model / model.n_heads = ${m.d_model} / ${m.n_heads} = ${m.d_model / m.n_heads} must be even for RoPE`);
     }
     if (config.tokenizer.type === 'file' && !config.tokenizer.path) throw configError(where, 'tokenizer.path', 'is required when tokenizer.type is file');
+    if (config.tokenizer.type === 'file' && config.tokenizer.atomic.length > 0) throw configError(where, 'tokenizer.atomic', 'applies to char and bpe; a tokenizer file lists its own added tokens');
   }
   const maxLen = model ?? { max_seq_len: m.max_seq_len, source: 'model.max_seq_len' };
   if (config.data.seq_len > maxLen.max_seq_len) {

@@ -9,13 +9,15 @@
  */
 import { DataError } from '../errors.ts';
 import { BYTE_TO_CHAR, decodeByteLevel, preTokenize } from './byte_level.ts';
-import { EOS_ID, MASK_ID, PAD_ID, SPECIAL_TOKENS, specialAddedTokens, splitSpecials, type Tokenizer } from './types.ts';
+import { EOS_ID, MASK_ID, PAD_ID, SPECIAL_TOKENS, specialAddedTokens, tokenSplitter, type Tokenizer } from './types.ts';
 
 export interface BpeModel {
   /** tokens[i] is the string of id i; ids 0..2 are the specials. */
   tokens: string[];
   /** Merges in rank order, each [left, right] token strings. */
   merges: [string, string][];
+  /** Tokens that are always one token (HF added tokens, `special: false`): text is split on them before pre-tokenizing. */
+  atomic?: string[];
 }
 
 /** Pair of ids -> one number (ids stay below 2^20). */
@@ -24,7 +26,7 @@ const PAIR = 1 << 20;
 const CACHE_LIMIT = 200_000;
 
 export function bpeTokenizer(model: BpeModel, source = 'bpe tokenizer'): Tokenizer {
-  const { tokens, merges } = model;
+  const { tokens, merges, atomic = [] } = model;
   if (tokens.length >= PAIR) throw new DataError(`${source}: vocabulary of ${tokens.length} is too large (max ${PAIR - 1})`);
   SPECIAL_TOKENS.forEach((s, i) => {
     if (tokens[i] !== s) throw new DataError(`${source}: id ${i} must be '${s}', got '${tokens[i]}'`);
@@ -34,6 +36,12 @@ export function bpeTokenizer(model: BpeModel, source = 'bpe tokenizer'): Tokeniz
   for (const c of BYTE_TO_CHAR) {
     if (!toId.has(c)) throw new DataError(`${source}: byte character '${c}' is missing from the vocabulary (not a byte-level BPE?)`);
   }
+  const atomicIds = atomic.map((content) => {
+    const id = toId.get(content);
+    if (id === undefined || id < SPECIAL_TOKENS.length) throw new DataError(`${source}: atomic token '${content}' is missing from the vocabulary`);
+    return { id, content };
+  });
+  const split = tokenSplitter(new Map(atomicIds.map((a) => [a.content, a.id])));
   // rank of pair (a, b) and the id it merges into
   const rank = new Map<number, number>();
   const mergedId = new Map<number, number>();
@@ -86,7 +94,7 @@ export function bpeTokenizer(model: BpeModel, source = 'bpe tokenizer'): Tokeniz
 
   function encode(text: string): number[] {
     const ids: number[] = [];
-    for (const part of splitSpecials(text)) {
+    for (const part of split(text)) {
       if (typeof part === 'number') ids.push(part);
       else for (const word of preTokenize(part)) for (const id of encodeWord(word)) ids.push(id);
     }
@@ -112,7 +120,7 @@ export function bpeTokenizer(model: BpeModel, source = 'bpe tokenizer'): Tokeniz
         version: '1.0',
         truncation: null,
         padding: null,
-        added_tokens: specialAddedTokens(),
+        added_tokens: specialAddedTokens(atomicIds),
         normalizer: null,
         pre_tokenizer: {
           type: 'Sequence',

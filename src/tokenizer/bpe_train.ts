@@ -4,35 +4,44 @@
  *
  * The `tokenizers` npm package exposes no configurable trainer (no vocab size), so training is done here: count the
  * pre-tokens, then repeatedly merge the most frequent adjacent pair (ties: the pair of smaller ids), updating pair
- * counts only in the words that contain the merged pair. Vocabulary: 3 specials, the 256 byte characters, then one
- * token per merge. Training stops at `vocabSize` or when no pair occurs `min_frequency` times.
+ * counts only in the words that contain the merged pair. Vocabulary: 3 specials, the 256 byte characters, the atomic
+ * tokens (if any), then one token per merge. Training stops at `vocabSize` or when no pair occurs `min_frequency` times.
  */
 import { ConfigError } from '../errors.ts';
 import { BYTE_TO_CHAR, preTokenize } from './byte_level.ts';
 import { bpeTokenizer } from './bpe_tokenizer.ts';
-import { SPECIAL_TOKENS, splitSpecials, type Tokenizer } from './types.ts';
+import { SPECIAL_TOKENS, tokenSplitter, type Tokenizer } from './types.ts';
 
 const PAIR = 1 << 20;
 
 export interface BpeTrainOptions {
   /** A pair must occur at least this many times (weighted by word frequency) to be merged. Default 2. */
   min_frequency?: number;
+  /**
+   * Strings that are always one token (e.g. d1's `<reasoning>`, `</answer>`), given ids right after the 256 bytes; the
+   * text is split on them before pre-tokenizing, so no merge crosses or splits them.
+   */
+  atomic?: string[];
 }
 
 /** Trains a byte-level BPE on `texts`; vocabSize counts the specials and the 256 byte tokens (so it must be >= 259). */
 export function trainBpeTokenizer(texts: Iterable<string>, vocabSize: number, opts: BpeTrainOptions = {}): Tokenizer {
   const minFrequency = opts.min_frequency ?? 2;
-  const tokens: string[] = [...SPECIAL_TOKENS, ...BYTE_TO_CHAR];
+  const atomic = opts.atomic ?? [];
+  const bad = atomic.find((a, i) => a.length === 0 || (SPECIAL_TOKENS as readonly string[]).includes(a) || atomic.indexOf(a) !== i || (BYTE_TO_CHAR.includes(a)));
+  if (bad !== undefined) throw new ConfigError(`tokenizer.atomic: ${JSON.stringify(bad)} is empty, a special token, a single byte character or listed twice`);
+  const tokens: string[] = [...SPECIAL_TOKENS, ...BYTE_TO_CHAR, ...atomic];
   if (!Number.isInteger(vocabSize) || vocabSize < tokens.length || vocabSize >= PAIR) {
-    throw new ConfigError(`tokenizer.vocab_size (${vocabSize}) must be an integer in [${tokens.length}, ${PAIR}) for byte-level BPE (3 specials + 256 bytes + merges)`);
+    throw new ConfigError(`tokenizer.vocab_size (${vocabSize}) must be an integer in [${tokens.length}, ${PAIR}) for byte-level BPE (3 specials + 256 bytes + ${atomic.length} atomic + merges)`);
   }
   const toId = new Map<string, number>();
   tokens.forEach((t, i) => toId.set(t, i));
 
   // ---- distinct pre-tokens with their counts ----
+  const split = tokenSplitter(new Map(atomic.map((a) => [a, toId.get(a)!])));
   const wordCounts = new Map<string, number>();
   for (const text of texts) {
-    for (const part of splitSpecials(text)) {
+    for (const part of split(text)) {
       if (typeof part === 'number') continue;
       for (const w of preTokenize(part)) wordCounts.set(w, (wordCounts.get(w) ?? 0) + 1);
     }
@@ -109,5 +118,5 @@ export function trainBpeTokenizer(texts: Iterable<string>, vocabSize: number, op
     pairCount.delete(best);
     pairWords.delete(best);
   }
-  return bpeTokenizer({ tokens, merges }, 'trainBpeTokenizer');
+  return bpeTokenizer({ tokens, merges, atomic }, 'trainBpeTokenizer');
 }

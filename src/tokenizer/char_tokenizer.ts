@@ -9,32 +9,43 @@
  * naming the character, because a silently shortened prompt is a worse failure than a loud one.
  */
 import { DataError } from '../errors.ts';
-import { EOS_ID, MASK_ID, PAD_ID, SPECIAL_TOKENS, specialAddedTokens, splitSpecials, type Tokenizer } from './types.ts';
+import { EOS_ID, MASK_ID, PAD_ID, SPECIAL_TOKENS, specialAddedTokens, tokenSplitter, type Tokenizer } from './types.ts';
 
-/** Builds the tokenizer from a string of characters (order and repeats do not matter). */
-export function buildCharTokenizer(chars: string): Tokenizer {
+/**
+ * Builds the tokenizer from a string of characters (order and repeats do not matter), plus `atomic` strings that are
+ * always one token each (ids after the characters; e.g. d1's `<reasoning>`).
+ */
+export function buildCharTokenizer(chars: string, atomic: string[] = []): Tokenizer {
   const unique = [...new Set([...chars])].sort((a, b) => a.codePointAt(0)! - b.codePointAt(0)!);
   if (unique.length === 0) throw new DataError('buildCharTokenizer: the character set is empty');
-  return charTokenizerFromVocab([...SPECIAL_TOKENS, ...unique]);
+  return charTokenizerFromVocab([...SPECIAL_TOKENS, ...unique, ...atomic], 'char tokenizer', atomic);
 }
 
-/** `tokens[i]` is the string of id i; ids 0..2 must be the specials and every other token a single character. */
-export function charTokenizerFromVocab(tokens: string[], source = 'char tokenizer'): Tokenizer {
+/**
+ * `tokens[i]` is the string of id i; ids 0..2 must be the specials and every other token a single character or one
+ * of the `atomic` strings.
+ */
+export function charTokenizerFromVocab(tokens: string[], source = 'char tokenizer', atomic: string[] = []): Tokenizer {
   SPECIAL_TOKENS.forEach((s, i) => {
     if (tokens[i] !== s) throw new DataError(`${source}: id ${i} must be '${s}', got '${tokens[i]}'`);
   });
   const toId = new Map<string, number>();
   tokens.forEach((t, i) => {
-    if (i >= SPECIAL_TOKENS.length && [...t].length !== 1) {
+    if (i >= SPECIAL_TOKENS.length && [...t].length !== 1 && !atomic.includes(t)) {
       throw new DataError(`${source}: token ${i} '${t}' is not a single character (merges are empty, so it could never be produced)`);
     }
     if (toId.has(t)) throw new DataError(`${source}: token '${t}' appears twice (ids ${toId.get(t)} and ${i})`);
     toId.set(t, i);
   });
 
+  const atomicIds = atomic.map((content) => ({ id: toId.get(content) ?? -1, content }));
+  const bad = atomicIds.find((a) => a.id < SPECIAL_TOKENS.length);
+  if (bad) throw new DataError(`${source}: atomic token '${bad.content}' is missing from the vocabulary`);
+  const split = tokenSplitter(new Map(atomicIds.map((a) => [a.content, a.id])));
+
   function encode(text: string): number[] {
     const ids: number[] = [];
-    for (const part of splitSpecials(text)) {
+    for (const part of split(text)) {
       if (typeof part === 'number') {
         ids.push(part);
         continue;
@@ -69,7 +80,7 @@ export function charTokenizerFromVocab(tokens: string[], source = 'char tokenize
         version: '1.0',
         truncation: null,
         padding: null,
-        added_tokens: specialAddedTokens(),
+        added_tokens: specialAddedTokens(atomicIds),
         normalizer: null,
         pre_tokenizer: null,
         post_processor: null,

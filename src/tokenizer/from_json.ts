@@ -2,6 +2,7 @@
  * tokenizer.json content -> Tokenizer, for both kinds this project writes:
  *   char: BPE model, no merges, no pre-tokenizer, `Fuse` decoder (buildCharTokenizer);
  *   bpe:  BPE model with merges, pre-tokenizer Sequence[Digits(individual), ByteLevel], ByteLevel decoder (trainBpeTokenizer).
+ * Either may have atomic tokens: `added_tokens` past the three specials (`special: false`), matched before anything else.
  * Other tokenizer.json files are refused with the reason: encoding them here would silently differ from HF.
  * No Node.js API: the browser playground reads a checkpoint's tokenizer with it too (load.ts adds the file I/O).
  */
@@ -19,7 +20,7 @@ interface PreTokenizerJson {
 }
 
 interface TokenizerJson {
-  added_tokens?: { id: number; content: string }[];
+  added_tokens?: { id: number; content: string; special?: boolean }[];
   pre_tokenizer?: PreTokenizerJson | null;
   normalizer?: unknown;
   model?: { type?: string; vocab?: Record<string, number>; merges?: (string | [string, string])[] };
@@ -40,10 +41,12 @@ export function tokenizerFromJSON(json: string, source = 'tokenizer.json'): Toke
   if (obj.normalizer) throw new DataError(`${source}: normalizers are not supported (normalizer must be null)`);
   const tokens = vocabToTokens(model.vocab, obj.added_tokens ?? [], source);
   const merges = model.merges.map((m, r) => parseMerge(m, r, source));
+  // Added tokens past the specials are atomic: always one token, never split (tokenizer.atomic).
+  const atomic = (obj.added_tokens ?? []).filter((a) => a.id >= SPECIAL_TOKENS.length).map((a) => a.content);
   const pre = obj.pre_tokenizer ?? null;
   if (pre === null) {
     if (merges.length > 0) throw new DataError(`${source}: a BPE with merges needs the byte-level pre-tokenizer`);
-    return charTokenizerFromVocab(tokens, source);
+    return charTokenizerFromVocab(tokens, source, atomic);
   }
   const steps = pre.type === 'Sequence' ? (pre.pretokenizers ?? []) : [pre];
   const ok =
@@ -56,7 +59,7 @@ export function tokenizerFromJSON(json: string, source = 'tokenizer.json'): Toke
   if (!ok) {
     throw new DataError(`${source}: unsupported pre_tokenizer ${JSON.stringify(pre)}; expected Sequence[Digits(individual_digits), ByteLevel(add_prefix_space: false)]`);
   }
-  return bpeTokenizer({ tokens, merges }, source);
+  return bpeTokenizer({ tokens, merges, atomic }, source);
 }
 
 /** vocab (+ added tokens) -> tokens[id]; ids must be exactly 0..n-1 and 0..2 the specials. */

@@ -31,28 +31,35 @@ export const PAD_ID = 0;
 export const EOS_ID = 1;
 export const MASK_ID = 2;
 
-/** tokenizer.json `added_tokens` entries for the specials. */
-export function specialAddedTokens(): object[] {
-  return SPECIAL_TOKENS.map((content, id) => ({
-    id,
-    content,
-    single_word: false,
-    lstrip: false,
-    rstrip: false,
-    normalized: false,
-    special: true,
-  }));
+/**
+ * tokenizer.json `added_tokens` entries: the specials (`special: true`), then the atomic tokens (`special: false`),
+ * i.e. strings that are always one token and that the BPE never splits or merges across (e.g. d1's `<reasoning>`).
+ */
+export function specialAddedTokens(atomic: readonly { id: number; content: string }[] = []): object[] {
+  const entry = (id: number, content: string, special: boolean) => ({ id, content, single_word: false, lstrip: false, rstrip: false, normalized: false, special });
+  return [...SPECIAL_TOKENS.map((content, id) => entry(id, content, true)), ...atomic.map((a) => entry(a.id, a.content, false))];
 }
 
-const specialPattern = new RegExp(`(${SPECIAL_TOKENS.map((s) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('|')})`);
+const escapeRegExp = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
+/**
+ * A splitter of text into plain segments and the ids of whole tokens found in it, in order: the specials and, when
+ * given, the atomic tokens (content -> id); where two overlap, the longer wins. With the specials only:
+ * "a<|eos|>b" -> ["a", 1, "b"].
+ */
+export function tokenSplitter(atomic: ReadonlyMap<string, number> = new Map()): (text: string) => (string | number)[] {
+  const ids = new Map<string, number>([...SPECIAL_TOKENS.map((s, i) => [s, i] as const), ...atomic]);
+  const pattern = new RegExp(`(${[...ids.keys()].sort((a, b) => b.length - a.length).map(escapeRegExp).join('|')})`);
+  return (text) => {
+    if (atomic.size === 0 && !text.includes('<|') && !text.includes('[MASK]')) return [text];
+    const out: (string | number)[] = [];
+    text.split(pattern).forEach((part, i) => {
+      if (i % 2 === 1) out.push(ids.get(part)!);
+      else if (part.length > 0) out.push(part);
+    });
+    return out;
+  };
+}
 
 /** Splits `text` into plain segments and special-token ids, in order: "a<|eos|>b" -> ["a", 1, "b"]. */
-export function splitSpecials(text: string): (string | number)[] {
-  if (!text.includes('<|') && !text.includes('[MASK]')) return [text];
-  const out: (string | number)[] = [];
-  text.split(specialPattern).forEach((part, i) => {
-    if (i % 2 === 1) out.push(SPECIAL_TOKENS.indexOf(part as (typeof SPECIAL_TOKENS)[number]));
-    else if (part.length > 0) out.push(part);
-  });
-  return out;
-}
+export const splitSpecials = tokenSplitter();

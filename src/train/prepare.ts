@@ -31,8 +31,8 @@ function buildTokenizer(config: TrainConfig, train: Example[]): Tokenizer {
     if (!t.path) throw new ConfigError('tokenizer.path is required when tokenizer.type is file');
     return loadTokenizer(t.path);
   }
-  if (t.type === 'bpe') return trainBpeTokenizer(train.map((e) => e.prompt + e.answer), t.vocab_size);
+  if (t.type === 'bpe') return trainBpeTokenizer(train.map((e) => e.prompt + e.answer), t.vocab_size, { atomic: t.atomic });
   // char: the configured characters, else every character of the training text plus the digits.
   const chars = t.chars ?? [...new Set('0123456789' + train.map((e) => e.prompt + e.answer).join(''))].sort().join('');
-  return buildCharTokenizer(chars);
+  return buildCharTokenizer(chars, t.atomic);
 }
