@@ -7,6 +7,7 @@
  *
  *   yarn bench:grpo [--steps 3] [--mu 1] [--estimator one_step|coupled|trajectory] [--backend wasm] [--workers 1]
  *                   [--objective d1|wd1|spg|espo]   (keys an objective does not read, e.g. beta under spg, are left out)
+ *                   [--recompute]                   (training.recompute: gradient checkpointing per block)
  * `--workers 2` runs data-parallel worker threads (training.workers; grad_accum = workers): one core each.
  * Prints one JSON line per measured step (after 1 warm-up step) and a summary line with the means, generated tokens
  * per second, peak RSS and tf.memory().numTensors at the first and last measured step. Check `uptime` first.
@@ -34,6 +35,7 @@ const { values: args } = parseArgs({
     estimator: { type: 'string', default: 'one_step' },
     workers: { type: 'string', default: '1' },
     objective: { type: 'string', default: 'd1' },
+    recompute: { type: 'boolean', default: false },
   },
 });
 const measured = Number(args.steps);
@@ -65,7 +67,7 @@ async function main(): Promise<void> {
       sampler: { name: 'llada', gen_length: GEN, block_length: 32, steps: 32, temperature: 0.9 },
       grpo: { objective: args.objective, num_generations: G, prompts_per_step: P, num_iterations: Number(args.mu), log_rollouts: 0, ...readBy(args.objective, { beta: 0.04, logp_estimator: args.estimator }) },
       optimizer: { lr: 1e-5 },
-      training: { max_steps: measured + 1, save_every: 0, log_every: 1, workers: Number(args.workers), grad_accum: Number(args.workers) },
+      training: { max_steps: measured + 1, save_every: 0, log_every: 1, workers: Number(args.workers), grad_accum: Number(args.workers), recompute: args.recompute },
       logging: { level: 'warn', progress: 'off' },
     },
     grpoConfigSchema,
@@ -97,7 +99,7 @@ async function main(): Promise<void> {
   const mean = (k: string) => rows.reduce((a, r) => a + r[k], 0) / rows.length;
   process.stdout.write(
     JSON.stringify({
-      bench: 'grpo', backend: args.backend, shape: `${P} prompts x ${G} completions x ${GEN} tokens`, mu: Number(args.mu), objective: args.objective, estimator: args.estimator, workers: Number(args.workers),
+      bench: 'grpo', backend: args.backend, shape: `${P} prompts x ${G} completions x ${GEN} tokens`, mu: Number(args.mu), objective: args.objective, estimator: args.estimator, workers: Number(args.workers), recompute: args.recompute,
       params_M: +((cfg.vocab_size * 128 * 2 + 4 * (4 * 128 * 128 + 3 * 128 * 512)) / 1e6).toFixed(2),
       generation_s: +mean('generation_s').toFixed(2), rewards_s: +mean('rewards_s').toFixed(3), logprobs_s: +mean('logprobs_s').toFixed(2),
       update_s: +mean('update_s').toFixed(2), step_s: +mean('step_s').toFixed(2),

@@ -117,6 +117,11 @@ export const trainingSchema = z.strictObject({
   keep_last: positiveInt.default(2),
   /** Metrics line every N steps. */
   log_every: positiveInt.default(10),
+  /**
+   * Gradient checkpointing per transformer block (model/recompute.ts): the backward pass keeps one [B·L, d_model]
+   * tensor per block instead of all its activations and recomputes the rest, for one extra forward pass per block.
+   */
+  recompute: z.boolean().default(false),
 });
 
 export const loggingSchema = z.strictObject({
@@ -369,6 +374,11 @@ export const grpoTrainingSchema = z.strictObject({
   save_every: nonNegInt.default(50),
   keep_last: positiveInt.default(2),
   log_every: positiveInt.default(1),
+  /**
+   * Gradient checkpointing per transformer block (model/recompute.ts): the backward pass keeps one [B·L, d_model]
+   * tensor per block instead of all its activations and recomputes the rest, for one extra forward pass per block.
+   */
+  recompute: z.boolean().default(false),
 });
 
 export const periodicEvalSchema = z.strictObject({

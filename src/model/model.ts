@@ -12,6 +12,7 @@ import { ShapeError, assertShape } from '../errors.ts';
 import { Rng } from '../rng.ts';
 import { headDim, type ModelConfig } from './config.ts';
 import { applyRope, biasedAttention, makeRope, matMul2d, rmsNorm, silu, type Rope } from './ops.ts';
+import { recomputeEnabled, recomputed } from './recompute.ts';
 
 export type Params = Record<string, tf.Variable>;
 
@@ -160,19 +161,27 @@ function runBlocks(params: Params, cfg: ModelConfig, ids: tf.Tensor2D, attention
   const keys: tf.Tensor3D[] = [];
   const values: tf.Tensor3D[] = [];
   let h = tf.gather(params[`${PREFIX}wte.weight`], tf.reshape(ids, [B * L])) as tf.Tensor2D; // [B·L, d]
+  const recompute = !keep && recomputeEnabled();
+  // The tensors a recomputed block reads but never differentiates; its backward pass gets them back as saved copies
+  // (the originals are freed when the forward pass's tidy ends, before any backward pass runs).
+  const consts: tf.Tensor[] = [rope.cos, rope.sin, rope.rot, ...(bias ? [bias] : [])];
   for (let i = 0; i < cfg.n_layers; i++) {
+    const x = h;
+    if (recompute) {
+      // Gradient checkpointing (recompute.ts): only x is kept for the backward pass, which runs the block again.
+      const names = BLOCK_WEIGHTS.map((w) => blockName(i, w));
+      h = recomputed((xin, ws, [cos, sin, rot, b]) => tf.tidy(() => {
+        const weights = Object.fromEntries(names.map((n, j) => [n, ws[j]]));
+        return blockForward(weights, cfg, i, xin, B, L, (b ?? null) as tf.Tensor2D | tf.Tensor3D | null, { cos, sin, rot } as Rope).next;
+      }), x, names.map((n) => params[n]), consts);
+      continue;
+    }
     // One tidy per block: the block's intermediates are freed as soon as it ends, except the ones a gradient tape
     // saved for the backward pass (tfjs keeps those). Without it a forward held every layer's intermediates until the
     // caller's tidy ended (≈ 55 MB per block at 64 × 34 tokens; GRPO's 5-state trajectory estimate peaked at 1.1 GB).
-    const x = h;
     const out = tf.tidy(() => {
-      const a = attentionBlock(params, cfg, i, rmsNorm(x, params[blockName(i, 'attn_norm')] as tf.Tensor1D, cfg.norm_eps), B, L, bias, rope);
-      const mid = tf.add(x, a.out) as tf.Tensor2D; // [B·L, d]
-      const nrm = rmsNorm(mid, params[blockName(i, 'ff_norm')] as tf.Tensor1D, cfg.norm_eps); // [B·L, d]
-      const gate = silu(matMul2d(nrm, params[blockName(i, 'ff_proj')] as tf.Tensor2D)); // [B·L, m]
-      const up = matMul2d(nrm, params[blockName(i, 'up_proj')] as tf.Tensor2D); // [B·L, m]
-      const next = tf.add(mid, matMul2d(tf.mul(gate, up), params[blockName(i, 'ff_out')] as tf.Tensor2D)) as tf.Tensor2D; // [B·L, d]
-      return keep ? [next, a.k, a.v] : [next];
+      const b = blockForward(params, cfg, i, x, B, L, bias, rope);
+      return keep ? [b.next, b.k, b.v] : [b.next];
     });
     h = out[0] as tf.Tensor2D;
     if (keep) {
@@ -183,8 +192,22 @@ function runBlocks(params: Params, cfg: ModelConfig, ids: tf.Tensor2D, attention
   return { hidden: h, keys, values, bias };
 }
 
+/** The weights of block i, by their name's last part (blockName). */
+const BLOCK_WEIGHTS = ['attn_norm', 'q_proj', 'k_proj', 'v_proj', 'attn_out', 'ff_norm', 'ff_proj', 'up_proj', 'ff_out'];
+
+/** Block i: x [B·L, d] -> the next residual stream [B·L, d], with the layer's keys (after RoPE) and values. */
+function blockForward(params: Record<string, tf.Tensor>, cfg: ModelConfig, i: number, x: tf.Tensor2D, B: number, L: number, bias: tf.Tensor2D | tf.Tensor3D | null, rope: Rope): { next: tf.Tensor2D; k: tf.Tensor3D; v: tf.Tensor3D } {
+  const a = attentionBlock(params, cfg, i, rmsNorm(x, params[blockName(i, 'attn_norm')] as tf.Tensor1D, cfg.norm_eps), B, L, bias, rope);
+  const mid = tf.add(x, a.out) as tf.Tensor2D; // [B·L, d]
+  const nrm = rmsNorm(mid, params[blockName(i, 'ff_norm')] as tf.Tensor1D, cfg.norm_eps); // [B·L, d]
+  const gate = silu(matMul2d(nrm, params[blockName(i, 'ff_proj')] as tf.Tensor2D)); // [B·L, m]
+  const up = matMul2d(nrm, params[blockName(i, 'up_proj')] as tf.Tensor2D); // [B·L, m]
+  const next = tf.add(mid, matMul2d(tf.mul(gate, up), params[blockName(i, 'ff_out')] as tf.Tensor2D)) as tf.Tensor2D; // [B·L, d]
+  return { next, k: a.k, v: a.v };
+}
+
 /** x [B·L, d] (already attn_norm'ed) -> attn_out(attention) [B·L, d], with the keys (after RoPE) and values [B·H, L, dh]. */
-function attentionBlock(params: Params, cfg: ModelConfig, i: number, x: tf.Tensor2D, B: number, L: number, bias: tf.Tensor2D | tf.Tensor3D | null, rope: Rope): { out: tf.Tensor2D; k: tf.Tensor3D; v: tf.Tensor3D } {
+function attentionBlock(params: Record<string, tf.Tensor>, cfg: ModelConfig, i: number, x: tf.Tensor2D, B: number, L: number, bias: tf.Tensor2D | tf.Tensor3D | null, rope: Rope): { out: tf.Tensor2D; k: tf.Tensor3D; v: tf.Tensor3D } {
   const H = cfg.n_heads;
   const dh = headDim(cfg);
   const heads = (w: string): tf.Tensor3D => {

@@ -14,6 +14,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { Logger } from 'pino';
 import YAML from 'yaml';
 import { setupBackend, type BackendName } from '../backend/backend.ts';
+import { setRecompute } from '../model/recompute.ts';
 import { ConfigError } from '../errors.ts';
 import { Rng, type RngState } from '../rng.ts';
 import { loadCheckpoint, saveCheckpoint } from '../checkpoint/checkpoint.ts';
@@ -71,6 +72,7 @@ export async function trainGrpo(config: GrpoConfig, opts: GrpoOptions): Promise<
   const runDir = config.run.output_dir;
   const g = config.grpo;
   const t = config.training;
+  setRecompute(t.recompute); // this thread's backward passes; each worker sets its own from its init message
   if (config.eval.task && !opts.evaluate) throw new Error('trainGrpo: config.eval.task is set but no evaluate function was given (pass eval/periodic.ts periodicEval(config))');
   if (g.prompts_per_step % t.grad_accum !== 0) throw new ConfigError(`grpo.prompts_per_step (${g.prompts_per_step}) must be divisible by training.grad_accum (${t.grad_accum})`);
   const W = resolveWorkers(t.workers, { key: 'training.grad_accum', n: t.grad_accum, share: 'grad_accum / workers micro-batches' }, backend.backend);
@@ -131,7 +133,7 @@ export async function trainGrpo(config: GrpoConfig, opts: GrpoOptions): Promise<
   const pool = W > 1
     ? await RolloutWorkers.start(W, {
         backend: backend.backend as BackendName, cfg, policy: weightArrays(params), ref: ref ? weightArrays(ref) : null,
-        rollout: rolloutOpts, numMicro: t.grad_accum / W,
+        rollout: rolloutOpts, numMicro: t.grad_accum / W, recompute: t.recompute,
       })
     : null;
   if (pool) logger.info({ workers: W, backend: backend.backend }, 'data-parallel workers ready');

@@ -6,6 +6,7 @@ import * as tf from '@tensorflow/tfjs';
 import { setupBackend } from '../backend/backend.ts';
 import { Rng } from '../rng.ts';
 import { serveRequests } from '../backend/threads.ts';
+import { setRecompute } from '../model/recompute.ts';
 import type { ModelConfig } from '../model/config.ts';
 import type { Params } from '../model/model.ts';
 import { assignWeights, gradSums, variablesFrom, type GradSums } from '../engine/parallel.ts';
@@ -26,6 +27,7 @@ async function handle(req: WorkerRequest): Promise<unknown> {
       init = req.init;
       cfg = init.cfg;
       await setupBackend(init.backend);
+      setRecompute(init.recompute);
       policy = variablesFrom(cfg, init.policy, true, 'w');
       ref = init.ref ? variablesFrom(cfg, init.ref, false, 'ref') : null;
       return null;

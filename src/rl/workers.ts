@@ -37,6 +37,8 @@ export interface WorkerInit {
   rollout: RolloutOptions;
   /** Micro-batches per worker (training.grad_accum / W). */
   numMicro: number;
+  /** training.recompute: gradient checkpointing in this worker's backward passes. */
+  recompute: boolean;
 }
 
 type Request =

@@ -1,6 +1,7 @@
 /** One data-parallel SFT/pretraining worker (parallel.ts SftWorkers): its own backend and copy of the weights. */
 import { setupBackend } from '../backend/backend.ts';
 import { serveRequests } from '../backend/threads.ts';
+import { setRecompute } from '../model/recompute.ts';
 import type { ModelConfig } from '../model/config.ts';
 import type { Params } from '../model/model.ts';
 import { assignWeights, gradSums, variablesFrom } from '../engine/parallel.ts';
@@ -15,6 +16,7 @@ serveRequests<SftRequest>(async (req) => {
   if (req.type === 'init') {
     cfg = req.cfg;
     await setupBackend(req.backend);
+    setRecompute(req.recompute);
     params = variablesFrom(cfg, req.weights, true, 'w');
     return null;
   }

@@ -28,16 +28,16 @@ export function sliceRows(m: SftMicro, from: number, to: number, L: number): Sft
 }
 
 export type SftRequest =
-  | { type: 'init'; backend: BackendName; cfg: ModelConfig; weights: WeightArrays }
+  | { type: 'init'; backend: BackendName; cfg: ModelConfig; weights: WeightArrays; recompute: boolean }
   | { type: 'grads'; weights: WeightArrays; micro: SftMicro[]; L: number };
 
 /** W SFT gradient workers (sft_worker.ts). */
 export class SftWorkers {
   private constructor(private readonly pool: WorkerPool<SftRequest>) {}
 
-  static async start(W: number, backend: BackendName, cfg: ModelConfig, params: Params): Promise<SftWorkers> {
+  static async start(W: number, backend: BackendName, cfg: ModelConfig, params: Params, recompute: boolean): Promise<SftWorkers> {
     const weights = weightArrays(params);
-    return new SftWorkers(await WorkerPool.start<SftRequest>(new URL('./sft_worker.ts', import.meta.url), W, () => ({ type: 'init', backend, cfg, weights }), 'SFT'));
+    return new SftWorkers(await WorkerPool.start<SftRequest>(new URL('./sft_worker.ts', import.meta.url), W, () => ({ type: 'init', backend, cfg, weights, recompute }), 'SFT'));
   }
 
   /** The gradient sum of all micro-batches: worker w takes the w-th contiguous slice of every micro-batch's rows. */

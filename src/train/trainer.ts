@@ -10,6 +10,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { Logger } from 'pino';
 import YAML from 'yaml';
 import { setupBackend, type BackendName } from '../backend/backend.ts';
+import { setRecompute } from '../model/recompute.ts';
 import { ConfigError } from '../errors.ts';
 import { Rng, type RngState } from '../rng.ts';
 import { loadCheckpoint, saveCheckpoint } from '../checkpoint/checkpoint.ts';
@@ -77,6 +78,7 @@ export async function train(config: TrainConfig, opts: TrainOptions = {}): Promi
   const backend = await setupBackend(config.runtime.backend, (msg, fields) => logger.info(fields, msg));
   const runDir = config.run.output_dir;
   const t = config.training;
+  setRecompute(t.recompute); // this thread's backward passes; each worker sets its own from its init message
   const W = resolveWorkers(t.workers, { key: 'training.batch_size', n: t.batch_size, share: 'batch_size / workers rows of every micro-batch' }, backend.backend);
 
   // ---- resume or start: tokenizer, data, model, optimizer, state ----
@@ -130,7 +132,7 @@ export async function train(config: TrainConfig, opts: TrainOptions = {}): Promi
     logger.info({ checkpoint: dir }, 'checkpoint saved');
   };
 
-  const pool = W > 1 ? await SftWorkers.start(W, backend.backend as BackendName, modelConfig, params) : null;
+  const pool = W > 1 ? await SftWorkers.start(W, backend.backend as BackendName, modelConfig, params, t.recompute) : null;
   if (pool) logger.info({ workers: W }, `data-parallel: ${W} worker threads, ${t.batch_size / W} rows of each micro-batch each`);
   // ---- the loop ----
   try {

@@ -115,7 +115,7 @@ describe('grpo.zero_std_groups', () => {
     const cfg = modelConfig();
     const params = initParams(cfg);
     const o = rolloutOptions({ G: 2, mu: 1, grad_accum: 2, beta: 0, scale_rewards: 'none', sampler, zero_std_groups: 'drop' });
-    const pool = await RolloutWorkers.start(2, { backend: 'cpu', cfg, policy: weightArrays(params), ref: null, rollout: o, numMicro: 1 });
+    const pool = await RolloutWorkers.start(2, { backend: 'cpu', cfg, policy: weightArrays(params), ref: null, rollout: o, numMicro: 1, recompute: false });
     try {
       const prompts = ['9111=', '9222=', '1200=', '9333=']; // one kept group: worker 0's share is empty
       const r = await parallelRollout(pool, { params, cfg }, prompts.map(() => ({})), prompts, tok, scripted, { sampling: new Rng(1, 's'), masking: new Rng(1, 'm') }, o);

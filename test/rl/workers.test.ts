@@ -19,6 +19,8 @@ beforeAll(async () => {
 });
 
 describe('data-parallel workers (training.workers)', () => {
+  // The workers recompute their blocks' activations (training.recompute) and the in-process gradients do not: the
+  // trajectory loss's gradients agree either way.
   it('sample, prepare and take gradients exactly as the same shards do in-process, also after a reference sync', async () => {
     const cfg = modelConfig();
     const params = initParams(cfg);
@@ -28,7 +30,7 @@ describe('data-parallel workers (training.workers)', () => {
       epsilon: 0.5, epsilon_high: null, loss_type: 'bnpo',
       sampler: { sampler: 'llada', gen_length: 8, block_length: 4, steps: 4, temperature: 1 },
     });
-    const pool = await RolloutWorkers.start(2, { backend: 'cpu', cfg, policy: weightArrays(params), ref: weightArrays(ref), rollout, numMicro: 1 });
+    const pool = await RolloutWorkers.start(2, { backend: 'cpu', cfg, policy: weightArrays(params), ref: weightArrays(ref), rollout, numMicro: 1, recompute: true });
     try {
       const shards = [['1200=', '0034='], ['4100=', '2222=']].map((ps) => ps.map((p) => tok.encode(p)));
       const samples = await pool.sample(params, shards, [11, 12]);
@@ -110,7 +112,7 @@ describe('data-parallel workers (training.workers)', () => {
     const cfg = modelConfig();
     const params = initParams(cfg);
     const rollout = rolloutOptions({ G: 2, mu: 1, grad_accum: 2, p_mask_prompt: 0, scale_rewards: 'none', beta: 0, logp_estimator: 'one_step', epsilon: 0.5, epsilon_high: null, loss_type: 'bnpo', sampler: { sampler: 'llada', gen_length: 8, block_length: 8, steps: 4, temperature: 1 } });
-    await expect(RolloutWorkers.start(2, { backend: 'tensorflow', cfg, policy: weightArrays(params), ref: null, rollout, numMicro: 1 })).rejects.toThrow('runtime.backend');
+    await expect(RolloutWorkers.start(2, { backend: 'tensorflow', cfg, policy: weightArrays(params), ref: null, rollout, numMicro: 1, recompute: false })).rejects.toThrow('runtime.backend');
     disposeParams(params);
   });
 
