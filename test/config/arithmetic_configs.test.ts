@@ -1,0 +1,43 @@
+import path from 'node:path';
+import { pino } from 'pino';
+import { describe, expect, it } from 'vitest';
+import { loadConfig } from '../../src/config/load.ts';
+import { grpoConfigSchema, trainConfigSchema } from '../../src/config/schema.ts';
+import { cells, loadPlan, trainerArgs } from '../../src/study/plan.ts';
+import { generateArithmeticSet } from '../../src/tasks/arithmetic.ts';
+import { prepareData } from '../../src/train/prepare.ts';
+import { formatExample, formatPrompt, tokenizerFromJSON } from '../../src/tokenizer/index.ts';
+import { REPO_ROOT } from '../paths.ts';
+
+const at = (f: string) => path.join(REPO_ROOT, f);
+
+describe('arithmetic configs (configs/arithmetic-*.yaml, configs/study/arithmetic-scarce.yaml)', () => {
+  const sft = loadConfig(at('configs/arithmetic-sft.yaml'), trainConfigSchema, ['data.num_train=128', 'data.num_eval=16', 'runtime.data_dir=' + at('data')]).config;
+  const grpo = loadConfig(at('configs/arithmetic-grpo.yaml'), grpoConfigSchema, []).config;
+
+  it("tokenizes d1's tags as single tokens, fits every row in data.seq_len, and leaves room for gen_length after the longest prompt", () => {
+    const { tokenizer, trainSet } = prepareData(sft, null, pino({ level: 'silent' }));
+    expect(trainSet.dropped).toBe(0);
+    for (const tag of ['<reasoning>', '</reasoning>', '<answer>', '</answer>']) expect(tokenizer.encode(tag)).toHaveLength(1);
+    // Problems the tokenizer was not trained on (another seed) fit too: the prompt plus the sampler's gen_length is <= seq_len.
+    const rows = generateArithmeticSet(77, 2000).map((it) => ({ ...it }));
+    const longestPrompt = Math.max(...rows.map((r) => tokenizer.encode(formatPrompt('arithmetic', r)).length));
+    const longestAnswer = Math.max(...rows.map((r) => tokenizer.encode(formatExample('arithmetic', r).answer).length));
+    expect(longestPrompt + grpo.sampler.gen_length).toBeLessThanOrEqual(sft.data.seq_len);
+    expect(longestAnswer + 1).toBeLessThanOrEqual(grpo.sampler.gen_length); // + EOS
+    // What a checkpoint stores (tokenizer.json) loads back to the same tokenizer.
+    const back = tokenizerFromJSON(tokenizer.toJSON());
+    const text = formatPrompt('arithmetic', rows[0]) + formatExample('arithmetic', rows[0]).answer;
+    expect(back.encode(text)).toEqual(tokenizer.encode(text));
+  });
+
+  it('the study plan loads and every cell config is valid', () => {
+    const plan = loadPlan(at('configs/study/arithmetic-scarce.yaml'));
+    for (const cell of cells(plan)) {
+      const sets = trainerArgs(cell, 'checkpoints/x').filter((_, i, a) => a[i - 1] === '--set');
+      const schema = cell.trainer === 'sft' ? trainConfigSchema : grpoConfigSchema;
+      expect(() => loadConfig(at(cell.spec.config), schema, sets)).not.toThrow();
+    }
+    expect(plan.evals.every((e) => e.gen_length === grpo.sampler.gen_length)).toBe(true);
+  });
+});
