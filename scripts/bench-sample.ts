@@ -1,9 +1,12 @@
 /**
- * `yarn bench:sample --checkpoint DIR [--task sudoku] [--n 128] [--gen-length N]`: every sampler side by side on one
- * checkpoint and the same test items, in one run. For Sudoku the items are d1's 4x4_test_sudoku.csv, prompted with
- * `formatPrompt('sudoku', row)` and scored by cell accuracy on the empty cells (src/eval, via `evaluate`).
- * One JSON line per sampler: NFE per generated token (model calls per batch / gen_length), wall time per sample, task
- * accuracy with its 95% CI, then the process's peak RSS so far and tf.memory().numTensors after the sampler ran.
+ * `yarn bench:sample --checkpoint DIR [--task sudoku] [--n 128] [--gen-length N] [--only eb,prophet]`: every sampler
+ * (and the block-cache variants) side by side on one checkpoint and the same test items, in one run. For Sudoku the
+ * items are d1's 4x4_test_sudoku.csv, prompted with `formatPrompt('sudoku', row)` and scored by cell accuracy on the
+ * empty cells (src/eval, via `evaluate`).
+ * One JSON line per sampler: NFE per generated token (model calls per batch / gen_length), positions per generated
+ * token (row-positions the model computed / (items × gen_length): finished rows are skipped and a cached call runs only
+ * its window), wall time per sample, task accuracy with its 95% CI, then the process's peak RSS so far and
+ * tf.memory().numTensors after the sampler ran.
  */
 import * as tf from '@tensorflow/tfjs';
 import yargs from 'yargs';
@@ -24,11 +27,21 @@ type Variant = { name: string; options: Partial<GenerateOptions> };
 /** The samplers compared, for generation length L (one block of L unless --block-length). */
 function variants(L: number, blocks: number): Variant[] {
   const half = Math.max(blocks, Math.round(L / 2 / blocks) * blocks); // steps must be a multiple of the block count
+  // one block: the dual cache has no suffix to cache and equals the prefix cache
+  const caches = blocks > 1 ? (['prefix', 'dual'] as const) : (['prefix'] as const);
   return [
     { name: 'llada steps=L', options: { sampler: 'llada', steps: L } },
     { name: `llada steps=${half}`, options: { sampler: 'llada', steps: half } },
     { name: 'dus', options: { sampler: 'dus' } },
     { name: 'threshold 0.9', options: { sampler: 'threshold', threshold: 0.9 } },
+    { name: 'threshold 0.7', options: { sampler: 'threshold', threshold: 0.7 } },
+    ...caches.map((cache): Variant => ({ name: `llada steps=L cache=${cache}`, options: { sampler: 'llada', steps: L, cache } })),
+    ...caches.map((cache): Variant => ({ name: `threshold 0.9 cache=${cache}`, options: { sampler: 'threshold', threshold: 0.9, cache } })),
+    ...[0.1, 0.5, 1, 2].map((gamma): Variant => ({ name: `eb gamma=${gamma}`, options: { sampler: 'eb', gamma } })),
+    { name: 'eb gamma=1 cache=prefix', options: { sampler: 'eb', gamma: 1, cache: 'prefix' } },
+    { name: 'prophet steps=L', options: { sampler: 'prophet', steps: L } },
+    { name: `prophet steps=${half}`, options: { sampler: 'prophet', steps: half } },
+    { name: 'prophet steps=L gaps=5,3,1.5', options: { sampler: 'prophet', steps: L, prophet_gaps: [5, 3, 1.5] } },
     { name: 'remdm cap steps=2L', options: { sampler: 'remdm', steps: 2 * L, remdm_strategy: 'cap' } },
   ];
 }
@@ -44,6 +57,7 @@ runMain(async () => {
     .option('block-length', { type: 'number', describe: 'semi-AR block size (default gen_length)' })
     .option('batch-size', { type: 'number', default: 64, describe: 'rows per generation batch' })
     .option('seed', { type: 'number', default: 0, describe: 'test subset and sampling seed' })
+    .option('only', { type: 'string', describe: 'comma list: run only the variants whose name contains one of these' })
     .option('data-dir', { type: 'string', describe: 'data directory (default: $DIFFRL_DATA_DIR, ../shared/data, ./data)' })
     .option('backend', { choices: ['auto', 'wasm', 'cpu', 'tensorflow', 'tensorflow-gpu'] as const, default: 'auto' as const })
     .strict()
@@ -62,7 +76,8 @@ runMain(async () => {
     const L = argv['gen-length'] ?? taskSpec(argv.task).sampler.gen_length;
     const B = argv['block-length'] ?? L;
     if (!(L % B === 0)) throw new ConfigError(`--gen-length (${L}) must be a multiple of --block-length (${B})`);
-    for (const v of variants(L, L / B)) {
+    const only = argv.only?.split(',').map((x) => x.trim()).filter(Boolean) ?? null;
+    for (const v of variants(L, L / B).filter((x) => only === null || only.some((o) => x.name.includes(o)))) {
       const { summary } = await evaluate(model, {
         task: argv.task,
         subset: argv.n,
@@ -83,6 +98,7 @@ runMain(async () => {
         gen_length: L,
         block_length: B,
         nfe_per_token: round(summary.nfe / batches / L, 3),
+        positions_per_token: round(summary.positions / summary.n / L, 2),
         ms_per_sample: round((1000 * summary.seconds) / summary.n, 1),
         accuracy: round(summary.accuracy, 4),
         ci95: summary.ci95.map((x) => round(x, 4)),

@@ -6,7 +6,8 @@ import { resolveCheckpoint } from './resolve.ts';
 import type { LogitsFn } from '../sampling/types.ts';
 import { tokenizerFromJSON, type Tokenizer } from '../tokenizer/index.ts';
 import type { ModelConfig } from '../model/config.ts';
-import { forward, paramShapes, type Params } from '../model/model.ts';
+import { paramShapes, type Params } from '../model/model.ts';
+import { modelDenoiser } from '../model/block_cache.ts';
 
 export interface LoadedModel {
   /** The checkpoint directory actually read (a run dir resolves through its `latest` file). */
@@ -60,7 +61,7 @@ export function loadModel(path: string, opts: { trainable?: boolean } = {}): Loa
     cfg,
     params,
     tokenizer,
-    logitsFn: (ids, mask) => forward(params, cfg, ids, mask),
+    logitsFn: modelDenoiser(params, cfg),
     dispose: () => tf.dispose(Object.values(params)),
   };
 }

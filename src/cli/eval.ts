@@ -10,6 +10,8 @@ import { EVAL_PARSERS, EVAL_TASKS, type EvalParser, type EvalTask } from '../eva
 import { createLogger } from '../engine/run_log.ts';
 import { ConfigError } from '../errors.ts';
 import { checkNumbers, failOneLine, refuseDiffusionFlags, runMain } from './common.ts';
+import { FAST_FLAG_SAMPLERS, FAST_SAMPLER_OPTIONS, fastSamplerArgs, refuseForeignFlags } from './sampler_flags.ts';
+import { SAMPLER_NAMES, type SamplerName } from '../sampling/types.ts';
 
 runMain(async () => {
   const argv = await yargs(hideBin(process.argv))
@@ -19,12 +21,13 @@ runMain(async () => {
     .option('task', { choices: EVAL_TASKS, demandOption: true, describe: 'test set' })
     .option('subset', { type: 'number', describe: 'evaluate this many items (deterministic by --seed); default all' })
     .option('seed', { type: 'number', default: 0 })
-    .option('sampler', { choices: ['llada', 'dus', 'remdm', 'threshold'] as const, describe: "default: the task's (llada)" })
+    .option('sampler', { choices: SAMPLER_NAMES, describe: "default: the task's (llada)" })
     .option('gen-length', { type: 'number' })
     .option('block-length', { type: 'number' })
     .option('steps', { type: 'number' })
     .option('temperature', { type: 'number', describe: 'default 0 (greedy), as d1 evaluates' })
     .option('threshold', { type: 'number', describe: 'threshold sampler: confidence to commit' })
+    .options(FAST_SAMPLER_OPTIONS)
     .option('parser', { choices: EVAL_PARSERS, default: 'd1' as const, describe: "gsm8k/math500/countdown/sudoku scorer: d1's eval parsers exactly, or the lenient ones (README)" })
     .option('batch-size', { type: 'number', default: 64 })
     .option('backend', { choices: ['auto', 'tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'] as const, default: 'auto' as const })
@@ -42,6 +45,8 @@ runMain(async () => {
     subset: { int: true, min: 1 }, seed: { int: true, min: 0 }, 'gen-length': { int: true, min: 1 }, 'block-length': { int: true, min: 1 },
     steps: { int: true, min: 1 }, temperature: { min: 0 }, threshold: { gt: 0, max: 1 }, 'batch-size': { int: true, min: 1 },
   });
+  refuseForeignFlags(argv, argv.sampler as SamplerName | undefined, FAST_FLAG_SAMPLERS);
+  const fast = fastSamplerArgs(argv);
   const dataDir = resolveDataDir(argv['data-dir']);
   const sampler = { sampler: argv.sampler, gen_length: argv['gen-length'], block_length: argv['block-length'], steps: argv.steps };
   const { dir, config: ckptConfig } = validateEvalRun({ checkpoint: argv.checkpoint, task: argv.task as EvalTask, subset: argv.subset ?? null, seed: argv.seed, dataDir, testFile: argv['test-file'], sampler });
@@ -55,7 +60,7 @@ runMain(async () => {
   const logger = createLogger();
   await setupBackend(argv.backend as BackendName, (msg, fields) => logger.info(fields, msg));
   if (isL2d || (ckptConfig as Record<string, unknown>).causal === true) {
-    refuseDiffusionFlags(['sampler', 'block-length', 'steps', 'threshold'], dir);
+    refuseDiffusionFlags(['sampler', 'block-length', 'steps', 'threshold', ...Object.keys(FAST_SAMPLER_OPTIONS)], dir);
     const { evalLeftToRight } = await import('../l2d/eval_cli.ts'); // causal base or L2D: left to right with a KV cache
     return evalLeftToRight(dir, argv, { dataDir, steps: l2dSteps ?? null, method: argv['l2d-method'] ?? null }, logger);
   }
@@ -70,7 +75,7 @@ runMain(async () => {
     dataDir,
     testFile: argv['test-file'],
     batch_size: argv['batch-size'],
-    sampler: { sampler: argv.sampler, gen_length: argv['gen-length'], block_length: argv['block-length'], steps: argv.steps, temperature: argv.temperature, threshold: argv.threshold },
+    sampler: { sampler: argv.sampler, gen_length: argv['gen-length'], block_length: argv['block-length'], steps: argv.steps, temperature: argv.temperature, threshold: argv.threshold, ...fast },
     onProgress: (done, total) => {
       if (!bar) return logger.info({ done, total }, 'eval progress');
       if (done <= argv['batch-size']) bar.start(total, 0);

@@ -1,5 +1,5 @@
 /**
- * `yarn sample --checkpoint DIR --prompt "..." [--prompt ...] --sampler llada|dus|remdm|threshold [options]`:
+ * `yarn sample --checkpoint DIR --prompt "..." [--prompt ...] --sampler llada|dus|remdm|threshold|eb|prophet [options]`:
  * completions (decoded, special tokens skipped, cut at the first EOS), the number of model calls (NFE) and wall time.
  * `--trace FILE` writes one JSON line per sampler step: step, block, nfe, the decoded state of every row (masks shown
  * as `_`, or `[MASK]` when the vocabulary is not single characters or has `_`) and the ids, so the unmasking order
@@ -17,10 +17,13 @@ import type { GenerateOptions, SamplerName, StepState } from '../sampling/index.
 import type { Tokenizer } from '../tokenizer/index.ts';
 import { createLogger } from '../engine/run_log.ts';
 import { checkNumbers, failOneLine, refuseDiffusionFlags, runMain } from './common.ts';
+import { FAST_FLAG_SAMPLERS, FAST_SAMPLER_OPTIONS, fastSamplerArgs, refuseForeignFlags } from './sampler_flags.ts';
+import { SAMPLER_NAMES } from '../sampling/types.ts';
 
 /** Flags that only one sampler reads: giving them to another is a mistake worth an error. */
-const SAMPLER_FLAGS: Record<string, SamplerName[]> = {
-  steps: ['llada', 'remdm'],
+const SAMPLER_FLAGS: Record<string, readonly SamplerName[]> = {
+  ...FAST_FLAG_SAMPLERS,
+  steps: ['llada', 'remdm', 'prophet'],
   remasking: ['llada'],
   threshold: ['threshold'],
   factor: ['threshold'],
@@ -45,7 +48,7 @@ runMain(async () => {
     .usage('$0 --checkpoint DIR --prompt "3102200002100320=" [--prompt ...] [--sampler llada] [--gen-length 17] [--trace steps.jsonl]')
     .option('checkpoint', { type: 'string', demandOption: true, describe: 'checkpoint dir, or run dir (follows its latest file)' })
     .option('prompt', { type: 'string', array: true, demandOption: true, describe: 'prompt text; repeat for a batch' })
-    .option('sampler', { choices: ['llada', 'dus', 'remdm', 'threshold'] as const, default: 'llada' as const })
+    .option('sampler', { choices: SAMPLER_NAMES, default: 'llada' as SamplerName })
     .option('gen-length', { type: 'number', default: 32, describe: 'generated tokens per sample (gen_length)' })
     .option('block-length', { type: 'number', describe: 'semi-autoregressive block size; must divide gen_length (default gen_length)' })
     .option('steps', { type: 'number', describe: 'llada/remdm: total denoising steps, a multiple of the block count (default gen_length)' })
@@ -57,6 +60,7 @@ runMain(async () => {
     .option('remdm-strategy', { choices: ['cap', 'rescale', 'conf', 'loop'] as const, describe: 'remdm: σ_t schedule (default cap)' })
     .option('eta', { type: 'number', describe: 'remdm: η (default cap 0.008, rescale 0.015, loop 0.02)' })
     .option('top-p', { type: 'number', describe: 'remdm: nucleus top-p on p_θ (default 0.9)' })
+    .options(FAST_SAMPLER_OPTIONS)
     .option('num-samples', { type: 'number', default: 1, describe: 'completions per prompt (G)' })
     .option('seed', { type: 'number', default: 0 })
     .option('backend', { choices: ['auto', 'wasm', 'cpu', 'tensorflow', 'tensorflow-gpu'] as const, default: 'auto' as const })
@@ -68,11 +72,8 @@ runMain(async () => {
     .fail(failOneLine('yarn sample'))
     .help()
     .parse();
-  for (const [flag, samplers] of Object.entries(SAMPLER_FLAGS)) {
-    if ((argv as Record<string, unknown>)[flag] !== undefined && !samplers.includes(argv.sampler)) {
-      throw new ConfigError(`--${flag} applies to --sampler ${samplers.join('|')} only (got --sampler ${argv.sampler})`);
-    }
-  }
+  refuseForeignFlags(argv, argv.sampler, SAMPLER_FLAGS);
+  const fast = fastSamplerArgs(argv);
   // Flags, checkpoint and prompt lengths, before the compute backend loads or the trace file is written.
   checkNumbers(argv, {
     'gen-length': { int: true, min: 1 }, 'block-length': { int: true, min: 1 }, steps: { int: true, min: 1 }, temperature: { min: 0 },
@@ -95,7 +96,7 @@ runMain(async () => {
   const leftToRight = kind.causal === true || kind.l2d !== undefined;
   if ((argv['l2d-steps'] !== undefined || argv['l2d-method']) && kind.l2d === undefined) throw new ConfigError(`--l2d-steps and --l2d-method need an L2D checkpoint (yarn train:l2d); ${dir} is not one`);
   if (leftToRight) {
-    refuseDiffusionFlags(['sampler', 'block-length', 'steps', 'cfg-scale', 'remasking', 'threshold', 'factor', 'remdm-strategy', 'eta'], dir);
+    refuseDiffusionFlags(['sampler', 'block-length', 'steps', 'cfg-scale', 'remasking', 'threshold', 'factor', 'remdm-strategy', 'eta', ...Object.keys(FAST_SAMPLER_OPTIONS)], dir);
     const { sampleLeftToRight } = await import('../l2d/sample_cli.ts'); // a causal or L2D checkpoint: left to right, KV cache
     return sampleLeftToRight(dir, argv);
   }
@@ -131,6 +132,7 @@ runMain(async () => {
       remdm_strategy: argv['remdm-strategy'],
       eta: argv.eta,
       top_p: argv['top-p'],
+      ...fast,
       maskId: cfg.mask_token_id,
       eosId: cfg.eos_token_id,
       padId: cfg.pad_token_id,

@@ -88,13 +88,13 @@ export function checkGrpoConfig(config: GrpoConfig, model: ModelLimits, where: W
 
 /**
  * The sampler's block plan (LLaDA's asserts): block_length divides gen_length and, for samplers with a step budget
- * (llada, remdm), steps (default gen_length / 2 in GRPO) is a whole number that the block count divides.
+ * (llada, remdm, prophet), steps (default gen_length / 2 in GRPO) is a whole number that the block count divides.
  */
 export function checkSampler(s: { sampler: string; gen_length: number; block_length: number; steps: number | null }, keys: SamplerKeys, where: Where): void {
   if (s.gen_length % s.block_length !== 0) {
     throw configError(where, keys.block_length, `(${s.block_length}) must divide ${keys.gen_length} (${s.gen_length})`);
   }
-  if (s.sampler !== 'llada' && s.sampler !== 'remdm') return;
+  if (s.sampler !== 'llada' && s.sampler !== 'remdm' && s.sampler !== 'prophet') return;
   if (s.steps === null && s.gen_length % 2 !== 0) {
     throw configError(where, keys.steps, `is unset, which means gen_length / 2, but ${keys.gen_length} (${s.gen_length}) is odd: set ${keys.steps}`);
   }

@@ -9,7 +9,8 @@ import path from 'node:path';
 import { tableFromArrays, tableToIPC } from 'apache-arrow';
 import { Rng } from '../rng.ts';
 import type { ModelConfig } from '../model/config.ts';
-import { forward, type Params } from '../model/model.ts';
+import type { Params } from '../model/model.ts';
+import { modelDenoiser } from '../model/block_cache.ts';
 import { cachedDecoder } from '../model/kv_cache.ts';
 import { generate, generateAutoregressive, type GenerateOptions, type GenerateResult } from '../sampling/index.ts';
 import type { Tokenizer } from '../tokenizer/index.ts';
@@ -52,6 +53,8 @@ export interface EvalSummary {
   n: number;
   seconds: number;
   nfe: number;
+  /** Row-positions the model computed over all batches (GenerateResult.positions; 0 when the generator does not count them). */
+  positions: number;
   sampler: string;
   gen_length: number;
   /** Which scorer produced the scores: `d1`, `lenient`, or `unit tests` (code tasks). */
@@ -75,12 +78,13 @@ export async function evaluate(model: { params: Params; cfg: ModelConfig; tokeni
   const { cfg, tokenizer: tok } = model;
   const items: EvalItem[] = [];
   let nfe = 0;
+  let positions = 0;
   const t0 = performance.now();
   for (let start = 0; start < chosen.length; start += o.batch_size) {
     const idx = chosen.slice(start, start + o.batch_size);
     const prompts = idx.map((i) => spec.prompt(all[i]));
     // A causal model decodes left to right with its KV cache (the sampler's name and steps do not apply).
-    const run: GenerateFn = model.generate ?? (cfg.causal ? (g) => generateAutoregressive(cachedDecoder(model.params, cfg), g) : (g) => generate((ids, mask) => forward(model.params, cfg, ids, mask), g));
+    const run: GenerateFn = model.generate ?? (cfg.causal ? (g) => generateAutoregressive(cachedDecoder(model.params, cfg), g) : (g) => generate(modelDenoiser(model.params, cfg), g));
     const out = await run({
       ...sampler,
       prompts: prompts.map((p) => tok.encode(p)),
@@ -90,6 +94,7 @@ export async function evaluate(model: { params: Params; cfg: ModelConfig; tokeni
       rng,
     });
     nfe += out.nfe;
+    positions += out.positions ?? 0;
     for (let j = 0; j < idx.length; j++) {
       const seq = out.sequences[j];
       const eos = seq.indexOf(cfg.eos_token_id);
@@ -107,6 +112,7 @@ export async function evaluate(model: { params: Params; cfg: ModelConfig; tokeni
     n: items.length,
     seconds: (performance.now() - t0) / 1000,
     nfe,
+    positions,
     sampler: model.generate || cfg.causal ? 'autoregressive' : sampler.sampler,
     gen_length: sampler.gen_length,
     parser: spec.d1 ? parser : 'unit tests',

@@ -5,7 +5,19 @@
 import * as tf from '@tensorflow/tfjs';
 import { assertShape } from '../errors.ts';
 import type { Rng } from '../rng.ts';
-import type { LogitsFn, StepState } from './types.ts';
+import type { CacheMode, KvColumns, LogitsFn, StepState } from './types.ts';
+
+/** The block cache of a decode (Fast-dLLM prefix / dual; model/block_cache.ts): keys/values of the block's first pass. */
+export interface BlockCacheState {
+  mode: Exclude<CacheMode, 'none'>;
+  /** Keys/values of every column from the current block's first (full) pass; null until that pass ran. */
+  kv: KvColumns | null;
+  /** The batch rows kv holds, in order (null until the block's first call). */
+  rows: number[] | null;
+  /** The current block's columns [start, end). */
+  start: number;
+  end: number;
+}
 
 /** One batch being decoded: rows [N, L] = left padding ++ prompt ++ generation region [genStart, L). */
 export interface DecodeContext {
@@ -26,6 +38,17 @@ export interface DecodeContext {
   cfgScale: number;
   suppressEos: boolean;
   rng: Rng;
+  /** Block cache (GenerateOptions.cache), null = every call is a full pass. */
+  cache: BlockCacheState | null;
+  /**
+   * Rows that still have a [MASK] in the generation region, or null = all: the model runs on these rows only
+   * (finished rows of a batch cost nothing). Null for samplers that can re-mask (ReMDM). Updated by `advance`.
+   */
+  live: number[] | null;
+  /** GenerateOptions.eos_fill: after each step, [MASK]s after a row's first committed EOS become EOS. */
+  eosFill: boolean;
+  /** Row-positions run through the model so far: Σ over calls of rows × columns computed (CFG rows count twice). */
+  positions: number;
   /** Forward passes so far (CFG pair = 2). */
   nfe: number;
   /** Sampler steps so far (one per model call). */
@@ -59,9 +82,68 @@ export function modelLogits(ctx: DecodeContext, x: tf.Tensor2D): tf.Tensor3D {
 }
 
 function callChecked(ctx: DecodeContext, ids: tf.Tensor2D, am: tf.Tensor2D | null, rows: number): tf.Tensor3D {
-  const out = ctx.logitsFn(ids, am);
-  assertShape('logitsFn output', out.shape, [rows, ctx.L, null], `[${rows}, ${ctx.L}, V]`);
-  return out.dtype === 'float32' ? out : tf.cast(out, 'float32');
+  // CFG's doubled batch and a batch with nothing left to decode run whole
+  const live = ctx.live !== null && ctx.live.length > 0 && ctx.live.length < ctx.N && ctx.cfgScale === 0 ? ctx.live : null;
+  const index = live ? tf.tensor1d(live, 'int32') : null;
+  const pick = <T extends tf.Tensor>(t: T): T => (index ? (tf.gather(t, index) as T) : t);
+  let out = runModel(ctx, pick(ids), am ? pick(am) : null, live ? live.length : rows, live);
+  assertShape('logitsFn output', out.shape, [live ? live.length : rows, ctx.L, null], `[${live ? live.length : rows}, ${ctx.L}, V]`);
+  if (out.dtype !== 'float32') out = tf.cast(out, 'float32');
+  if (!live) return out;
+  // scatter back: finished rows get zero logits (they have no [MASK] left, so no sampler reads them)
+  const slot = new Int32Array(ctx.N).fill(live.length);
+  live.forEach((n, j) => (slot[n] = j));
+  const padded = tf.concat([out, tf.zeros([1, ctx.L, out.shape[2]])], 0);
+  return tf.gather(padded, tf.tensor1d(slot, 'int32')) as tf.Tensor3D; // [N, L, V]
+}
+
+/**
+ * One model call on `rows` rows: a full pass, or with the block cache a full pass at the block's first call (its
+ * keys/values kept, for the rows it ran) and afterwards only the window (prefix: [start, L), dual: [start, end)), its
+ * logits padded with zeros to [rows, L, V] (the samplers read only the current block). `live`: which batch rows these
+ * are (null = all); a row finished at the block's first call never comes back, so the cache always holds the rows asked.
+ */
+function runModel(ctx: DecodeContext, ids: tf.Tensor2D, am: tf.Tensor2D | null, rows: number, live: number[] | null): tf.Tensor3D {
+  const c = ctx.cache;
+  const windowFn = ctx.logitsFn.window;
+  if (c === null || !windowFn) {
+    ctx.positions += rows * ctx.L;
+    return ctx.logitsFn(ids, am);
+  }
+  if (c.kv === null) {
+    const full = windowFn(ids, am, 0, ctx.L, null);
+    c.kv = { keys: full.keys.map((k) => tf.keep(k)), values: full.values.map((v) => tf.keep(v)) };
+    c.rows = live ?? Array.from({ length: rows }, (_, n) => n);
+    ctx.positions += rows * ctx.L;
+    return full.logits;
+  }
+  const end = c.mode === 'prefix' ? ctx.L : c.end;
+  const held = c.rows!;
+  const heads = c.kv.keys[0].shape[0] / held.length;
+  const at = (live ?? Array.from({ length: rows }, (_, n) => n)).map((n) => held.indexOf(n)); // each row's slot in the cache
+  const same = at.length === held.length && at.every((j, i) => j === i);
+  const kvRows = same ? null : tf.tensor1d(at.flatMap((j) => Array.from({ length: heads }, (_, h) => j * heads + h)), 'int32'); // [rows·H]
+  const pick = (t: tf.Tensor3D): tf.Tensor3D => (kvRows ? (tf.gather(t, kvRows) as tf.Tensor3D) : t);
+  const out = windowFn(ids, am, c.start, end, { keys: c.kv.keys.map(pick), values: c.kv.values.map(pick) });
+  ctx.positions += rows * (end - c.start);
+  const V = out.logits.shape[2];
+  const parts = [out.logits];
+  if (c.start > 0) parts.unshift(tf.zeros([rows, c.start, V]) as tf.Tensor3D);
+  if (end < ctx.L) parts.push(tf.zeros([rows, ctx.L - end, V]) as tf.Tensor3D);
+  return tf.concat(parts, 1) as tf.Tensor3D; // [rows, L, V]
+}
+
+/** Starts block [start, end): drops the previous block's cache, so the next call is a full pass that refills it. */
+export function startBlock(ctx: DecodeContext, start: number, end: number): void {
+  if (ctx.cache === null) return;
+  disposeCache(ctx);
+  ctx.cache.start = start;
+  ctx.cache.end = end;
+}
+
+export function disposeCache(ctx: DecodeContext): void {
+  if (ctx.cache?.kv) tf.dispose([...ctx.cache.kv.keys, ...ctx.cache.kv.values]);
+  if (ctx.cache) ctx.cache.kv = null;
 }
 
 /** tf.where(cond, a, b) with broadcasting across ranks (tfjs 4 broadcasts; its typings want equal types). */
@@ -123,10 +205,26 @@ export function rowsFromIndices(indices: tf.Tensor2D, keep: tf.Tensor2D, L: numb
   return tf.greater(tf.sum(hits, 1), 0) as tf.Tensor2D; // [N, L]
 }
 
-/** Swaps in the new state, frees the old one, counts the step and calls onStep. */
+/** Swaps in the new state, frees the old one, counts the step, updates the live rows and calls onStep. */
 export async function advance(ctx: DecodeContext, x: tf.Tensor2D, next: tf.Tensor2D, block: number): Promise<tf.Tensor2D> {
   x.dispose();
+  if (ctx.eosFill) {
+    const filled = tf.tidy(() => fillAfterEos(ctx, next));
+    next.dispose();
+    next = filled;
+  }
   ctx.step += 1;
+  if (ctx.live !== null) {
+    const left = await countMasked(next, ctx.maskId, ctx.genStart, ctx.genStart + ctx.genLength); // [N]
+    ctx.live = left.flatMap((n, row) => (n > 0 ? [row] : []));
+  }
   if (ctx.onStep) ctx.onStep({ step: ctx.step, block, ids: (await next.array()) as number[][], nfe: ctx.nfe });
   return next;
+}
+
+/** x [N, L] with every [MASK] of the generation region that lies after the row's first EOS there set to EOS. */
+export function fillAfterEos(ctx: DecodeContext, x: tf.Tensor2D): tf.Tensor2D {
+  const eos = tf.cast(tf.logicalAnd(tf.equal(x, ctx.eosId), columnRange(ctx.L, ctx.genStart, ctx.genStart + ctx.genLength)), 'float32'); // [N, L]
+  const after = tf.greater(tf.sub(tf.cumsum(eos, 1), eos), 0); // strictly after the first EOS
+  return select<tf.Tensor2D>(tf.logicalAnd(after, tf.equal(x, ctx.maskId)), tf.scalar(ctx.eosId, 'int32'), x);
 }

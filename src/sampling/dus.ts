@@ -12,7 +12,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { ConfigError } from '../errors.ts';
-import { advance, maskedIn, modelLogits, select, type DecodeContext } from './decode_state.ts';
+import { advance, maskedIn, modelLogits, select, startBlock, type DecodeContext } from './decode_state.ts';
 import { sampleTokens } from './gumbel.ts';
 
 /**
@@ -50,6 +50,7 @@ export async function dusDecode(ctx: DecodeContext, x: tf.Tensor2D, opts: DusOpt
   const numBlocks = ctx.genLength / B;
   for (let b = 0; b < numBlocks; b++) {
     const start = ctx.genStart + b * B;
+    startBlock(ctx, start, start + B);
     for (const round of rounds) {
       const cols = round.map((o) => start + o);
       const next = tf.tidy(() => dusStep(ctx, x, start, start + B, cols, opts.temperature));

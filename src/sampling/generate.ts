@@ -13,20 +13,26 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { ConfigError } from '../errors.ts';
-import type { DecodeContext } from './decode_state.ts';
+import { disposeCache, type DecodeContext } from './decode_state.ts';
 import { dusDecode } from './dus.ts';
+import { ebDecode } from './eb.ts';
 import { lladaDecode } from './llada.ts';
+import { prophetDecode } from './prophet.ts';
 import { REMDM_ETA_DEFAULT, remdmDecode } from './remdm.ts';
 import { thresholdDecode } from './threshold.ts';
 import { blockPlan } from './transfer_schedule.ts';
-import type { GenerateOptions, GenerateResult, LogitsFn } from './types.ts';
+import { CACHE_MODES, SAMPLER_NAMES, type GenerateOptions, type GenerateResult, type LogitsFn } from './types.ts';
+
+/** Defaults of the EB and Prophet options (types.ts). */
+export const EB_GAMMA_DEFAULT = 0.1;
+export const PROPHET_GAPS_DEFAULT: [number, number, number] = [7.5, 5, 2.5];
 
 export async function generate(logitsFn: LogitsFn, opts: GenerateOptions): Promise<GenerateResult> {
-  validate(opts);
+  validate(opts, logitsFn);
   const G = opts.num_generations ?? 1;
   const Lg = opts.gen_length;
   const B = opts.block_length ?? Lg;
-  const usesSteps = opts.sampler === 'llada' || opts.sampler === 'remdm';
+  const usesSteps = opts.sampler === 'llada' || opts.sampler === 'remdm' || opts.sampler === 'prophet';
   const plan = blockPlan(Lg, B, usesSteps ? (opts.steps ?? Lg) : null);
   const temperature = opts.temperature ?? 0;
 
@@ -67,6 +73,11 @@ export async function generate(logitsFn: LogitsFn, opts: GenerateOptions): Promi
     cfgScale: opts.cfg_scale ?? 0,
     suppressEos: opts.suppress_eos ?? false,
     rng: opts.rng,
+    cache: (opts.cache ?? 'none') === 'none' ? null : { mode: opts.cache as 'prefix' | 'dual', kv: null, rows: null, start: Lp, end: Lp + B },
+    // ReMDM re-masks committed tokens, so a row without [MASK] is not finished for it
+    live: opts.sampler === 'remdm' ? null : Array.from({ length: N }, (_, n) => n),
+    eosFill: opts.eos_fill ?? false,
+    positions: 0,
     nfe: 0,
     step: 0,
     onStep: opts.onStep,
@@ -88,6 +99,18 @@ export async function generate(logitsFn: LogitsFn, opts: GenerateOptions): Promi
       case 'threshold':
         x = await thresholdDecode(ctx, x, { block_length: B, temperature, threshold: opts.threshold ?? 0.9, factor: opts.factor });
         break;
+      case 'eb':
+        x = await ebDecode(ctx, x, { block_length: B, temperature, gamma: opts.gamma ?? EB_GAMMA_DEFAULT });
+        break;
+      case 'prophet':
+        x = await prophetDecode(ctx, x, {
+          block_length: B,
+          stepsPerBlock: plan.stepsPerBlock!,
+          temperature,
+          remasking: 'low_confidence',
+          prophet_gaps: opts.prophet_gaps ?? PROPHET_GAPS_DEFAULT,
+        });
+        break;
       case 'remdm': {
         const strategy = opts.remdm_strategy ?? 'cap';
         x = await remdmDecode(ctx, x, {
@@ -104,20 +127,21 @@ export async function generate(logitsFn: LogitsFn, opts: GenerateOptions): Promi
       }
     }
     const full = (await x.array()) as number[][];
-    return { sequences: full.map((r) => r.slice(Lp)), full, nfe: ctx.nfe, promptLengths: rows.map((p) => p.length) };
+    return { sequences: full.map((r) => r.slice(Lp)), full, nfe: ctx.nfe, positions: ctx.positions, promptLengths: rows.map((p) => p.length) };
   } finally {
     if (!x.isDisposed) x.dispose();
+    disposeCache(ctx);
     ctx.attentionMask?.dispose();
     ctx.promptMask.dispose();
     ctx.fixedMask?.dispose();
   }
 }
 
-function validate(o: GenerateOptions): void {
+function validate(o: GenerateOptions, logitsFn: LogitsFn): void {
   const bad = (key: string, value: unknown, want: string): never => {
     throw new ConfigError(`generate: ${key} (${JSON.stringify(value)}) ${want}`);
   };
-  if (!['llada', 'dus', 'remdm', 'threshold'].includes(o.sampler)) bad('sampler', o.sampler, 'must be llada, dus, remdm or threshold');
+  if (!SAMPLER_NAMES.includes(o.sampler)) bad('sampler', o.sampler, `must be ${SAMPLER_NAMES.join(', ')}`);
   if (!Array.isArray(o.prompts) || o.prompts.length === 0) bad('prompts', o.prompts, 'must be a non-empty array of token-id arrays');
   o.prompts.forEach((p, i) => {
     if (!Array.isArray(p) || !p.every((t) => Number.isInteger(t))) bad(`prompts[${i}]`, p, 'must be an array of integer token ids');
@@ -136,6 +160,15 @@ function validate(o: GenerateOptions): void {
   }
   if (o.threshold !== undefined && !(o.threshold > 0 && o.threshold <= 1)) bad('threshold', o.threshold, 'must be in (0, 1]');
   if (o.factor !== undefined && !(o.factor > 0)) bad('factor', o.factor, 'must be > 0');
+  if (o.gamma !== undefined && !(o.gamma >= 0)) bad('gamma', o.gamma, 'must be >= 0');
+  if (o.prophet_gaps !== undefined && !(Array.isArray(o.prophet_gaps) && o.prophet_gaps.length === 3 && o.prophet_gaps.every((g) => g >= 0))) {
+    bad('prophet_gaps', o.prophet_gaps, 'must be three numbers >= 0 (early, middle, late)');
+  }
+  if (o.cache !== undefined && !CACHE_MODES.includes(o.cache)) bad('cache', o.cache, `must be ${CACHE_MODES.join(', ')}`);
+  if (o.cache !== undefined && o.cache !== 'none' && !logitsFn.window) {
+    bad('cache', o.cache, 'needs the model\'s windowed forward (model/block_cache.ts modelDenoiser); this LogitsFn has none');
+  }
+  if (o.eos_fill && o.sampler === 'remdm') bad('eos_fill', o.eos_fill, 'does not apply to remdm (it may re-mask the EOS)');
   if (o.remdm_strategy !== undefined && !['cap', 'rescale', 'conf', 'loop'].includes(o.remdm_strategy)) {
     bad('remdm_strategy', o.remdm_strategy, 'must be cap, rescale, conf or loop');
   }

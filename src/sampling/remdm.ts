@@ -18,7 +18,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { ConfigError } from '../errors.ts';
-import { advance, columnRange, countMasked, maskedIn, modelLogits, select, type DecodeContext } from './decode_state.ts';
+import { advance, columnRange, countMasked, maskedIn, modelLogits, select, startBlock, type DecodeContext } from './decode_state.ts';
 import { gumbelArgmax } from './gumbel.ts';
 import type { RemdmStrategy } from './types.ts';
 
@@ -117,6 +117,7 @@ export async function remdmDecode(ctx: DecodeContext, x: tf.Tensor2D, opts: Remd
     for (let b = 0; b < numBlocks; b++) {
       const start = ctx.genStart + b * B;
       const end = start + B;
+      startBlock(ctx, start, end);
       for (let i = 0; i < opts.stepsPerBlock; i++) {
         const coef = remdmCoefficients(grid[i], grid[i + 1], opts);
         const [next, nextPsi] = tf.tidy(() => remdmStep(ctx, x, psi, start, end, coef, opts.top_p) as unknown as tf.Tensor[]) as unknown as [

@@ -6,10 +6,10 @@
  * confident one, so every row that still has masks commits ≥ 1 token per step and decoding cannot stall.
  * Factor rule: sort c descending; commit the n most confident for the largest n with (n+1)(1 − c_(n)) ≤ factor
  * (n ≥ 1 always). A block loops until it has no masks (at most block_length steps); `steps` is not used.
- * No KV cache: every step is a full forward pass.
+ * With `cache: prefix | dual` only the first step of a block is a full pass (decode_state.ts runModel).
  */
 import * as tf from '@tensorflow/tfjs';
-import { advance, maskedIn, modelLogits, probOf, rowsFromIndices, select, type DecodeContext } from './decode_state.ts';
+import { advance, countMasked, maskedIn, modelLogits, probOf, rowsFromIndices, select, startBlock, type DecodeContext } from './decode_state.ts';
 import { sampleTokens } from './gumbel.ts';
 
 export interface ThresholdOptions {
@@ -23,18 +23,25 @@ export interface ThresholdOptions {
 
 /** Decodes the generation region of x [N, L] int32; takes ownership of x and returns the final ids. */
 export async function thresholdDecode(ctx: DecodeContext, x: tf.Tensor2D, opts: ThresholdOptions): Promise<tf.Tensor2D> {
-  const B = opts.block_length;
+  return untilUnmasked(ctx, x, opts.block_length, (xs, start, end) => thresholdStep(ctx, xs, start, end, opts));
+}
+
+/**
+ * The loop of the adaptive samplers (threshold, eb): blocks left to right, each stepped until it has no [MASK] left;
+ * `step` (run in a tidy) must commit ≥ 1 token in every row that still has a mask in the block, so a block takes at
+ * most block_length steps. Takes ownership of x and returns the final ids.
+ */
+export async function untilUnmasked(ctx: DecodeContext, x: tf.Tensor2D, B: number, step: (x: tf.Tensor2D, start: number, end: number) => tf.Tensor2D): Promise<tf.Tensor2D> {
   const numBlocks = ctx.genLength / B;
   for (let b = 0; b < numBlocks; b++) {
     const start = ctx.genStart + b * B;
     const end = start + B;
+    startBlock(ctx, start, end);
     for (let s = 0; ; s++) {
-      const left = tf.tidy(() => tf.sum(tf.cast(maskedIn(x, ctx.maskId, start, end), 'int32')));
-      const remaining = (await left.data())[0];
-      left.dispose();
+      const remaining = (await countMasked(x, ctx.maskId, start, end)).reduce((a, c) => a + c, 0);
       if (remaining === 0) break;
-      if (s >= B) throw new Error(`thresholdDecode: block ${b} still has ${remaining} masks after ${B} steps (a step committed nothing)`);
-      const next = tf.tidy(() => thresholdStep(ctx, x, start, end, opts));
+      if (s >= B) throw new Error(`block ${b} still has ${remaining} masks after ${B} steps (a step committed nothing)`);
+      const next = tf.tidy(() => step(x, start, end));
       x = await advance(ctx, x, next, b);
     }
   }

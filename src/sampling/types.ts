@@ -10,9 +10,30 @@ import type { Rng } from '../rng.ts';
  * padding anywhere). Returns float32 logits [N, L, V]. The real model is `(ids, mask) => forward(params, cfg, ids, mask)`.
  * Samplers call it inside `tf.tidy`, so its intermediates are freed; it must not keep the tensors it is given.
  */
-export type LogitsFn = (ids: tf.Tensor2D, attentionMask: tf.Tensor2D | null) => tf.Tensor3D;
+export type LogitsFn = ((ids: tf.Tensor2D, attentionMask: tf.Tensor2D | null) => tf.Tensor3D) & {
+  /**
+   * Optional windowed pass for `cache: prefix | dual` (model/block_cache.ts forwardWindow): logits [N, end − start, V]
+   * of columns [start, end) only, the other columns' keys/values read from `kv` (null: the whole row, which also
+   * returns every column's keys/values). Without it, `cache` is refused.
+   */
+  window?: (ids: tf.Tensor2D, attentionMask: tf.Tensor2D | null, start: number, end: number, kv: KvColumns | null) => KvColumns & { logits: tf.Tensor3D };
+};
 
-export type SamplerName = 'llada' | 'dus' | 'remdm' | 'threshold';
+/** Per layer [N·H, T, dh]: keys (RoPE applied) and values, as model/block_cache.ts ColumnKv. */
+export interface KvColumns {
+  keys: tf.Tensor3D[];
+  values: tf.Tensor3D[];
+}
+
+export type SamplerName = 'llada' | 'dus' | 'remdm' | 'threshold' | 'eb' | 'prophet';
+export const SAMPLER_NAMES: readonly SamplerName[] = ['llada', 'dus', 'remdm', 'threshold', 'eb', 'prophet'];
+
+/**
+ * Fast-dLLM's block-wise KV cache (samplers.md §5): `prefix` recomputes [block start, L) after the block's first call,
+ * `dual` only the block; both approximate (bidirectional attention), see model/block_cache.ts for when it is exact.
+ */
+export type CacheMode = 'none' | 'prefix' | 'dual';
+export const CACHE_MODES: readonly CacheMode[] = ['none', 'prefix', 'dual'];
 
 /** ReMDM σ_t schedules (samplers.md §2). */
 export type RemdmStrategy = 'cap' | 'rescale' | 'conf' | 'loop';
@@ -52,7 +73,7 @@ export interface GenerateOptions extends SamplingIds {
   gen_length: number;
   /** Semi-AR block size; must divide gen_length. Default gen_length (one block). */
   block_length?: number;
-  /** Total denoising steps for `llada` and `remdm`; must be a multiple of the number of blocks. Default gen_length. */
+  /** Total denoising steps for `llada`, `prophet` and `remdm`; a multiple of the number of blocks. Default gen_length. */
   steps?: number;
   /** Gumbel-max temperature τ for llada/dus/threshold; 0 = greedy argmax. Default 0. */
   temperature?: number;
@@ -66,6 +87,17 @@ export interface GenerateOptions extends SamplingIds {
   threshold?: number;
   /** threshold only: if set, use the factor rule instead: largest n with (n+1)(1 − c_(n)) ≤ factor. */
   factor?: number;
+  /** eb only: entropy budget γ: commit the largest low-entropy-first set U with Σ_U H − max_U H ≤ γ. Default 0.1. */
+  gamma?: number;
+  /**
+   * prophet only: the top-2 log-prob gap (mean over the block's masked positions of a row) above which that row commits
+   * everything left in the block, per third of the block's progress (early, middle, late). Default [7.5, 5, 2.5].
+   */
+  prophet_gaps?: [number, number, number];
+  /** Block KV cache (Fast-dLLM): none | prefix | dual. Default none. Needs a LogitsFn with `window` (the model's). */
+  cache?: CacheMode;
+  /** When a row has committed EOS, fill its [MASK]s after that EOS with EOS (no model call decides them). Default false. */
+  eos_fill?: boolean;
   /** remdm only: σ_t schedule. Default 'cap'. */
   remdm_strategy?: RemdmStrategy;
   /** remdm only: η (η_cap for cap). Default per strategy, from the ReMDM scripts: cap 0.008, rescale 0.015, loop 0.02. */
@@ -93,6 +125,11 @@ export interface GenerateResult {
   full: number[][];
   /** Forward passes over the batch; a CFG (cond, uncond) pair runs as one batched call but counts 2. */
   nfe: number;
+  /**
+   * Row-positions the model computed: Σ over calls of rows run × columns run (finished rows are skipped; a cached
+   * call runs only its window; CFG rows count twice). Divide by N·gen_length for positions per generated token.
+   */
+  positions?: number;
   /** Unpadded prompt length of each row [N]. */
   promptLengths: number[];
 }

@@ -2,6 +2,8 @@
 import * as tf from '@tensorflow/tfjs';
 import { Rng } from '../../src/rng.ts';
 import type { LogitsFn } from '../../src/sampling/types.ts';
+import type { ModelConfig } from '../../src/model/config.ts';
+import { initParams, type Params } from '../../src/model/model.ts';
 
 export const V = 12;
 export const EOS = 9;
@@ -82,3 +84,16 @@ export function maskAwareTable(L: number, seed: number): { fn: LogitsFn; T: numb
     });
   return { fn, T, M };
 }
+
+/** A tiny bidirectional model, weights scaled up so its logits are far from uniform and attention is not flat. */
+export function tinyModel(n_layers: number, seed = 3): { cfg: ModelConfig; params: Params } {
+  const cfg: ModelConfig = { vocab_size: V, d_model: 16, n_layers, n_heads: 2, mlp_hidden: 32, max_seq_len: 16, rope_theta: 10000, norm_eps: 1e-5,
+    mask_token_id: MASK, eos_token_id: EOS, pad_token_id: PAD, init_seed: seed };
+  const params = initParams(cfg);
+  for (const [name, p] of Object.entries(params)) {
+    const scale = /wte|transformer\.ff_out/.test(name) ? 40 : /q_proj|k_proj|v_proj|attn_out/.test(name) ? 20 : 1;
+    p.assign(tf.tidy(() => tf.mul(p, scale)));
+  }
+  return { cfg, params };
+}
+

@@ -98,7 +98,7 @@ describe('llada sampler', () => {
     const promptMask = tf.tensor2d([[false, true, true, false, false], [true, true, true, false, false]], [2, 5], 'bool');
     const am = tf.tensor2d([[0, 1, 1, 1, 1], [1, 1, 1, 1, 1]]);
     const ctx: DecodeContext = { logitsFn: fn, N: 2, L: 5, genStart: 3, genLength: 2, attentionMask: am as tf.Tensor2D,
-      promptMask: promptMask as tf.Tensor2D, maskId: MASK, eosId: EOS, cfgScale: 2, suppressEos: true, rng: new Rng(1), nfe: 0, step: 0 };
+      promptMask: promptMask as tf.Tensor2D, maskId: MASK, eosId: EOS, cfgScale: 2, suppressEos: true, rng: new Rng(1), cache: null, live: null, eosFill: false, positions: 0, nfe: 0, step: 0 };
     const logits = tf.tidy(() => modelLogits(ctx, x as tf.Tensor2D));
     expect(calls.length).toBe(1);
     expect(calls[0]).toEqual([
