@@ -17,7 +17,7 @@ runMain(async () => {
     .scriptName('yarn study')
     .usage('$0 --plan configs/study/sudoku-scarce.yaml [--only NAME ...]')
     .option('plan', { type: 'string', demandOption: true, describe: 'study plan (YAML)' })
-    .option('only', { type: 'string', array: true, default: [], describe: 'run only the cells whose id (seedN/run) contains one of these (and the SFT starts they need)' })
+    .option('only', { type: 'string', array: true, default: [], describe: 'run only these cells: a whole id (seed1/sft) picks that cell, any other text every id containing it (and the SFT starts they need)' })
     .option('backend', { choices: ['auto', 'tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'] as const, default: 'auto' as const, describe: 'backend of the evaluations (each trainer logs its own)' })
     .option('data-dir', { type: 'string', describe: 'data directory (default: $DIFFRL_DATA_DIR, else the repository data/ folder)' })
     .strict()

@@ -64,7 +64,10 @@ class TrainerFailed extends Error {}
 export async function runStudy(o: StudyOptions): Promise<{ results: CellResult[]; failed: FailedCell[] }> {
   const { plan, logger } = o;
   const all = cells(plan);
-  const wanted = all.filter((c) => !o.only?.length || o.only.some((s) => c.id.includes(s)) || (c.kind === 'sft' && all.some((m) => m.seed === c.seed && m.kind === 'method' && o.only!.some((s) => m.id.includes(s)))));
+  // An --only value that is a whole cell id (seed1/sft) selects that cell alone; any other value, every id containing it.
+  const ids = new Set(all.map((c) => c.id));
+  const picks = (id: string) => o.only!.some((s) => (ids.has(s) ? id === s : id.includes(s)));
+  const wanted = all.filter((c) => !o.only?.length || picks(c.id) || (c.kind === 'sft' && all.some((m) => m.seed === c.seed && m.kind === 'method' && picks(m.id))));
   // Every config loads (and so is checked) before any run starts.
   const maxSteps = new Map(all.map((c) => [c.id, configSteps(c)]));
   const sets = heldOutSets(plan, o.dataDir);

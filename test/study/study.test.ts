@@ -110,6 +110,10 @@ describe('yarn study (micro grid)', () => {
     const { results: listed } = await runStudy({ plan, dataDir: DATA_DIR, logger, only: ['no-such-cell'] });
     expect(listed.map((r) => r.cell.id)).toEqual(['seed0/sft', 'seed0/rl']);
     expect(listed[1].evals.test.scores).toEqual(rl.evals.test.scores);
+    // A whole cell id selects that cell alone, not every id it prefixes (seed0/rl, not seed0/rl-2).
+    const two = { ...plan, methods: [...plan.methods, { ...plan.methods[0], name: 'rl-2' }] };
+    await runStudy({ plan: two, dataDir: DATA_DIR, logger, only: ['seed0/rl'] });
+    expect(fs.existsSync(path.join(plan.out_dir, 'seed0', 'rl-2'))).toBe(false);
 
     // Interrupted after step 1: the rerun resumes and ends with the same weights.
     fs.rmSync(path.join(rl.cell.dir, 'step-000002'), { recursive: true });
