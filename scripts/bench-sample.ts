@@ -16,7 +16,8 @@ import { ConfigError } from '../src/errors.ts';
 import { runMain } from '../src/cli/common.ts';
 import { resolveDataDir } from '../src/data/index.ts';
 import { evaluate } from '../src/eval/evaluate.ts';
-import { EVAL_TASKS, taskSpec, type EvalTask } from '../src/eval/tasks.ts';
+import { taskSpec } from '../src/eval/tasks.ts';
+import { BENCH_OPTIONS } from './bench_options.ts';
 import { resolveCheckpoint } from '../src/checkpoint/resolve.ts';
 import { loadModel } from '../src/checkpoint/load_model.ts';
 import type { GenerateOptions } from '../src/sampling/index.ts';
@@ -50,16 +51,10 @@ runMain(async () => {
   const argv = await yargs(hideBin(process.argv))
     .scriptName('yarn bench:sample')
     .usage('$0 --checkpoint DIR [--task sudoku] [--n 128] [--gen-length N]')
-    .option('checkpoint', { type: 'string', describe: 'checkpoint or run dir; `yarn train:sft --config configs/sudoku-sft.yaml` makes one' })
-    .option('task', { choices: EVAL_TASKS, default: 'sudoku' as EvalTask })
-    .option('n', { type: 'number', default: 128, describe: 'test items (the same ones for every sampler)' })
+    .options(BENCH_OPTIONS)
     .option('gen-length', { type: 'number', describe: "generated tokens (default: the task's, 17 for sudoku)" })
     .option('block-length', { type: 'number', describe: 'semi-AR block size (default gen_length)' })
-    .option('batch-size', { type: 'number', default: 64, describe: 'rows per generation batch' })
-    .option('seed', { type: 'number', default: 0, describe: 'test subset and sampling seed' })
     .option('only', { type: 'string', describe: 'comma list: run only the variants whose name contains one of these' })
-    .option('data-dir', { type: 'string', describe: 'data directory (default: $DIFFRL_DATA_DIR, ../shared/data, ./data)' })
-    .option('backend', { choices: ['auto', 'wasm', 'cpu', 'tensorflow', 'tensorflow-gpu'] as const, default: 'auto' as const })
     .strict()
     .help()
     .parse();

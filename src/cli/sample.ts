@@ -30,6 +30,7 @@ const SAMPLER_FLAGS: Record<string, readonly SamplerName[]> = {
   'remdm-strategy': ['remdm'],
   eta: ['remdm'],
   'top-p': ['remdm'],
+  'remdm-order': ['remdm'],
 };
 
 /** How special tokens look in a trace: `_`/`⏎` for a character vocabulary that lacks them, else the token strings. */
@@ -59,7 +60,8 @@ runMain(async () => {
     .option('factor', { type: 'number', describe: 'threshold: use the factor rule (n+1)(1 − c_n) <= f instead of τ' })
     .option('remdm-strategy', { choices: ['cap', 'rescale', 'conf', 'loop'] as const, describe: 'remdm: σ_t schedule (default cap)' })
     .option('eta', { type: 'number', describe: 'remdm: η (default cap 0.008, rescale 0.015, loop 0.02)' })
-    .option('top-p', { type: 'number', describe: 'remdm: nucleus top-p on p_θ (default 0.9)' })
+    .option('top-p', { type: 'number', describe: 'remdm: nucleus top-p on p_θ (default 0.9; 1e-6 = greedy tokens)' })
+    .option('remdm-order', { choices: ['random', 'confidence'] as const, describe: 'remdm: which masked positions unmask: random (the paper) or the most confident' })
     .options(FAST_SAMPLER_OPTIONS)
     .option('num-samples', { type: 'number', default: 1, describe: 'completions per prompt (G)' })
     .option('seed', { type: 'number', default: 0 })
@@ -96,7 +98,7 @@ runMain(async () => {
   const leftToRight = kind.causal === true || kind.l2d !== undefined;
   if ((argv['l2d-steps'] !== undefined || argv['l2d-method']) && kind.l2d === undefined) throw new ConfigError(`--l2d-steps and --l2d-method need an L2D checkpoint (yarn train:l2d); ${dir} is not one`);
   if (leftToRight) {
-    refuseDiffusionFlags(['sampler', 'block-length', 'steps', 'cfg-scale', 'remasking', 'threshold', 'factor', 'remdm-strategy', 'eta', ...Object.keys(FAST_SAMPLER_OPTIONS)], dir);
+    refuseDiffusionFlags(['sampler', 'block-length', 'steps', 'cfg-scale', 'remasking', 'threshold', 'factor', 'remdm-strategy', 'eta', 'top-p', 'remdm-order', ...Object.keys(FAST_SAMPLER_OPTIONS)], dir);
     const { sampleLeftToRight } = await import('../l2d/sample_cli.ts'); // a causal or L2D checkpoint: left to right, KV cache
     return sampleLeftToRight(dir, argv);
   }
@@ -132,6 +134,7 @@ runMain(async () => {
       remdm_strategy: argv['remdm-strategy'],
       eta: argv.eta,
       top_p: argv['top-p'],
+      remdm_order: argv['remdm-order'],
       ...fast,
       maskId: cfg.mask_token_id,
       eosId: cfg.eos_token_id,

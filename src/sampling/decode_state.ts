@@ -187,15 +187,16 @@ export function probOf(logits: tf.Tensor3D, ids: tf.Tensor): tf.Tensor2D {
 
 /**
  * [N, L] bool selecting, in each row n, the k[n] positions of largest `score` [N, L]; −inf scores are never selected
- * (so a row with fewer finite scores than k[n] selects fewer).
+ * (so a row with fewer finite scores than k[n] selects fewer). k: numbers, or an int32 tensor [N].
  */
-export function topKMask(score: tf.Tensor2D, k: number[]): tf.Tensor2D {
+export function topKMask(score: tf.Tensor2D, k: number[] | tf.Tensor1D): tf.Tensor2D {
   const [N, L] = score.shape;
-  const kMax = Math.min(L, Math.max(0, ...k));
+  const kMax = Array.isArray(k) ? Math.min(L, Math.max(0, ...k)) : L;
   if (kMax === 0) return tf.zeros([N, L], 'bool') as tf.Tensor2D;
   const { values, indices } = tf.topk(score, kMax, true); // [N, kMax]
   const rank = tf.range(0, kMax, 1, 'int32').reshape([1, kMax]);
-  const keep = tf.logicalAnd(tf.less(rank, tf.tensor2d(k, [N, 1], 'int32')), tf.isFinite(values)); // [N, kMax]
+  const kCol = Array.isArray(k) ? tf.tensor2d(k, [N, 1], 'int32') : tf.reshape(tf.cast(k, 'int32'), [N, 1]);
+  const keep = tf.logicalAnd(tf.less(rank, kCol), tf.isFinite(values)); // [N, kMax]
   return rowsFromIndices(indices as tf.Tensor2D, keep as tf.Tensor2D, L);
 }
 

@@ -122,6 +122,7 @@ export async function generate(logitsFn: LogitsFn, opts: GenerateOptions): Promi
           t_off: opts.t_off ?? 0.05,
           alpha_on: opts.alpha_on ?? 0.9,
           top_p: opts.top_p ?? 0.9,
+          remdm_order: opts.remdm_order ?? 'random',
         });
         break;
       }
@@ -172,6 +173,7 @@ function validate(o: GenerateOptions, logitsFn: LogitsFn): void {
   if (o.remdm_strategy !== undefined && !['cap', 'rescale', 'conf', 'loop'].includes(o.remdm_strategy)) {
     bad('remdm_strategy', o.remdm_strategy, 'must be cap, rescale, conf or loop');
   }
+  if (o.remdm_order !== undefined && o.remdm_order !== 'random' && o.remdm_order !== 'confidence') bad('remdm_order', o.remdm_order, "must be 'random' or 'confidence'");
   if (o.eta !== undefined && !(o.eta >= 0)) bad('eta', o.eta, 'must be >= 0');
   if (o.top_p !== undefined && !(o.top_p > 0 && o.top_p <= 1)) bad('top_p', o.top_p, 'must be in (0, 1]');
   if (o.alpha_on !== undefined && !(o.alpha_on > 0 && o.alpha_on < 1)) bad('alpha_on', o.alpha_on, 'must be in (0, 1)');

@@ -37,6 +37,8 @@ export const CACHE_MODES: readonly CacheMode[] = ['none', 'prefix', 'dual'];
 
 /** ReMDM σ_t schedules (samplers.md §2). */
 export type RemdmStrategy = 'cap' | 'rescale' | 'conf' | 'loop';
+/** ReMDM: which masked positions take a step's unmasks (remdm.ts). */
+export type RemdmOrder = 'random' | 'confidence';
 
 /** What `onStep` receives after every model call (for `--trace`). */
 export interface StepState {
@@ -108,8 +110,10 @@ export interface GenerateOptions extends SamplingIds {
   t_off?: number;
   /** remdm loop: α held during the loop. Default 0.9. */
   alpha_on?: number;
-  /** remdm only: nucleus top-p on p_θ (the top token is always kept). Default 0.9; 1 = off. */
+  /** remdm only: nucleus top-p on p_θ (the top token is always kept). Default 0.9; 1 = off; 1e-6 = greedy tokens. */
   top_p?: number;
+  /** remdm only: `random` (the paper: positions unmask independently) or `confidence` (most probable x0 first). Default random. */
+  remdm_order?: RemdmOrder;
   /**
    * Tokens held fixed in the generation region, per ROW [N][Lg] (N = prompts × G): a token id is placed before the
    * first step and never changed, like a prompt token (no sampler writes it, ReMDM never re-masks it); null = sampled.

@@ -103,6 +103,18 @@ describe('yarn sample', () => {
     expect(JSON.parse(remdm.stdout).nfe).toBe(8);
   });
 
+  it('eb and prophet take their flags, with the block cache; a flag of another sampler is refused', async () => {
+    const [eb, prophet, foreign] = await Promise.all([
+      sample(['--checkpoint', ckpt, '--prompt', '5=', '--gen-length', '4', '--sampler', 'eb', '--gamma', '100', '--cache', 'prefix', '--json']),
+      sample(['--checkpoint', ckpt, '--prompt', '5=', '--gen-length', '4', '--sampler', 'prophet', '--prophet-gaps', '0,0,0', '--cache', 'dual', '--eos-fill', '--json']),
+      sample(['--checkpoint', ckpt, '--prompt', '5=', '--sampler', 'threshold', '--gamma', '1']),
+    ]);
+    expect([eb.code, prophet.code]).toEqual([0, 0]);
+    expect(JSON.parse(eb.stdout).nfe).toBe(1); // γ above any entropy sum: the whole block in one call
+    expect(JSON.parse(prophet.stdout).nfe).toBe(1); // gap ≥ 0 always: all in at the first call
+    expect([foreign.code, foreign.stderr]).toEqual([1, 'error: --gamma applies to --sampler eb only (got --sampler threshold)\n']);
+  });
+
   it('user errors are one line and exit code 1; --help lists the options', async () => {
     const [bad, wrongFlag, tooLong, help] = await Promise.all([
       sample(['--checkpoint', '/no/such/dir', '--prompt', '1=']),
@@ -111,7 +123,7 @@ describe('yarn sample', () => {
       sample(['--help']),
     ]);
     expect([bad.code, bad.stderr]).toEqual([1, 'error: --checkpoint: /no/such/dir does not exist\n']);
-    expect([wrongFlag.code, wrongFlag.stderr]).toEqual([1, 'error: --steps applies to --sampler llada|remdm only (got --sampler dus)\n']);
+    expect([wrongFlag.code, wrongFlag.stderr]).toEqual([1, 'error: --steps applies to --sampler llada|remdm|prophet only (got --sampler dus)\n']);
     expect(tooLong.code).toBe(1);
     expect(tooLong.stderr.trim().split('\n').pop()).toBe(`error: longest prompt + --gen-length 31 = 33 tokens exceeds max_seq_len 32 of ${ckpt}/step-000001`);
     expect(help.code).toBe(0);

@@ -8,7 +8,7 @@ import { IDS, MASK, contextLogits, countIn, useBackend } from './helpers.ts';
 
 beforeAll(() => useBackend('cpu'));
 
-const base: RemdmOptions = { block_length: 8, stepsPerBlock: 8, remdm_strategy: 'cap', eta: 0.008, t_on: 0.55, t_off: 0.05, alpha_on: 0.9, top_p: 1 };
+const base: RemdmOptions = { block_length: 8, stepsPerBlock: 8, remdm_strategy: 'cap', eta: 0.008, t_on: 0.55, t_off: 0.05, alpha_on: 0.9, top_p: 1, remdm_order: 'random' };
 
 describe('ReMDM schedule', () => {
   it('time grid is linspace(1, 1e-5, T+1)', () => {
@@ -128,4 +128,36 @@ describe('remdm sampler', () => {
       }
     }
   });
+
+  it('remdm_order confidence: the posterior’s number of unmasks per row, given to the most probable greedy x0', async () => {
+    const fn = contextLogits(6, 6);
+    const trace: StepState[] = [];
+    const opts = { ...IDS, prompts: [[1, 2, 3]], num_generations: 40, sampler: 'remdm' as const, gen_length: 8, steps: 4, remdm_strategy: 'cap' as const, eta: 0, top_p: 1e-6 };
+    const res = await generate(fn, { ...opts, remdm_order: 'confidence', rng: new Rng(4), onStep: (s) => trace.push(s) });
+    const random = await generate(fn, { ...opts, rng: new Rng(4) });
+    let prev = res.full.map((r) => r.map((t, l) => (l < 3 ? t : MASK)));
+    let unmasked = 0;
+    for (const s of trace.slice(0, 4)) {
+      const logits = tf.tidy(() => fn(tf.tensor2d(prev, undefined, 'int32'), null).arraySync());
+      s.ids.forEach((row, n) => {
+        expect(row.slice(0, 3)).toEqual([1, 2, 3]);
+        const conf = (l: number) => topLogProb(logits[n][l]); // greedy x0 (top_p 1e-6): log p(x0) = its log-prob
+        const fresh = row.flatMap((t, l) => (prev[n][l] === MASK && t !== MASK ? [l] : []));
+        const still = row.flatMap((t, l) => (t === MASK ? [l] : []));
+        for (const l of fresh) for (const m of still) expect(conf(l)).toBeGreaterThanOrEqual(conf(m) - 1e-4);
+        unmasked += fresh.length;
+      });
+      prev = s.ids;
+    }
+    // the same expected number of unmasks as the random order (first step: a quarter of the masks)
+    expect(Math.abs(trace[0].ids.reduce((a, r) => a + 8 - countIn(r, 3, 11, MASK), 0) / (40 * 8) - 0.25)).toBeLessThan(0.07);
+    expect(unmasked).toBeGreaterThan(0);
+    random.sequences.concat(res.sequences).forEach((q) => expect(q).not.toContain(MASK));
+  });
 });
+
+/** The largest log-probability of softmax(z) over the non-[MASK] tokens. */
+function topLogProb(z: number[]): number {
+  const zs = z.filter((_, v) => v !== MASK);
+  return Math.max(...zs) - Math.log(zs.reduce((a, x) => a + Math.exp(x), 0));
+}
