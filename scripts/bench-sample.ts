@@ -40,11 +40,11 @@ function variants(L: number, blocks: number): Variant[] {
     ...caches.map((cache): Variant => ({ name: `threshold 0.9 cache=${cache}`, options: { sampler: 'threshold', threshold: 0.9, cache } })),
     { name: 'threshold 0.5 cache=prefix', options: { sampler: 'threshold', threshold: 0.5, cache: 'prefix' } },
     ...[0.1, 0.5, 1, 2].map((gamma): Variant => ({ name: `eb gamma=${gamma}`, options: { sampler: 'eb', gamma } })),
-    ...[1, 1.5].map((gamma): Variant => ({ name: `eb gamma=${gamma} cache=prefix`, options: { sampler: 'eb', gamma, cache: 'prefix' } })),
+    ...[1, 1.2, 1.5].map((gamma): Variant => ({ name: `eb gamma=${gamma} cache=prefix`, options: { sampler: 'eb', gamma, cache: 'prefix' } })),
     { name: 'prophet steps=L', options: { sampler: 'prophet', steps: L } },
     { name: `prophet steps=${half}`, options: { sampler: 'prophet', steps: half } },
     { name: 'prophet steps=L gaps=5,3,1.5', options: { sampler: 'prophet', steps: L, prophet_gaps: [5, 3, 1.5] } },
-    { name: 'prophet steps=L gaps=2,1.5,1', options: { sampler: 'prophet', steps: L, prophet_gaps: [2, 1.5, 1] } },
+    ...([[4, 3, 2], [3, 2.5, 2], [2, 1.5, 1]] as const).map((g): Variant => ({ name: `prophet steps=L gaps=${g.join(',')}`, options: { sampler: 'prophet', steps: L, prophet_gaps: [...g] } })),
     { name: 'remdm cap steps=2L', options: { sampler: 'remdm', steps: 2 * L, remdm_strategy: 'cap' } },
   ];
 }
