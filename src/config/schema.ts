@@ -150,8 +150,8 @@ export type TrainConfig = z.infer<typeof trainConfigSchema>;
 // diffu-GRPO (d1). Defaults are d1's where d1 sets them (diffu-grpo/slurm_scripts, train.yaml; research/d1-grpo.md).
 
 export const samplerSchema = z.strictObject({
-  /** llada (low-confidence remasking, semi-AR blocks) | dus | remdm | threshold. */
-  name: z.enum(['llada', 'dus', 'remdm', 'threshold']).default('llada'),
+  /** llada (low-confidence remasking, semi-AR blocks) | dus | remdm | threshold | eb | prophet (README "Samplers"). */
+  name: z.enum(['llada', 'dus', 'remdm', 'threshold', 'eb', 'prophet']).default('llada'),
   gen_length: positiveInt.default(64),
   /** d1 RL: 32. */
   block_length: positiveInt.default(32),
@@ -163,6 +163,16 @@ export const samplerSchema = z.strictObject({
   remasking: z.enum(['low_confidence', 'random']).default('low_confidence'),
   /** Confidence threshold (threshold sampler). */
   threshold: z.number().gt(0).lte(1).default(0.9),
+  /** eb: entropy budget γ; prophet: top-2 gaps (early, middle, late); null = the sampler's default. */
+  gamma: z.number().gt(0).nullable().default(null),
+  prophet_gaps: z.tuple([z.number().min(0), z.number().min(0), z.number().min(0)]).nullable().default(null),
+  /**
+   * Fast-dLLM block KV cache in the rollouts (model/block_cache.ts): approximate, and the log-prob estimators score the
+   * tokens with the exact model, so the update is off-policy by the cache's error (no importance correction yet).
+   */
+  cache: z.enum(['none', 'prefix', 'dual']).default('none'),
+  /** Fill a row's masks after its first EOS with EOS (no model call decides them). */
+  eos_fill: z.boolean().default(false),
 });
 
 export const OBJECTIVES = ['d1', 'wd1', 'spg', 'espo'] as const;

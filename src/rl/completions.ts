@@ -5,7 +5,8 @@
  */
 import type { Rng } from '../rng.ts';
 import type { GrpoSection } from '../config/schema.ts';
-import { forward, type Params } from '../model/model.ts';
+import type { Params } from '../model/model.ts';
+import { modelDenoiser } from '../model/block_cache.ts';
 import type { ModelConfig } from '../model/config.ts';
 import { generate, type GenerateOptions, type LogitsFn } from '../sampling/index.ts';
 import type { Credit, RewardSource } from '../rewards/types.ts';
@@ -20,8 +21,9 @@ export interface RolloutOptions {
   grad_accum: number;
 }
 
+/** The policy's denoiser, with the windowed pass that `sampler.cache` needs (model/block_cache.ts). */
 export function modelLogitsFn(params: Params, cfg: ModelConfig): LogitsFn {
-  return (ids, mask) => forward(params, cfg, ids, mask);
+  return modelDenoiser(params, cfg);
 }
 
 /** Re-sampling with some tokens fixed (inpainting): num_generations per prompt, and fixed [N][Lg] per row. */

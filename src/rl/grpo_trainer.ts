@@ -127,7 +127,8 @@ export async function trainGrpo(config: GrpoConfig, opts: GrpoOptions): Promise<
   // The one options object of the rollout and the loss: the grpo section as parsed, the sampler, the micro-batches.
   const rolloutOpts: RolloutOptions = {
     grpo: g,
-    sampler: { sampler: s.name, gen_length: s.gen_length, block_length: s.block_length, steps, temperature: s.temperature, cfg_scale: s.cfg_scale, remasking: s.remasking, threshold: s.threshold },
+    sampler: { sampler: s.name, gen_length: s.gen_length, block_length: s.block_length, steps, temperature: s.temperature, cfg_scale: s.cfg_scale, remasking: s.remasking, threshold: s.threshold,
+      ...(s.gamma !== null ? { gamma: s.gamma } : {}), ...(s.prophet_gaps !== null ? { prophet_gaps: s.prophet_gaps } : {}), cache: s.cache, eos_fill: s.eos_fill },
     grad_accum: t.grad_accum,
   };
   const pool = W > 1
