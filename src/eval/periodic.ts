@@ -19,7 +19,10 @@ export function periodicEval(
   const task = e.task;
   if (!task) return undefined;
   return async (model) => {
-    const { summary } = await evaluate(model, { task, subset: e.subset, seed: e.seed, parser: e.parser, batch_size: e.batch_size, dataDir, sampler });
+    // Only the lengths: the rest of the run's rollout sampler (temperature, steps, cache, ...) is not the eval's, which
+    // decodes greedily with the task's schedule.
+    const lengths = { gen_length: sampler.gen_length, block_length: sampler.block_length };
+    const { summary } = await evaluate(model, { task, subset: e.subset, seed: e.seed, parser: e.parser, batch_size: e.batch_size, dataDir, sampler: lengths });
     return { [`eval/${task}/accuracy`]: summary.accuracy, [`eval/${task}/ci95_low`]: summary.ci95[0], [`eval/${task}/ci95_high`]: summary.ci95[1] };
   };
 }
