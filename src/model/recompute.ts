@@ -35,7 +35,6 @@ export function recomputed(
   weights: tf.Tensor[],
   consts: tf.Tensor[],
 ): tf.Tensor2D {
-  const nW = weights.length;
   // tfjs types customGrad's function with a fixed arity; this one takes x, the weights and tfjs's save function.
   const f = tf.customGrad(((...args: unknown[]) => {
     const save = args.pop() as tf.GradSaveFunc;
@@ -50,7 +49,7 @@ export function recomputed(
       const state = tf.engine().state;
       const outerTape = state.activeTape;
       try {
-        return g([xs, ...ws.slice(0, nW)], dy);
+        return g([xs, ...ws], dy);
       } finally {
         state.activeTape = outerTape;
       }
