@@ -57,16 +57,17 @@ describe('runSandboxed: ordinary programs', () => {
   });
 
   it('runs at most `concurrency` candidates at once (default 2)', async () => {
-    const sleep = { language: 'python' as const, code: 'import time; time.sleep(0.4)' };
+    // 1 s sleeps: one wave is told from two by a full second, more than the start-up of 4 Pythons on a loaded CI core.
+    const sleep = { language: 'python' as const, code: 'import time; time.sleep(1.0)' };
     let t0 = Date.now();
     await Promise.all([1, 2, 3, 4].map(() => runSandboxed(sleep)));
-    expect(Date.now() - t0).toBeGreaterThanOrEqual(800); // two waves of 2
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(2000); // two waves of 2
     setSandboxConcurrency(4);
     try {
       t0 = Date.now();
       const rs = await Promise.all([1, 2, 3, 4].map(() => runSandboxed(sleep)));
       expect(rs.every((r) => r.status === 'ok')).toBe(true);
-      expect(Date.now() - t0).toBeLessThan(800 + 400); // one wave (plus start-up)
+      expect(Date.now() - t0).toBeLessThan(2000); // one wave (plus start-up), not two
     } finally {
       setSandboxConcurrency(2);
     }
