@@ -53,6 +53,11 @@ export interface DecodeContext {
   nfe: number;
   /** Sampler steps so far (one per model call). */
   step: number;
+  /**
+   * GenerateOptions.record_logps: [N, L] float32 (kept), per position the log-prob of the token its last commit drew
+   * under the distribution it was drawn from (commitTokens, recordLogps); 0 where nothing was drawn. null = not asked.
+   */
+  logps?: tf.Tensor2D | null;
   onStep?: (state: StepState) => void;
 }
 
@@ -158,6 +163,32 @@ export function banTokens<T extends tf.Tensor>(logits: T, tokens: number[]): T {
   if (cols.length === 0) return logits;
   const hit = tf.greater(tf.sum(tf.oneHot(tf.tensor1d(cols, 'int32'), V), 0), 0); // [V] bool
   return select<T>(hit, tf.scalar(-Infinity), logits);
+}
+
+/**
+ * One step's commit: x0 where `commit`, x elsewhere ([N, L] each). With record_logps it also records each committed
+ * position's log_softmax(logits/τ)[x0], the distribution the Gumbel-max draw of x0 sampled (logits as the step saw
+ * them: cached/windowed, CFG-combined, banned tokens at −inf); at τ = 0 the draw is deterministic and 0 stays.
+ */
+export function commitTokens(ctx: DecodeContext, x: tf.Tensor2D, x0: tf.Tensor2D, commit: tf.Tensor2D, logits: tf.Tensor3D, temperature: number): tf.Tensor2D {
+  if (ctx.logps && temperature > 0) recordLogps(ctx, commit, drawnLogProb(logits, x0, temperature));
+  return select<tf.Tensor2D>(commit, x0, x);
+}
+
+/** log_softmax(logits/τ)[ids] per position: logits [N, L, V], ids int32 [N, L] → float32 [N, L]. */
+export function drawnLogProb(logits: tf.Tensor3D, ids: tf.Tensor2D, temperature: number): tf.Tensor2D {
+  const V = logits.shape[2];
+  const logp = tf.logSoftmax(tf.div(logits, temperature)); // [N, L, V]
+  const hit = tf.cast(tf.oneHot(ids, V), 'bool'); // [N, L, V]
+  return tf.sum(select(hit, logp, tf.scalar(0)), -1) as tf.Tensor2D; // select, not ×: 0 · −inf would be NaN
+}
+
+/** ctx.logps ← logp [N, L] where `commit`, unchanged elsewhere (no-op without record_logps). Inside the step's tidy. */
+export function recordLogps(ctx: DecodeContext, commit: tf.Tensor2D, logp: tf.Tensor2D): void {
+  if (!ctx.logps) return;
+  const next = tf.keep(select<tf.Tensor2D>(commit, logp, ctx.logps)); // outlives the step's tidy
+  ctx.logps.dispose();
+  ctx.logps = next;
 }
 
 /** [1, L] bool: start <= column < end. */

@@ -12,7 +12,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { ConfigError } from '../errors.ts';
-import { advance, maskedIn, modelLogits, select, startBlock, type DecodeContext } from './decode_state.ts';
+import { advance, commitTokens, maskedIn, modelLogits, startBlock, type DecodeContext } from './decode_state.ts';
 import { sampleTokens } from './gumbel.ts';
 
 /**
@@ -66,6 +66,6 @@ function dusStep(ctx: DecodeContext, x: tf.Tensor2D, start: number, end: number,
   const logits = modelLogits(ctx, x); // [N, L, V]
   const x0 = sampleTokens(logits, temperature, ctx.rng) as tf.Tensor2D; // [N, L]
   const planned = tf.reshape(tf.greater(tf.sum(tf.oneHot(tf.tensor1d(cols, 'int32'), L), 0), 0), [1, L]); // [1, L]
-  const reveal = tf.logicalAnd(maskedIn(x, ctx.maskId, start, end), planned); // [N, L]
-  return select<tf.Tensor2D>(reveal, x0, x);
+  const reveal = tf.logicalAnd(maskedIn(x, ctx.maskId, start, end), planned) as tf.Tensor2D; // [N, L]
+  return commitTokens(ctx, x, x0, reveal, logits, temperature);
 }

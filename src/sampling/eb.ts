@@ -10,7 +10,7 @@
  * Σ_{j<k} H_(j) ≤ γ, non-decreasing in k, so the accepted ranks are a prefix. A block loops until it has no masks.
  */
 import * as tf from '@tensorflow/tfjs';
-import { maskedIn, modelLogits, rowsFromIndices, select, type DecodeContext } from './decode_state.ts';
+import { commitTokens, maskedIn, modelLogits, rowsFromIndices, select, type DecodeContext } from './decode_state.ts';
 import { sampleTokens } from './gumbel.ts';
 import { untilUnmasked } from './threshold.ts';
 
@@ -32,7 +32,7 @@ function ebStep(ctx: DecodeContext, x: tf.Tensor2D, start: number, end: number, 
   const x0 = sampleTokens(logits, opts.temperature, ctx.rng) as tf.Tensor2D; // [N, L]
   const candidate = maskedIn(x, ctx.maskId, start, end); // [N, L]
   const H = select<tf.Tensor2D>(candidate, entropy(logits), tf.scalar(Infinity)); // [N, L], +inf off the candidates
-  return select<tf.Tensor2D>(entropyBoundSelect(H, opts.gamma, end - start), x0, x);
+  return commitTokens(ctx, x, x0, entropyBoundSelect(H, opts.gamma, end - start), logits, opts.temperature);
 }
 
 /** Entropy (nats) of softmax(logits) along the last axis: [N, L, V] → [N, L]; −inf logits contribute 0. */

@@ -80,6 +80,7 @@ export async function generate(logitsFn: LogitsFn, opts: GenerateOptions): Promi
     positions: 0,
     nfe: 0,
     step: 0,
+    logps: opts.record_logps ? (tf.zeros([N, L]) as tf.Tensor2D) : null,
     onStep: opts.onStep,
   };
   let x = tf.tensor2d(ids, [N, L], 'int32');
@@ -128,10 +129,12 @@ export async function generate(logitsFn: LogitsFn, opts: GenerateOptions): Promi
       }
     }
     const full = (await x.array()) as number[][];
-    return { sequences: full.map((r) => r.slice(Lp)), full, nfe: ctx.nfe, positions: ctx.positions, promptLengths: rows.map((p) => p.length) };
+    const logps = ctx.logps ? ((await ctx.logps.array()) as number[][]).map((r) => r.slice(Lp)) : undefined; // [N][Lg]
+    return { sequences: full.map((r) => r.slice(Lp)), full, nfe: ctx.nfe, positions: ctx.positions, promptLengths: rows.map((p) => p.length), ...(logps ? { logps } : {}) };
   } finally {
     if (!x.isDisposed) x.dispose();
     disposeCache(ctx);
+    ctx.logps?.dispose();
     ctx.attentionMask?.dispose();
     ctx.promptMask.dispose();
     ctx.fixedMask?.dispose();

@@ -8,7 +8,7 @@
  * different masked counts are fine). Unchosen predictions are discarded: those positions stay [MASK].
  */
 import * as tf from '@tensorflow/tfjs';
-import { advance, countMasked, maskedIn, modelLogits, probOf, select, startBlock, topKMask, type DecodeContext } from './decode_state.ts';
+import { advance, commitTokens, countMasked, maskedIn, modelLogits, probOf, select, startBlock, topKMask, type DecodeContext } from './decode_state.ts';
 import { opSeed, sampleTokens } from './gumbel.ts';
 import { numTransferTokens } from './transfer_schedule.ts';
 
@@ -54,7 +54,7 @@ export function lladaStep(ctx: DecodeContext, x: tf.Tensor2D, start: number, end
   const logits = modelLogits(ctx, x); // [N, L, V]
   const { x0, score } = lladaScores(ctx, x, logits, start, end, opts);
   const commit = topKMask(score, k); // [N, L]
-  return select<tf.Tensor2D>(commit, x0, x);
+  return commitTokens(ctx, x, x0, commit, logits, opts.temperature);
 }
 
 /** x0 [N, L] int32 (sampled) and its score [N, L]: confidence (or U(0,1)) on the block's masked positions, −inf elsewhere. */

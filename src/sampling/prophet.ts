@@ -8,7 +8,7 @@
  * [2] after. A block ends when no row has a mask left in it (fewer calls than `steps`) or after its steps.
  */
 import * as tf from '@tensorflow/tfjs';
-import { maskedIn, modelLogits, select, topKMask, type DecodeContext } from './decode_state.ts';
+import { commitTokens, maskedIn, modelLogits, select, topKMask, type DecodeContext } from './decode_state.ts';
 import { lladaScores, scheduledDecode, type LladaOptions } from './llada.ts';
 
 export interface ProphetOptions extends LladaOptions {
@@ -27,8 +27,8 @@ function prophetStep(ctx: DecodeContext, x: tf.Tensor2D, start: number, end: num
   const { x0, score } = lladaScores(ctx, x, logits, start, end, opts); // [N, L] each
   const candidate = maskedIn(x, ctx.maskId, start, end); // [N, L]
   const allIn = tf.expandDims(prophetAllIn(logits, candidate, end - start, opts.prophet_gaps), 1); // [N, 1]
-  const commit = tf.logicalOr(topKMask(score, k), tf.logicalAnd(candidate, allIn)); // [N, L]
-  return select<tf.Tensor2D>(commit, x0, x);
+  const commit = tf.logicalOr(topKMask(score, k), tf.logicalAnd(candidate, allIn)) as tf.Tensor2D; // [N, L]
+  return commitTokens(ctx, x, x0, commit, logits, opts.temperature);
 }
 
 /**

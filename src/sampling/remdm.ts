@@ -23,7 +23,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { ConfigError } from '../errors.ts';
-import { advance, columnRange, countMasked, maskedIn, modelLogits, select, startBlock, topKMask, type DecodeContext } from './decode_state.ts';
+import { advance, columnRange, countMasked, maskedIn, modelLogits, recordLogps, select, startBlock, topKMask, type DecodeContext } from './decode_state.ts';
 import { gumbelArgmax } from './gumbel.ts';
 import type { RemdmOrder, RemdmStrategy } from './types.ts';
 
@@ -139,7 +139,9 @@ export async function remdmDecode(ctx: DecodeContext, x: tf.Tensor2D, opts: Remd
       if (left.some((n) => n > 0)) {
         const next = tf.tidy(() => {
           const fill = tf.argMax(modelLogits(ctx, x), -1); // [N, L]
-          return select<tf.Tensor2D>(maskedIn(x, ctx.maskId, start, end), fill, x);
+          const still = maskedIn(x, ctx.maskId, start, end); // [N, L]
+          recordLogps(ctx, still, tf.zeros(x.shape) as tf.Tensor2D); // argmax: a deterministic draw
+          return select<tf.Tensor2D>(still, fill, x);
         });
         x = await advance(ctx, x, next, b);
       }
@@ -178,9 +180,11 @@ function remdmStep(
   const q = tf.relu(select(tf.expandDims(isMask, 2), qMasked, qKept)); // relu: float rounding can give −1e-9
   const xs = gumbelArgmax(tf.log(q), ctx.rng) as tf.Tensor2D; // [N, L]
   const next = opts.remdm_order === 'confidence' ? confidenceOrder(ctx, x, xs, p, raw, tf.logicalAnd(isMask, active), active) : select<tf.Tensor2D>(active, xs, x);
+  const decodedNow = tf.logicalAnd(tf.logicalAnd(isMask, active), tf.notEqual(next, ctx.maskId)) as tf.Tensor2D; // [N, L]
+  // record_logps: an unmask draws its token from p (random order: the posterior given "unmask" is ∝ p; confidence: x0 ~ p)
+  if (ctx.logps) recordLogps(ctx, decodedNow, tf.log(probOfDist(p, next)));
   if (psi === null) return [next, null];
   // ψ: p_θ of the token at the step it was decoded; 0 while masked (re-masking resets it).
-  const decodedNow = tf.logicalAnd(tf.logicalAnd(isMask, active), tf.notEqual(next, ctx.maskId));
   const psiNext = select<tf.Tensor2D>(decodedNow, probOfDist(p, next), select(tf.equal(next, ctx.maskId), tf.scalar(0), psi));
   return [next, psiNext];
 }

@@ -9,7 +9,7 @@
  * With `cache: prefix | dual` only the first step of a block is a full pass (decode_state.ts runModel).
  */
 import * as tf from '@tensorflow/tfjs';
-import { advance, countMasked, maskedIn, modelLogits, probOf, rowsFromIndices, select, startBlock, type DecodeContext } from './decode_state.ts';
+import { advance, commitTokens, countMasked, maskedIn, modelLogits, probOf, rowsFromIndices, select, startBlock, type DecodeContext } from './decode_state.ts';
 import { sampleTokens } from './gumbel.ts';
 
 export interface ThresholdOptions {
@@ -55,7 +55,7 @@ export function thresholdStep(ctx: DecodeContext, x: tf.Tensor2D, start: number,
   const candidate = maskedIn(x, ctx.maskId, start, end); // [N, L]
   const conf = select<tf.Tensor2D>(candidate, probOf(logits, x0), tf.scalar(-Infinity)); // [N, L]
   const commit = opts.factor === undefined ? thresholdSelect(conf, opts.threshold) : factorSelect(conf, opts.factor, end - start);
-  return select<tf.Tensor2D>(commit, x0, x);
+  return commitTokens(ctx, x, x0, commit, logits, opts.temperature);
 }
 
 /** [N, L] bool: finite conf ≥ threshold, plus each row's maximum (ties at the maximum are all taken). conf [N, L]. */

@@ -120,6 +120,12 @@ export interface GenerateOptions extends SamplingIds {
    * Inpainting (IGPO, rl/inpaint.ts). Absent = every position is sampled.
    */
   fixed?: (number | null)[][];
+  /**
+   * Also return `logps`: per generated position, the log-prob of the token the sampler committed under the
+   * distribution it drew it from (GRPO's importance-sampling correction, grpo.importance_sampling_cap). Default false:
+   * inference computes nothing extra.
+   */
+  record_logps?: boolean;
 }
 
 export interface GenerateResult {
@@ -136,4 +142,10 @@ export interface GenerateResult {
   positions?: number;
   /** Unpadded prompt length of each row [N]. */
   promptLengths: number[];
+  /**
+   * With record_logps, [N][Lg]: log_softmax(logits/τ)[token] with the logits of the call that committed the token
+   * (cached/windowed, CFG-combined, banned tokens at −inf); ReMDM: log p_θ (nucleus-filtered) of its last commit.
+   * 0 where the draw was deterministic: τ = 0, ReMDM's final argmax fill, eos_fill, fixed tokens.
+   */
+  logps?: number[][];
 }
