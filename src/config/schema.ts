@@ -168,7 +168,7 @@ export const samplerSchema = z.strictObject({
   prophet_gaps: z.tuple([z.number().min(0), z.number().min(0), z.number().min(0)]).nullable().default(null),
   /**
    * Fast-dLLM block KV cache in the rollouts (model/block_cache.ts): approximate, and the log-prob estimators score the
-   * tokens with the exact model, so the update is off-policy by the cache's error (no importance correction yet).
+   * tokens with the exact model, so the update is off-policy by the cache's error (grpo.importance_sampling_cap).
    */
   cache: z.enum(['none', 'prefix', 'dual']).default('none'),
   /** Fill a row's masks after its first EOS with EOS (no model call decides them). */
@@ -222,6 +222,11 @@ export const grpoSchema = z.strictObject({
   /** d1: token = one importance ratio per token (d1); sequence = one per completion, exp(mean log-ratio) (GSPO, TRL). */
   importance_sampling_level: z.enum(['token', 'sequence']).default('token'),
   /**
+   * d1: truncated importance sampling for a rollout sampler the estimator does not match (TRL
+   * vllm_importance_sampling_cap): each token's policy term × min(exp(logp_old − logp_sampler), cap), detached. null = off.
+   */
+  importance_sampling_cap: z.number().gt(0).nullable().default(null),
+  /**
    * trajectory only: score K random sampler states per completion instead of all (K passes instead of sampler.steps;
    * the loss averages over the tokens committed at those states, each token drawn with prob K/steps). null = all.
    */
@@ -256,6 +261,7 @@ export const OBJECTIVE_KEYS: Record<string, readonly (typeof OBJECTIVES)[number]
   logp_estimator: ['d1'],
   trajectory_states: ['d1'],
   importance_sampling_level: ['d1'],
+  importance_sampling_cap: ['d1'],
   credit: ['d1'],
   p_mask_prompt: ['d1', 'wd1', 'spg'],
   // wd1 has no reference model (and no ratio); SPG neither (spg_trainer.py l.123–124 raises on beta ≠ 0).

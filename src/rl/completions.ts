@@ -41,7 +41,11 @@ export interface Samples {
   steps: number[][] | null;
   /** [N][Lg] 1 on completion tokens fixed before sampling (grpo.inpaint): they are left out of the loss. */
   inpainted?: number[][] | null;
+  /** [N][Lg] the sampler's log-prob of each token it drew (generate's record_logps), with grpo.importance_sampling_cap. */
+  logps?: number[][] | null;
   nfe: number;
+  /** Row-positions the model computed (generate's `positions`). */
+  positions: number;
   seconds: number;
 }
 
@@ -71,11 +75,15 @@ export async function sampleCompletions(policy: { params: Params; cfg: ModelConf
     padId: cfg.pad_token_id,
     rng,
     onStep,
+    record_logps: o.grpo.importance_sampling_cap !== null,
   });
   const N = gen.sequences.length;
   const steps = rec.commit ? commitSteps(rec.commit, rec.L, N, o.sampler.gen_length) : null;
   const inpainted = fill ? fill.fixed.map((row) => row.map((t) => (t === null ? 0 : 1))) : null;
-  return { sequences: gen.sequences, full: gen.full, promptLengths: gen.promptLengths, steps, inpainted, nfe: gen.nfe, seconds: (performance.now() - t0) / 1000 };
+  return {
+    sequences: gen.sequences, full: gen.full, promptLengths: gen.promptLengths, steps, inpainted, logps: gen.logps ?? null,
+    nfe: gen.nfe, positions: gen.positions ?? 0, seconds: (performance.now() - t0) / 1000,
+  };
 }
 
 /** Per completion: its prompt, decoded text, rewards and (credit: process) the reward credit of each token [Lg]. */
@@ -176,6 +184,7 @@ export interface Member {
   seq: number[]; // [Lg]
   steps: number[] | null; // [Lg] commit steps (trajectory estimator, process credit)
   inpainted: number[] | null; // [Lg] 1 on hint tokens
+  logps: number[] | null; // [Lg] the sampler's log-probs (grpo.importance_sampling_cap)
   prompt: string;
   completion: string;
   reward: number;

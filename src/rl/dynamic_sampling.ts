@@ -53,6 +53,8 @@ export interface DynamicRollout {
   /** groups/* (zero_std_groups drop | refill) and inpaint/* (inpaint) metrics. */
   metrics: Record<string, number>;
   nfe: number;
+  /** Row-positions the model computed over every sampling call (generate's `positions`). */
+  positions: number;
   seconds: { generation: number; rewards: number };
 }
 
@@ -74,19 +76,20 @@ export async function sampleAndScore(
 ): Promise<DynamicRollout> {
   const g = o.grpo;
   const Lg = o.sampler.gen_length;
-  const stats = { nfe: 0, generation: 0, rewards: 0 };
+  const stats = { nfe: 0, positions: 0, generation: 0, rewards: 0 };
   const roll: RollFn = async (rs, ps, fill) => {
     const G = fill?.num_generations ?? g.num_generations;
     const ids = ps.map((p) => tok.encode(p));
     const s = await sample(ids, fill);
     stats.nfe += s.nfe;
+    stats.positions += s.positions;
     stats.generation += s.seconds;
     const t0 = performance.now();
     const per = <T>(xs: T[]) => s.sequences.map((_, i) => xs[Math.floor(i / G)]);
     const r = await rewardCompletions(s.sequences, per(ps), per(rs), tok, rewards, cfg.eos_token_id, o);
     stats.rewards += (performance.now() - t0) / 1000;
     const members = s.sequences.map((seq, i): Member => ({
-      promptIds: ids[Math.floor(i / G)], seq, steps: s.steps?.[i] ?? null, inpainted: s.inpainted?.[i] ?? null,
+      promptIds: ids[Math.floor(i / G)], seq, steps: s.steps?.[i] ?? null, inpainted: s.inpainted?.[i] ?? null, logps: s.logps?.[i] ?? null,
       prompt: r.prompts[i], completion: r.completions[i], reward: r.rewards[i], length: r.completionLengths[i], credit: r.tokenCredit?.[i] ?? null,
       perFn: Object.fromEntries(Object.entries(r.perFn).map(([name, v]) => [name, v[i]])),
     }));
@@ -159,7 +162,7 @@ export async function sampleAndScore(
     const gain = ip.gains.length ? ip.gains.reduce((a, b) => a + b, 0) / ip.gains.length : 0;
     Object.assign(metrics, { 'inpaint/groups': ip.groups, 'inpaint/members': ip.members, 'inpaint/reward_gain': gain });
   }
-  return { scored, trained, metrics, nfe: stats.nfe, seconds: { generation: stats.generation, rewards: stats.rewards } };
+  return { scored, trained, metrics, nfe: stats.nfe, positions: stats.positions, seconds: { generation: stats.generation, rewards: stats.rewards } };
 }
 
 /** Groups as phase-3 Samples: rows in group order, left-padded to the longest prompt among them. */
@@ -172,7 +175,9 @@ export function toSamples(groups: Group[], padId: number, Lg: number): Samples {
     promptLengths: members.map((m) => m.promptIds.length),
     steps: members.length > 0 && members.every((m) => m.steps) ? members.map((m) => m.steps!) : null,
     inpainted: members.some((m) => m.inpainted) ? members.map((m) => m.inpainted ?? new Array<number>(Lg).fill(0)) : null,
+    logps: members.length > 0 && members.every((m) => m.logps) ? members.map((m) => m.logps!) : null,
     nfe: 0,
+    positions: 0,
     seconds: 0,
   };
 }

@@ -217,7 +217,9 @@ export async function trainGrpo(config: GrpoConfig, opts: GrpoOptions): Promise<
   return { params, modelConfig: cfg, step: state.step };
 }
 
-const REPORT_NAMES: Record<string, string> = { kl: 'kl', clip_low: 'clip_ratio/low_mean', clip_high: 'clip_ratio/high_mean' };
+const REPORT_NAMES: Record<string, string> = {
+  kl: 'kl', clip_low: 'clip_ratio/low_mean', clip_high: 'clip_ratio/high_mean', is_ratio: 'is_ratio/mean', is_clipped: 'is_ratio/clipped_frac',
+};
 
 function stepMetrics(r: Rollout, updates: { lr: number; loss: number; gradNorm: number; report: Record<string, number> }[], updateSeconds: number): Record<string, number> {
   const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / Math.max(xs.length, 1);
@@ -240,6 +242,7 @@ function stepMetrics(r: Rollout, updates: { lr: number; loss: number; gradNorm: 
     grad_norm: mean(updates.map((u) => u.gradNorm)),
     learning_rate: updates[updates.length - 1].lr,
     nfe: r.nfe,
+    positions: r.positions,
     'time/generation': r.seconds.generation,
     'time/rewards': r.seconds.rewards,
     'time/logprobs': r.seconds.logprobs,

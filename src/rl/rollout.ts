@@ -29,6 +29,8 @@ export interface MicroBatch extends MicroTensors {
 
 export interface Rollout extends Omit<Scored, 'tokenAdvantages' | 'seconds'> {
   nfe: number;
+  /** Row-positions the model computed while sampling (generate's `positions`, over every sampling call). */
+  positions: number;
   micro: MicroBatch[];
   /** Micro-batches that carry a loss (grad_accum; fewer when grpo.zero_std_groups: drop leaves groups out, 0 = none). */
   numMicro: number;
@@ -59,7 +61,7 @@ export async function collectRollout(
   const d = await sampleAndScore(sample, rows, promptTexts, tok, rewards, policy.cfg, rngs.sampling, o, source);
   const t0 = performance.now();
   const micro = prepareMicroBatches(policy, ref, d.trained.samples, d.trained.advantages, d.trained.tokenAdvantages, rngs.masking, o, o.grad_accum);
-  return { ...d.scored, nfe: d.nfe, micro, numMicro: micro.length, dynamic: d.metrics, seconds: { generation: d.seconds.generation, rewards: d.seconds.rewards, logprobs: (performance.now() - t0) / 1000 } };
+  return { ...d.scored, nfe: d.nfe, positions: d.positions, micro, numMicro: micro.length, dynamic: d.metrics, seconds: { generation: d.seconds.generation, rewards: d.seconds.rewards, logprobs: (performance.now() - t0) / 1000 } };
 }
 
 /**
@@ -108,6 +110,7 @@ export function prepareMicroBatches(
       advantages: tokenAdvantages ? tf.tensor2d(tokenAdvantages.slice(start, end).flat(), [n, Lg]) : tf.tensor1d(advantages.slice(start, end)),
       commitStep: steps ? tf.tensor2d(steps.slice(start, end).flat(), [n, Lg], 'int32') : null,
       numSteps,
+      samplerLogp: samples.logps ? tf.tensor2d(samples.logps.slice(start, end).flat(), [n, Lg]) : null,
       draws: [], old: [], ref: [],
     };
     for (let k = 0; k < mu; k++) {
@@ -146,6 +149,7 @@ export function disposeMicroBatches(micro: MicroBatch[]): void {
   for (const mb of micro) {
     tf.dispose([mb.ids, mb.attentionMask, mb.promptMask, mb.completionMask, mb.advantages]);
     if (mb.commitStep) mb.commitStep.dispose();
+    mb.samplerLogp?.dispose();
     tf.dispose([...mb.draws, ...mb.old, ...mb.ref].flatMap(tensors));
   }
 }

@@ -34,7 +34,7 @@ async function handle(req: WorkerRequest): Promise<unknown> {
     }
     case 'sample': {
       assignWeights(policy, req.policy);
-      if (req.promptIds.length === 0) return { sequences: [], full: [], promptLengths: [], steps: null, nfe: 0, seconds: 0 } satisfies Samples; // a refill smaller than W
+      if (req.promptIds.length === 0) return { sequences: [], full: [], promptLengths: [], steps: null, nfe: 0, positions: 0, seconds: 0 } satisfies Samples; // a refill smaller than W
       return sampleCompletions({ params: policy, cfg }, req.promptIds, new Rng(req.seed, 'sampling'), init.rollout, req.fill ?? undefined);
     }
     case 'prepare': {

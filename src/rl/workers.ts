@@ -129,7 +129,7 @@ export async function parallelRollout(
   );
   const t3 = performance.now();
   return {
-    ...d.scored, nfe: d.nfe, micro: [], numMicro: counts.reduce((a, b) => a + b, 0), dynamic: d.metrics,
+    ...d.scored, nfe: d.nfe, positions: d.positions, micro: [], numMicro: counts.reduce((a, b) => a + b, 0), dynamic: d.metrics,
     seconds: { generation: d.seconds.generation, rewards: d.seconds.rewards, logprobs: (t3 - t2) / 1000 },
   };
 }
@@ -144,7 +144,9 @@ function mergeSamples(parts: Samples[], padId: number): Samples {
     promptLengths: used.flatMap((p) => p.promptLengths),
     steps: used.length > 0 && used.every((p) => p.steps) ? used.flatMap((p) => p.steps!) : null,
     inpainted: used.some((p) => p.inpainted) ? used.flatMap((p) => p.inpainted ?? p.sequences.map((s) => s.map(() => 0))) : null,
+    logps: used.length > 0 && used.every((p) => p.logps) ? used.flatMap((p) => p.logps!) : null,
     nfe: Math.max(0, ...used.map((p) => p.nfe)),
+    positions: used.reduce((a, p) => a + p.positions, 0),
     seconds: 0,
   };
 }

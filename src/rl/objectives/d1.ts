@@ -13,7 +13,8 @@
  * the update scores the current policy once more, forward + backward.
  *
  * Keys (grpo.*): p_mask_prompt, logp_estimator, trajectory_states, epsilon, epsilon_high, loss_type,
- * importance_sampling_level (token = d1; sequence = GSPO's sequence ratio), beta, credit. Defaults are d1's
+ * importance_sampling_level (token = d1; sequence = GSPO's sequence ratio), importance_sampling_cap (truncated IS
+ * against the rollout sampler's log-probs, d1_loss.ts), beta, credit. Defaults are d1's
  * (ε 0.5, β 0.04, p_mask_prompt 0.15, bnpo).
  */
 import * as tf from '@tensorflow/tfjs';
@@ -61,11 +62,16 @@ export function d1Objective(g: GrpoSection): Objective {
         {
           logp: cur.logp as tf.Tensor2D, oldLogp: (old?.logp as tf.Tensor2D) ?? stopGradient(cur.logp as tf.Tensor2D), refLogp: (ref?.logp as tf.Tensor2D) ?? null,
           advantages: mb.advantages, completionMask: d.lossMask ?? mb.completionMask, part: split ? trajectoryPassMask(mb.commitStep!, part, d.states) : null,
+          samplerLogp: mb.samplerLogp ?? null,
         },
-        { epsilon: g.epsilon, epsilon_high: g.epsilon_high, beta: g.beta, loss_type: g.loss_type, max_completion_length: mb.completionMask.shape[1], importance_sampling_level: g.importance_sampling_level },
+        {
+          epsilon: g.epsilon, epsilon_high: g.epsilon_high, beta: g.beta, loss_type: g.loss_type, max_completion_length: mb.completionMask.shape[1],
+          importance_sampling_level: g.importance_sampling_level, importance_sampling_cap: g.importance_sampling_cap,
+        },
       );
       const report: Record<string, tf.Scalar> = { kl: out.kl, clip_low: out.clipLow, clip_high: out.clipHigh };
       if (out.seqRatio) report.seq_ratio = out.seqRatio;
+      if (out.isRatio) Object.assign(report, { is_ratio: out.isRatio, is_clipped: out.isClipped! });
       return { loss: out.loss, report };
     },
   };

@@ -6,7 +6,9 @@
  *   pg_it  = −min(ρ_it·A_i, clip(ρ_it, 1 − ε, 1 + ε_high)·A_i)          clipped surrogate (ε = epsilon; A_it per token
  *                                                                      with credit: process)
  *   kl_it  = exp(ref_it − logp_it) − (ref_it − logp_it) − 1             k3 estimator of KL(π‖π_ref), ≥ 0
- *   l_it   = pg_it + β·kl_it
+ *   w_it   = min(exp(old_it − s_it), cap)                              truncated importance weight (importance_sampling_cap,
+ *            TRL vllm_importance_sampling_cap: s = the rollout sampler's log-prob, constants; w = 1 when off)
+ *   l_it   = w_it·pg_it + β·kl_it                                      (TRL weights the policy term only)
  *
  * aggregated over the completion mask m (tokens up to and including the first EOS) by `loss_type`:
  *   bnpo    Σ l·m / Σ m                                   (d1: token mean over the micro-batch)
@@ -38,6 +40,8 @@ export interface PolicyLossOptions {
   max_completion_length: number;
   /** token: one ratio per token (d1); sequence: the completion's mean log-ratio, one ratio per completion (GSPO). */
   importance_sampling_level?: 'token' | 'sequence';
+  /** Truncated importance sampling: the policy term × min(exp(old − samplerLogp), cap). null/absent = off. */
+  importance_sampling_cap?: number | null;
 }
 
 export interface PolicyLossInputs {
@@ -53,6 +57,8 @@ export interface PolicyLossInputs {
   completionMask: tf.Tensor2D;
   /** [N, Lg] 0/1: only these tokens' terms are summed (normaliser from completionMask); null/absent = all. */
   part?: tf.Tensor2D | null;
+  /** [N, Lg] the rollout sampler's log-prob of each token (constants); needed with importance_sampling_cap. */
+  samplerLogp?: tf.Tensor2D | null;
 }
 
 export interface PolicyLoss {
@@ -64,12 +70,17 @@ export interface PolicyLoss {
   clipHigh: tf.Scalar;
   /** importance_sampling_level: sequence only: the mean sequence ratio ρ_i over the completions. */
   seqRatio?: tf.Scalar;
+  /** importance_sampling_cap only: masked token means of the weight w and of the share truncated at the cap. */
+  isRatio?: tf.Scalar;
+  isClipped?: tf.Scalar;
 }
 
 /** Call inside tf.tidy / tf.variableGrads. */
 export function policyLoss(x: PolicyLossInputs, o: PolicyLossOptions): PolicyLoss {
   const [N, Lg] = x.logp.shape;
-  for (const [name, t] of [['oldLogp', x.oldLogp], ['completionMask', x.completionMask], ['refLogp', x.refLogp], ['part', x.part ?? null]] as const) {
+  const cap = o.importance_sampling_cap ?? null;
+  if (cap !== null && !x.samplerLogp) throw new Error("policyLoss: importance_sampling_cap needs the rollout sampler's log-probs (samplerLogp)");
+  for (const [name, t] of [['oldLogp', x.oldLogp], ['completionMask', x.completionMask], ['refLogp', x.refLogp], ['part', x.part ?? null], ['samplerLogp', x.samplerLogp ?? null]] as const) {
     if (t) assertShape(`policyLoss: ${name}`, t.shape, [N, Lg], `[N, Lg] = [${N}, ${Lg}]`);
   }
   if (x.advantages.rank === 2) assertShape('policyLoss: advantages', x.advantages.shape, [N, Lg], `[N, Lg] = [${N}, ${Lg}]`);
@@ -91,7 +102,11 @@ export function policyLoss(x: PolicyLossInputs, o: PolicyLossOptions): PolicyLos
     ? tf.exp(tf.div(tf.sum(tf.mul(logRatio, full), 1, true), tf.maximum(tf.sum(full, 1, true), 1))) // [N, 1]
     : tf.exp(logRatio); // [N, Lg]
   const clipped = tf.clipByValue(ratio, 1 - o.epsilon, 1 + epsHigh);
-  const pg = tf.neg(tf.minimum(tf.mul(ratio, A), tf.mul(clipped, A))); // [N, Lg]
+  let pg = tf.neg(tf.minimum(tf.mul(ratio, A), tf.mul(clipped, A))); // [N, Lg]
+  // Truncated IS: the old policy's log-prob against the sampler's (old is a constant or stop-gradient: w is detached).
+  const isLogRatio = cap !== null ? tf.sub(x.oldLogp, x.samplerLogp!) : null; // [N, Lg]
+  const w = isLogRatio ? tf.minimum(tf.exp(isLogRatio), cap!) : null; // [N, Lg]
+  if (w) pg = tf.mul(pg, w);
 
   let kl: tf.Tensor2D = tf.zerosLike(logp);
   if (o.beta !== 0) {
@@ -123,6 +138,7 @@ export function policyLoss(x: PolicyLossInputs, o: PolicyLossOptions): PolicyLos
     clipLow: maskedMean(tf.cast(low, 'float32')),
     clipHigh: maskedMean(tf.cast(high, 'float32')),
     ...(sequence ? { seqRatio: tf.mean(ratio) as tf.Scalar } : {}),
+    ...(w ? { isRatio: maskedMean(w), isClipped: maskedMean(tf.cast(tf.greater(isLogRatio!, Math.log(cap!)), 'float32')) } : {}),
   };
 }
 

@@ -31,6 +31,8 @@ export interface MicroTensors {
   /** Sampler step (1-based) at which each completion token was committed, int32 [n, Lg]; when the rollout recorded it. */
   commitStep: tf.Tensor2D | null;
   numSteps: number;
+  /** The rollout sampler's log-prob of each completion token, float32 [n, Lg] (grpo.importance_sampling_cap); else null/absent. */
+  samplerLogp?: tf.Tensor2D | null;
 }
 
 /** The randomness of one inner update (mask seeds, drawn states, ...): numbers and tensors, disposed with the batch. */
