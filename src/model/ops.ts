@@ -3,7 +3,7 @@
  * XNNPACK serves BatchMatMul only when it is 2-D (batch 1) and non-transposed; everything else runs a naive loop
  * 5–10× slower. tf.matMul's own gradient uses transposeA/B, so matMul2d is a customGrad whose backward transposes
  * explicitly; attention is ONE customGrad with a hand-written backward made of batched non-transposed products, which
- * backend/wasm_kernels.ts runs slice by slice on the fast path. RMSNorm and RoPE's rotation have hand-written
+ * backend/wasm_kernels.ts runs slice by slice on the fast path. RMSNorm, SwiGLU and RoPE's rotation have hand-written
  * backwards too (fewer kernels than tf's autodiff; no JS-built ones tensors, no gradient for constants).
  * All functions are pure tensor code: call them inside tf.tidy (or a gradient function).
  */
@@ -56,14 +56,18 @@ function transpose3d(x: tf.Tensor): tf.Tensor {
  *   p = softmax(q kᵀ · scale + keyBias), o = p v.
  * q, k, v float32 [n, T, dh] with slice i = b·H + h; keyBias float32 [B, T] (0 for real keys, large negative for
  * padding) or null (biasedAttention also takes [B, T, T]). Returns o [n, T, dh]. Gradients flow to q, k, v (keyBias is a constant).
- * Backward by hand, every matmul 2-D and non-transposed after explicit transposes:
- *   dv = pᵀ dO, dp = dO vᵀ, dS = p ⊙ (dp − rowsum(dp ⊙ p)) · scale, dq = dS k, dk = dSᵀ q.
  */
 export function attention(q: tf.Tensor3D, k: tf.Tensor3D, v: tf.Tensor3D, keyBias: tf.Tensor2D | null, scale: number): tf.Tensor3D {
   return biasedAttention(q, k, v, keyBias, scale);
 }
 
-/** `attention` with the bias also [B, T, T], one per query and key (the causal model: its mask plus padding). */
+/**
+ * `attention` with the bias also [B, T, T], one per query and key (the causal model: its mask plus padding).
+ * The scale is applied to q ([n, T, dh]) rather than to the scores ([n, T, T]), and the core's backward is written by
+ * hand, every matmul batched and non-transposed after explicit transposes (FlashAttention's D = rowsum(dO ⊙ o) replaces
+ * rowsum(dp ⊙ p): the same number, from [n, T, dh] instead of [n, T, T]). With qs = q · scale:
+ *   dv = pᵀ dO, dp = dO vᵀ, dS = p ⊙ (dp − D), dqs = dS k, dk = dSᵀ qs.
+ */
 export function biasedAttention(q: tf.Tensor3D, k: tf.Tensor3D, v: tf.Tensor3D, keyBias: tf.Tensor2D | tf.Tensor3D | null, scale: number): tf.Tensor3D {
   const [n, T, dh] = q.shape;
   assertShape('attention: q', q.shape, [null, null, null], '[n, T, dh]');
@@ -78,24 +82,26 @@ export function biasedAttention(q: tf.Tensor3D, k: tf.Tensor3D, v: tf.Tensor3D, 
     bias = keyBias.rank === 3 ? tf.reshape(keyBias, [B, 1, T, T]) : tf.reshape(keyBias, [B, 1, 1, T]);
   }
   const core = tf.customGrad(((qq: tf.Tensor3D, kk: tf.Tensor3D, vv: tf.Tensor3D, save: Saver) => {
-    let s = tf.mul(bmm(qq, transpose3d(kk)), scale); // [n, T, T]
+    let s = bmm(qq, transpose3d(kk)); // [n, T, T]
     if (bias) s = tf.reshape(tf.add(tf.reshape(s, [bias.shape[0], -1, T, T]), bias), [n, T, T]);
     const p = tf.softmax(s); // [n, T, T]
-    save([qq, kk, vv, p]);
+    const o = bmm(p, vv); // [n, T, dh]
+    save([qq, kk, vv, p, o]);
     return {
-      value: bmm(p, vv), // [n, T, dh]
+      value: o,
       gradFunc: (dO: tf.Tensor3D, saved: tf.Tensor[]) => {
-        const [sq, sk, sv, sp] = saved;
+        const [sq, sk, sv, sp, so] = saved;
         const dv = bmm(transpose3d(sp), dO); // [n, T, dh]
         const dp = bmm(dO, transpose3d(sv)); // [n, T, T]
-        const dS = tf.mul(tf.mul(sp, tf.sub(dp, tf.sum(tf.mul(dp, sp), -1, true))), scale); // [n, T, T]
+        const D = tf.sum(tf.mul(dO, so), -1, true); // [n, T, 1] = rowsum(dp ⊙ p)
+        const dS = tf.mul(sp, tf.sub(dp, D)); // [n, T, T]
         const dq = bmm(dS, sk); // [n, T, dh]
         const dk = bmm(transpose3d(dS), sq); // [n, T, dh]
         return [dq, dk, dv];
       },
     };
   }) as unknown as GradFunc);
-  return core(q, k, v) as tf.Tensor3D;
+  return core(tf.mul(q, scale), k, v) as tf.Tensor3D;
 }
 
 /** One-hot as float32. NEVER tf.oneHot(..., 'float32'): on wasm it returns int32 bit patterns labelled float32. */
@@ -107,6 +113,7 @@ export function oneHotF32(indices: tf.Tensor, depth: number): tf.Tensor {
  * RMSNorm in fp32: y = x · r · w with r = rsqrt(mean(x², −1) + eps). x [N, d], w [d] -> [N, d].
  * Backward by hand (tf's Mean gradient builds a ones tensor in JS on every call): with x̂ = x · r and g = dy · w,
  *   dw = Σ_rows dy · x̂,   dx = r · (g − x̂ · mean(g · x̂, −1)).
+ * Σ_rows is a [1, N] × [N, d] matmul: wasm's Sum over axis 0 transposes its input first (~10× slower).
  */
 export function rmsNorm(x: tf.Tensor2D, w: tf.Tensor1D, eps: number): tf.Tensor2D {
   const f = tf.customGrad(((xx: tf.Tensor2D, ww: tf.Tensor1D, save: Saver) => {
@@ -118,16 +125,43 @@ export function rmsNorm(x: tf.Tensor2D, w: tf.Tensor1D, eps: number): tf.Tensor2
       gradFunc: (dy: tf.Tensor2D, [sw, sr, sx]: tf.Tensor[]) => {
         const g = tf.mul(dy, sw); // [N, d]
         const dx = tf.mul(sr, tf.sub(g, tf.mul(sx, tf.mean(tf.mul(g, sx), -1, true))));
-        return [dx, tf.sum(tf.mul(dy, sx), 0)];
+        return [dx, columnSum(tf.mul(dy, sx) as tf.Tensor2D)];
       },
     };
   }) as unknown as GradFunc);
   return f(x, w) as tf.Tensor2D;
 }
 
+/** x [N, d] -> Σ over rows [d], as ones [1, N] @ x (a fast-path matmul on wasm). No gradient: for backward passes. */
+function columnSum(x: tf.Tensor2D): tf.Tensor1D {
+  const [N, d] = x.shape;
+  return tf.reshape(tf.matMul(tf.ones([1, N]), x), [d]) as tf.Tensor1D;
+}
+
 /** SiLU (swish): x · sigmoid(x). */
 export function silu<T extends tf.Tensor>(x: T): T {
   return tf.mul(x, tf.sigmoid(x));
+}
+
+/**
+ * SwiGLU's gated product silu(gate) · up, gate and up [N, m] -> [N, m], with a backward by hand (6 elementwise
+ * kernels instead of autodiff's 8): with s = σ(gate) and a = gate · s,
+ *   dup = dy · a,   dgate = dy · up · (s + a · (1 − s)).
+ */
+export function swiglu(gate: tf.Tensor2D, up: tf.Tensor2D): tf.Tensor2D {
+  const f = tf.customGrad(((g: tf.Tensor2D, u: tf.Tensor2D, save: Saver) => {
+    const s = tf.sigmoid(g); // [N, m]
+    const a = tf.mul(g, s); // [N, m] silu(gate)
+    save([u, s, a]);
+    return {
+      value: tf.mul(a, u),
+      gradFunc: (dy: tf.Tensor2D, [su, ss, sa]: tf.Tensor[]) => {
+        const dsilu = tf.add(ss, tf.mul(sa, tf.sub(1, ss))); // [N, m] d silu / d gate
+        return [tf.mul(tf.mul(dy, su), dsilu), tf.mul(dy, sa)];
+      },
+    };
+  }) as unknown as GradFunc);
+  return f(gate, up) as tf.Tensor2D;
 }
 
 /** RoPE tables for positions 0..T−1: cos, sin [T, dh] = cat(f, f) with f[t, j] = t · theta^(−2j/dh), j < dh/2. */
