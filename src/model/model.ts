@@ -206,24 +206,17 @@ function blockForward(params: Record<string, tf.Tensor>, cfg: ModelConfig, i: nu
   return { next, k: a.k, v: a.v };
 }
 
-/**
- * x [B·L, d] (already attn_norm'ed) -> attn_out(attention) [B·L, d], with the keys (after RoPE) and values [B·H, L, dh].
- * q, k and v come from ONE matmul on the three weights concatenated here ([d, 3d]; the parameters stay separate, so
- * checkpoints are unchanged and the gradient of the concat hands each weight its slice), one head transpose for all
- * three, and one RoPE for q and k together: fewer, larger kernels than three projections (a test compares).
- */
+/** x [B·L, d] (already attn_norm'ed) -> attn_out(attention) [B·L, d], with the keys (after RoPE) and values [B·H, L, dh]. */
 function attentionBlock(params: Record<string, tf.Tensor>, cfg: ModelConfig, i: number, x: tf.Tensor2D, B: number, L: number, bias: tf.Tensor2D | tf.Tensor3D | null, rope: Rope): { out: tf.Tensor2D; k: tf.Tensor3D; v: tf.Tensor3D } {
   const H = cfg.n_heads;
   const dh = headDim(cfg);
-  const wqkv = tf.concat(['q_proj', 'k_proj', 'v_proj'].map((w) => params[blockName(i, w)]), 1) as tf.Tensor2D; // [d, 3d]
-  const qkv = tf.reshape(matMul2d(x, wqkv), [B, L, 3, H, dh]); // [B, L, 3, H, dh]
-  const heads = tf.reshape(tf.transpose(qkv, [2, 0, 3, 1, 4]), [3 * B * H, L, dh]); // [3·B·H, L, dh]: q, k, v slices
-  // tf.slice, not tf.split: wasm's SplitV copies through its slow built-in slice; these slices are contiguous.
-  const n = B * H;
-  const qk = applyRope(tf.slice(heads, [0, 0, 0], [2 * n, L, dh]) as tf.Tensor3D, rope); // [2·B·H, L, dh]
-  const q = tf.slice(qk, [0, 0, 0], [n, L, dh]) as tf.Tensor3D; // [B·H, L, dh]
-  const k = tf.slice(qk, [n, 0, 0], [n, L, dh]) as tf.Tensor3D; // [B·H, L, dh]
-  const v = tf.slice(heads, [2 * n, 0, 0], [n, L, dh]) as tf.Tensor3D; // [B·H, L, dh]
+  const heads = (w: string): tf.Tensor3D => {
+    const y = tf.reshape(matMul2d(x, params[blockName(i, w)] as tf.Tensor2D), [B, L, H, dh]); // [B, L, H, dh]
+    return tf.reshape(tf.transpose(y, [0, 2, 1, 3]), [B * H, L, dh]) as tf.Tensor3D; // [B·H, L, dh]
+  };
+  const q = applyRope(heads('q_proj'), rope);
+  const k = applyRope(heads('k_proj'), rope);
+  const v = heads('v_proj');
   const o = biasedAttention(q, k, v, bias, 1 / Math.sqrt(dh)); // [B·H, L, dh]
   const merged = tf.reshape(tf.transpose(tf.reshape(o, [B, H, L, dh]), [0, 2, 1, 3]), [B * L, cfg.d_model]) as tf.Tensor2D; // [B·L, d]
   return { out: matMul2d(merged, params[blockName(i, 'attn_out')] as tf.Tensor2D), k, v };

@@ -1,7 +1,7 @@
 /**
- * The training forward (model.ts: q, k and v from one matmul on concatenated weights, one RoPE for q and k, attention,
- * RMSNorm and SwiGLU with hand-written backwards) against the plain formulation it replaced, written here with tf's
- * own ops and autodiff only: three projections, rotate_half by slice/concat, scores scaled after q kᵀ, silu(gate) · up.
+ * The training forward (model.ts: attention with the scale on q and FlashAttention's rowsum(dO ⊙ o), RMSNorm and
+ * SwiGLU with hand-written backwards) against the plain formulation it replaced, written here with tf's own ops and
+ * autodiff only: rotate_half by slice/concat, scores scaled after q kᵀ, silu(gate) · up, tf.sum for the norm weights.
  * Logits and every parameter's gradient agree to 1e-5 (relative to the largest entry), with padding and causal, on
  * cpu and on wasm.
  */
