@@ -8,9 +8,12 @@
  *   yarn bench:grpo [--steps 3] [--mu 1] [--estimator one_step|coupled|trajectory] [--backend wasm] [--workers 1]
  *                   [--objective d1|wd1|spg|espo]   (keys an objective does not read, e.g. beta under spg, are left out)
  *                   [--recompute]                   (training.recompute: gradient checkpointing per block)
+ *                   [--sampler llada|eb|threshold|prophet|dus|remdm] [--cache none|prefix|dual] [--gamma γ]
+ *                   [--threshold τ] [--is-cap c]  (the rollout sampler, README "Faster sampling"; grpo.importance_sampling_cap)
  * `--workers 2` runs data-parallel worker threads (training.workers; grad_accum = workers): one core each.
  * Prints one JSON line per measured step (after 1 warm-up step) and a summary line with the means, generated tokens
- * per second, peak RSS and tf.memory().numTensors at the first and last measured step. Check `uptime` first.
+ * per second, model calls (nfe) and positions computed per generated token, peak RSS and tf.memory().numTensors at
+ * the first and last measured step. Check `uptime` first.
  */
 import fs from 'node:fs';
 import os, { loadavg } from 'node:os';
@@ -36,8 +39,15 @@ const { values: args } = parseArgs({
     workers: { type: 'string', default: '1' },
     objective: { type: 'string', default: 'd1' },
     recompute: { type: 'boolean', default: false },
+    sampler: { type: 'string', default: 'llada' },
+    cache: { type: 'string', default: 'none' },
+    gamma: { type: 'string' },
+    threshold: { type: 'string' },
+    'is-cap': { type: 'string' },
   },
 });
+const num = (v: string | undefined) => (v === undefined ? undefined : Number(v));
+const sampler = { name: args.sampler, cache: args.cache, ...(args.gamma ? { gamma: num(args.gamma) } : {}), ...(args.threshold ? { threshold: num(args.threshold) } : {}) };
 const measured = Number(args.steps);
 const P = 16;
 const G = 6;
@@ -64,8 +74,11 @@ async function main(): Promise<void> {
       init_from: initDir,
       data: { task: 'countdown', num_train: P * (measured + 1) },
       rewards: [{ name: 'countdown' }],
-      sampler: { name: 'llada', gen_length: GEN, block_length: 32, steps: 32, temperature: 0.9 },
-      grpo: { objective: args.objective, num_generations: G, prompts_per_step: P, num_iterations: Number(args.mu), log_rollouts: 0, ...readBy(args.objective, { beta: 0.04, logp_estimator: args.estimator }) },
+      sampler: { ...sampler, gen_length: GEN, block_length: 32, steps: 32, temperature: 0.9 },
+      grpo: {
+        objective: args.objective, num_generations: G, prompts_per_step: P, num_iterations: Number(args.mu), log_rollouts: 0,
+        ...readBy(args.objective, { beta: 0.04, logp_estimator: args.estimator, ...(args['is-cap'] ? { importance_sampling_cap: num(args['is-cap']) } : {}) }),
+      },
       optimizer: { lr: 1e-5 },
       training: { max_steps: measured + 1, save_every: 0, log_every: 1, workers: Number(args.workers), grad_accum: Number(args.workers), recompute: args.recompute },
       logging: { level: 'warn', progress: 'off' },
@@ -89,6 +102,8 @@ async function main(): Promise<void> {
         update_s: metrics['time/update'],
         step_s: metrics['time/step'],
         nfe: metrics.nfe,
+        positions: metrics.positions,
+        ...('is_ratio/mean' in metrics ? { is_ratio: metrics['is_ratio/mean'], is_clipped: metrics['is_ratio/clipped_frac'] } : {}),
       };
       rows.push(row);
       tensors.push(numTensors);
@@ -100,10 +115,14 @@ async function main(): Promise<void> {
   process.stdout.write(
     JSON.stringify({
       bench: 'grpo', backend: args.backend, shape: `${P} prompts x ${G} completions x ${GEN} tokens`, mu: Number(args.mu), objective: args.objective, estimator: args.estimator, workers: Number(args.workers), recompute: args.recompute,
+      sampler: config.sampler.name, cache: config.sampler.cache, gamma: config.sampler.gamma, threshold: config.sampler.threshold, is_cap: config.grpo.importance_sampling_cap,
       params_M: +((cfg.vocab_size * 128 * 2 + 4 * (4 * 128 * 128 + 3 * 128 * 512)) / 1e6).toFixed(2),
       generation_s: +mean('generation_s').toFixed(2), rewards_s: +mean('rewards_s').toFixed(3), logprobs_s: +mean('logprobs_s').toFixed(2),
       update_s: +mean('update_s').toFixed(2), step_s: +mean('step_s').toFixed(2),
       generated_tokens_per_s: Math.round((P * G * GEN) / mean('generation_s')),
+      nfe_per_token: +(mean('nfe') / GEN).toFixed(3), // model calls over the batch per generated token of a row
+      positions_per_token: +(mean('positions') / (P * G * GEN)).toFixed(1), // row-positions computed per generated token
+      ...('is_ratio' in rows[0] ? { is_ratio: +mean('is_ratio').toFixed(3), is_clipped: +mean('is_clipped').toFixed(3) } : {}),
       peak_rss_mb: Math.round(process.resourceUsage().maxRSS / 1024),
       num_tensors_first: tensors[0], num_tensors_last: tensors[tensors.length - 1],
       worker_tensors_first: workerTensors[0], worker_tensors_last: workerTensors[workerTensors.length - 1],
