@@ -180,12 +180,14 @@ function remdmStep(
   const q = tf.relu(select(tf.expandDims(isMask, 2), qMasked, qKept)); // relu: float rounding can give −1e-9
   const xs = gumbelArgmax(tf.log(q), ctx.rng) as tf.Tensor2D; // [N, L]
   const next = opts.remdm_order === 'confidence' ? confidenceOrder(ctx, x, xs, p, raw, tf.logicalAnd(isMask, active), active) : select<tf.Tensor2D>(active, xs, x);
+  if (psi === null && !ctx.logps) return [next, null];
   const decodedNow = tf.logicalAnd(tf.logicalAnd(isMask, active), tf.notEqual(next, ctx.maskId)) as tf.Tensor2D; // [N, L]
+  const pNext = probOfDist(p, next); // [N, L] p_θ of each position's token
   // record_logps: an unmask draws its token from p (random order: the posterior given "unmask" is ∝ p; confidence: x0 ~ p)
-  if (ctx.logps) recordLogps(ctx, decodedNow, tf.log(probOfDist(p, next)));
+  if (ctx.logps) recordLogps(ctx, decodedNow, tf.log(pNext));
   if (psi === null) return [next, null];
   // ψ: p_θ of the token at the step it was decoded; 0 while masked (re-masking resets it).
-  const psiNext = select<tf.Tensor2D>(decodedNow, probOfDist(p, next), select(tf.equal(next, ctx.maskId), tf.scalar(0), psi));
+  const psiNext = select<tf.Tensor2D>(decodedNow, pNext, select(tf.equal(next, ctx.maskId), tf.scalar(0), psi));
   return [next, psiNext];
 }
 
