@@ -10,6 +10,8 @@
  *                   [--recompute]                   (training.recompute: gradient checkpointing per block)
  *                   [--sampler llada|eb|threshold|prophet|dus|remdm] [--cache none|prefix|dual] [--gamma γ]
  *                   [--threshold τ] [--is-cap c]  (the rollout sampler, README "Faster sampling"; grpo.importance_sampling_cap)
+ *                   [--checkpoint DIR]  (a trained Countdown policy instead of the fresh model, e.g. the signed-sum
+ *                   trace SFT of configs/countdown-sft.yaml: the fast samplers only save calls on confident logits)
  * `--workers 2` runs data-parallel worker threads (training.workers; grad_accum = workers): one core each.
  * Prints one JSON line per measured step (after 1 warm-up step) and a summary line with the means, generated tokens
  * per second, model calls (nfe) and positions computed per generated token, peak RSS and tf.memory().numTensors at
@@ -19,9 +21,10 @@ import fs from 'node:fs';
 import os, { loadavg } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
+import * as tf from '@tensorflow/tfjs';
 import { pino } from 'pino';
 import { setupBackend, type BackendName } from '../src/backend/backend.ts';
-import { saveCheckpoint } from '../src/checkpoint/checkpoint.ts';
+import { loadCheckpoint, saveCheckpoint } from '../src/checkpoint/checkpoint.ts';
 import { parseConfig } from '../src/config/load.ts';
 import { OBJECTIVE_KEYS, grpoConfigSchema } from '../src/config/schema.ts';
 import type { ModelConfig } from '../src/model/config.ts';
@@ -44,6 +47,7 @@ const { values: args } = parseArgs({
     gamma: { type: 'string' },
     threshold: { type: 'string' },
     'is-cap': { type: 'string' },
+    checkpoint: { type: 'string' },
   },
 });
 const num = (v: string | undefined) => (v === undefined ? undefined : Number(v));
@@ -62,10 +66,19 @@ async function main(): Promise<void> {
     rope_theta: 10000, norm_eps: 1e-5, mask_token_id: tok.maskId, eos_token_id: tok.eosId, pad_token_id: tok.padId, init_seed: 1,
   };
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-grpo-'));
-  const initDir = path.join(root, 'init');
-  const params = initParams(cfg);
-  await saveCheckpoint(initDir, 'step-000000', { config: cfg as unknown as object, params, tokenizerJson: tok.toJSON() });
-  disposeParams(params);
+  let initDir = path.join(root, 'init');
+  let paramCount: number;
+  if (args.checkpoint) {
+    const ckpt = loadCheckpoint(path.resolve(args.checkpoint));
+    initDir = ckpt.dir;
+    paramCount = Object.values(ckpt.params).reduce((a, t) => a + t.size, 0);
+    tf.dispose([...Object.values(ckpt.params), ...Object.values(ckpt.optimizer ?? {})]);
+  } else {
+    const params = initParams(cfg);
+    paramCount = Object.values(params).reduce((a, t) => a + t.size, 0);
+    await saveCheckpoint(initDir, 'step-000000', { config: cfg as unknown as object, params, tokenizerJson: tok.toJSON() });
+    disposeParams(params);
+  }
 
   const config = parseConfig(
     {
@@ -116,7 +129,7 @@ async function main(): Promise<void> {
     JSON.stringify({
       bench: 'grpo', backend: args.backend, shape: `${P} prompts x ${G} completions x ${GEN} tokens`, mu: Number(args.mu), objective: args.objective, estimator: args.estimator, workers: Number(args.workers), recompute: args.recompute,
       sampler: config.sampler.name, cache: config.sampler.cache, gamma: config.sampler.gamma, threshold: config.sampler.threshold, is_cap: config.grpo.importance_sampling_cap,
-      params_M: +((cfg.vocab_size * 128 * 2 + 4 * (4 * 128 * 128 + 3 * 128 * 512)) / 1e6).toFixed(2),
+      checkpoint: args.checkpoint ?? null, params_M: +(paramCount / 1e6).toFixed(2),
       generation_s: +mean('generation_s').toFixed(2), rewards_s: +mean('rewards_s').toFixed(3), logprobs_s: +mean('logprobs_s').toFixed(2),
       update_s: +mean('update_s').toFixed(2), step_s: +mean('step_s').toFixed(2),
       generated_tokens_per_s: Math.round((P * G * GEN) / mean('generation_s')),

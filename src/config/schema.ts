@@ -73,6 +73,8 @@ export const dataSchema = z.strictObject({
   num_eval: positiveInt.default(256),
   /** Every sequence is prompt + answer + EOS padding to exactly this many tokens; longer ones are dropped and counted. */
   seq_len: positiveInt,
+  /** Countdown: answers start with a worked signed sum (tasks/countdown.ts signedSumTrace) before <answer>. */
+  countdown_trace: z.boolean().default(false),
 });
 
 export const objectiveSchema = z.strictObject({
@@ -318,6 +320,8 @@ export const grpoDataSchema = z.strictObject({
   num_train: positiveInt.nullable().default(null),
   /** Seed of the generated prompt set; null = run.seed + 1 (a different set from SFT's). */
   seed: nonNegInt.nullable().default(null),
+  /** Countdown: rows carry the signed-sum trace (as in SFT's data.countdown_trace), used by inpainting's hints. */
+  countdown_trace: z.boolean().default(false),
 });
 
 export const grpoTrainingSchema = z.strictObject({

@@ -19,6 +19,8 @@ export interface CountdownItem {
   target: number;
   /** An expression reaching the target, as chosen by solveCountdown (e.g. 30,100,93 -> 23: "30+93-100"). */
   solution: string;
+  /** With `trace: true`: the worked sum (signedSumTrace), and `solution` is its expression when it has one. */
+  trace?: string;
 }
 
 export interface CountdownOptions {
@@ -28,9 +30,11 @@ export interface CountdownOptions {
   maxNumber?: number;
   minTarget?: number;
   maxTarget?: number;
+  /** Add the signed-sum reasoning trace (signedSumTrace) to every item; data.countdown_trace in a config. */
+  trace?: boolean;
 }
 
-const DEFAULTS: Required<CountdownOptions> = { numNumbers: 3, minNumber: 1, maxNumber: 100, minTarget: 1, maxTarget: 100 };
+const DEFAULTS: Required<CountdownOptions> = { numNumbers: 3, minNumber: 1, maxNumber: 100, minTarget: 1, maxTarget: 100, trace: false };
 
 /** Exact rational n/d, d > 0, in lowest terms. */
 interface Frac {
@@ -161,6 +165,52 @@ function reach(vals: number[], n: number, target: number): boolean {
   return false;
 }
 
+/** A number in a fixed 3-character field: 0-999 zero-padded ("023"), -99..-1 as "-07"; the trace's only format. */
+export function field3(x: number): string {
+  if (!Number.isInteger(x) || x < -99 || x > 999) throw new ConfigError(`countdown field: ${x} does not fit 3 characters`);
+  return x < 0 ? `-${String(-x).padStart(2, '0')}` : String(x).padStart(3, '0');
+}
+
+/**
+ * A worked computation a small model can follow, for the puzzles whose solution needs only + and - (229 of the 256
+ * items of d1's cd3 test file; the other 27 need * or /). If target = (sum of the numbers with +) - (sum of those with
+ * -), then with S the sum of all numbers, the negated ones sum to N = (S - target) / 2 and the others to P = S - N.
+ * With 3 numbers and a positive target, either N = 0 (all added), N is one of the numbers (that one subtracted), or
+ * P is one of the numbers (that one first, the other two subtracted). The trace writes these five binary operations
+ * in the prompt's order, every number in a 3-character field (field3), e.g. 30,100,93 -> 23:
+ *
+ *   trace "030+100=130,130+093=223,223-023=200,200/2=100,223-100=123,"   expression " 30+ 93-100"
+ *
+ * Fixed widths put every digit at a fixed position of the row (the prompt is fixed-width too: templates.ts): the
+ * model has no absolute position (RoPE, no BOS), so copying a number from a variable offset is a search it learned
+ * too slowly, and with fixed fields every copy and every carry is at a constant distance, as in Sudoku. The
+ * expression pads each number with spaces to 3 characters (d1's reward allows spaces; Python evaluates " 30+ 93-100").
+ * When S - target is odd or negative N and P are "xxx" and `expression` is null (no signed sum): the generator then
+ * keeps the exact solver's expression after the same trace.
+ */
+export function signedSumTrace(numbers: number[], target: number): { trace: string; expression: string | null } {
+  const steps: string[] = [];
+  let sum = numbers[0];
+  for (const x of numbers.slice(1)) {
+    steps.push(`${field3(sum)}+${field3(x)}=${field3(sum + x)}`);
+    sum += x;
+  }
+  const d = sum - target;
+  const signed = d >= 0 && d % 2 === 0;
+  const neg = d / 2;
+  const pos = sum - neg;
+  steps.push(`${field3(sum)}-${field3(target)}=${field3(d)}`, `${field3(d)}/2=${signed ? field3(neg) : 'xxx'}`, `${field3(sum)}-${signed ? field3(neg) : 'xxx'}=${signed ? field3(pos) : 'xxx'}`);
+  const trace = steps.join(',') + ',';
+  const pad = (x: number) => String(x).padStart(3, ' ');
+  const others = (k: number) => numbers.filter((_, i) => i !== k).map(pad);
+  let expression: string | null = null;
+  if (!signed) expression = null;
+  else if (neg === 0) expression = numbers.map(pad).join('+');
+  else if (numbers.includes(neg)) expression = `${others(numbers.indexOf(neg)).join('+')}-${pad(neg)}`;
+  else if (numbers.includes(pos)) expression = `${pad(pos)}-${others(numbers.indexOf(pos)).join('-')}`;
+  return { trace, expression };
+}
+
 /** Order-insensitive key of a puzzle: "30,93,100|23" (numbers sorted). */
 export function countdownKey(numbers: number[], target: number): string {
   return `${[...numbers].sort((a, b) => a - b).join(',')}|${target}`;
@@ -178,7 +228,10 @@ export function generateCountdown(rng: Rng, opts: CountdownOptions = {}): Countd
     const target = o.minTarget + rng.int(o.maxTarget - o.minTarget + 1);
     if (!canReach(numbers, target)) continue;
     const solution = solveCountdown(numbers, target);
-    if (solution !== null) return { numbers, target, solution };
+    if (solution === null) continue;
+    if (!o.trace) return { numbers, target, solution };
+    const { trace, expression } = signedSumTrace(numbers, target);
+    return { numbers, target, solution: expression ?? solution, trace };
   }
   throw new ConfigError(`generateCountdown: no solvable puzzle in 1000000 draws with ${JSON.stringify(o)}`);
 }

@@ -11,14 +11,15 @@ import { generateSudokuSet } from './sudoku.ts';
 const TEST_FILES = { sudoku: 'sudoku/4x4_test_sudoku.csv', countdown: 'countdown/countdown_cd3_test.jsonl' } as const;
 
 /** n generated items of a synthetic task, none of them in the task's d1 test file (sudoku, countdown). */
-export function generateRows(task: string, seed: number, n: number, dataDir: string): Record<string, unknown>[] {
+export function generateRows(task: string, seed: number, n: number, dataDir: string, opts: { countdownTrace?: boolean } = {}): Record<string, unknown>[] {
+  if (opts.countdownTrace && task !== 'countdown') throw new ConfigError(`data.countdown_trace: only task 'countdown' has a trace (data.task is '${task}')`);
   if (task === 'sudoku') {
     const exclude = new Set(readCsv(path.join(dataDir, TEST_FILES.sudoku)).map((r) => String(r.Puzzle)));
     return generateSudokuSet(seed, n, { exclude }) as unknown as Record<string, unknown>[];
   }
   if (task === 'countdown') {
     const exclude = new Set(readJsonl(path.join(dataDir, TEST_FILES.countdown)).map((r) => `${r.input}|${r.output}`));
-    return generateCountdownSet(seed, n, { exclude }) as unknown as Record<string, unknown>[];
+    return generateCountdownSet(seed, n, { exclude, trace: opts.countdownTrace ?? false }) as unknown as Record<string, unknown>[];
   }
   if (task === 'arithmetic') {
     // Templated problems share nothing with GSM8K's test questions, so nothing needs excluding.

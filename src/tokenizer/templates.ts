@@ -10,11 +10,13 @@
  *   (measured on the 0.86M model of configs/sudoku-sft.yaml). The Sudoku reward and eval read the digits of the last
  *   <answer>…</answer> block when there is one, else of the whole completion (eval/sudoku_score.ts), so both formats
  *   score the same. No reasoning block: d1 gives no format reward for Sudoku.
- * - countdown: prompt `"{n1},{n2},{n3}->{target}:"` (the test file's `input` and `output`, joined), answer
+ * - countdown: prompt `"{n1},{n2},{n3}->{target}:"` (the test file's `input` and `output`, joined, each number
+ *   zero-padded to 3 digits: "030,100,093->023:", so every number sits at a fixed position of the row), answer
  *   `"<answer>{expression}</answer>"`, the expression using each number once with + - * / and as few parentheses as
  *   possible (tasks/countdown.ts). Short for the same reason; d1's reward reads the last <answer> (DOTALL), checks the
  *   number multiset and evaluates, so the tag is kept. Rows from the d1 test file ({input, output}) are accepted too;
- *   when a row has no `solution`, the solver supplies one.
+ *   when a row has no `solution`, the solver supplies one. With `data.countdown_trace: true` the generated rows carry a
+ *   worked signed sum (`"030+100=130,130+093=223,223-023=200,200/2=100,223-100=123,"`) that precedes `<answer>`.
  * - gsm8k: d1's RL prompt, `SYSTEM_PROMPT + "\n\n" + question` (data_utils.get_gsm8k_questions). The answer is d1's
  *   XML format built from GSM8K's worked solution: `<reasoning>\n{R}\n</reasoning>\n<answer>\n{A}\n</answer>\n` with R =
  *   the text before `####`, calculator annotations `<<48/2=24>>` removed, trimmed; A = the text after `####`, trimmed
@@ -47,7 +49,8 @@ export function formatPrompt(task: TaskName, row: Row): string {
       return `${sudokuFields(row).puzzle}=`;
     case 'countdown': {
       const { numbers, target } = countdownFields(row);
-      return `${numbers.join(',')}->${target}:`;
+      // Fixed width (3 digits each, "030,100,093->023:"): every number at a fixed position (tasks/countdown.ts field3).
+      return `${numbers.map((x) => String(x).padStart(3, '0')).join(',')}->${String(target).padStart(3, '0')}:`;
     }
     case 'gsm8k':
     case 'arithmetic': // generated GSM8K-style word problems (tasks/arithmetic.ts): GSM8K's template and rewards
@@ -72,7 +75,9 @@ export function formatExample(task: TaskName, row: Row): Example {
       const { numbers, target } = countdownFields(row);
       const expr = typeof row.solution === 'string' ? row.solution : solveCountdown(numbers, target);
       if (expr === null) throw new DataError(`countdown row ${JSON.stringify(row)} has no solution`);
-      return { prompt, answer: `<answer>${expr}</answer>` };
+      // Generated with data.countdown_trace: the worked signed sum first (tasks/countdown.ts signedSumTrace).
+      const trace = typeof row.trace === 'string' ? row.trace : '';
+      return { prompt, answer: `${trace}<answer>${expr}</answer>` };
     }
     case 'gsm8k':
     case 'arithmetic': {

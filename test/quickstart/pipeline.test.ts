@@ -55,7 +55,7 @@ describe('quickstart pipeline, --task countdown (micro)', () => {
       setGrpo: ['data.num_train=50', 'grpo.prompts_per_step=2', 'grpo.num_generations=2', 'grpo.num_iterations=1', 'training.max_steps=1', 'training.save_every=0', 'logging.progress=off', 'sampler.steps=16'],
     });
     expect(r.sft.n).toBe(6);
-    expect(r.comparisons.map((c) => c.steps)).toEqual([16, 32]);
+    expect(r.comparisons.map((c) => c.steps)).toEqual([16, 76]);
     expect(r.table).toMatch(/^countdown: accuracy on 6 items/);
     const item = JSON.parse(fs.readFileSync(path.join(outDir, 'eval', 'grpo.jsonl'), 'utf8').trim().split('\n')[1]);
     expect(item.prompt).toMatch(/^\d+,\d+,\d+->\d+:$/);

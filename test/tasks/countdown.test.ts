@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { Rng } from '../../src/rng.ts';
 import { readJsonl } from '../../src/data/index.ts';
-import { canReach, countdownKey, generateCountdown, generateCountdownSet, solveCountdown, solveCountdownAll } from '../../src/tasks/countdown.ts';
+import { canReach, countdownKey, generateCountdown, field3, generateCountdownSet, signedSumTrace, solveCountdown, solveCountdownAll } from '../../src/tasks/countdown.ts';
 import { dataPath } from '../paths.ts';
 
 const TEST_FILE = dataPath('countdown/countdown_cd3_test.jsonl');
@@ -110,5 +110,56 @@ describe('generateCountdown', () => {
     const testKeys = new Set(test.map((k) => countdownKey(k.split('|')[0].split(',').map(Number), Number(k.split('|')[1]))));
     const big = generateCountdownSet(9, 2000, { exclude: new Set(test) });
     expect(big.some((x) => testKeys.has(countdownKey(x.numbers, x.target)))).toBe(false);
+  });
+});
+
+describe('signedSumTrace (data.countdown_trace)', () => {
+  it('writes the five operations of the worked example in 3-character fields, by hand', () => {
+    // S = 223, N = (223 - 23) / 2 = 100 is a number -> it is the one subtracted.
+    expect(signedSumTrace([30, 100, 93], 23)).toEqual({ trace: '030+100=130,130+093=223,223-023=200,200/2=100,223-100=123,', expression: ' 30+ 93-100' });
+    // N = 0: every number added.
+    expect(signedSumTrace([1, 2, 3], 6)).toEqual({ trace: '001+002=003,003+003=006,006-006=000,000/2=000,006-000=006,', expression: '  1+  2+  3' });
+    // 8, 15, 35 -> 12: S = 58, N = 23 is no number, P = 58 - 23 = 35 is: 35 first, the others subtracted.
+    expect(signedSumTrace([8, 15, 35], 12)).toEqual({ trace: '008+015=023,023+035=058,058-012=046,046/2=023,058-023=035,', expression: ' 35-  8- 15' });
+    // Odd difference: no signed sum.
+    expect(signedSumTrace([2, 3, 5], 5)).toEqual({ trace: '002+003=005,005+005=010,010-005=005,005/2=xxx,010-xxx=xxx,', expression: null });
+    // Target above the sum: a negative difference, no signed sum.
+    expect(signedSumTrace([2, 3, 5], 30)).toEqual({ trace: '002+003=005,005+005=010,010-030=-20,-20/2=xxx,010-xxx=xxx,', expression: null });
+  });
+
+  it('field3: fixed 3-character numbers, and a clear error outside them', () => {
+    expect([0, 7, 42, 300, -5, -99].map(field3)).toEqual(['000', '007', '042', '300', '-05', '-99']);
+    expect(() => field3(1000)).toThrow(/1000/);
+    expect(() => field3(2.5)).toThrow(/2.5/);
+  });
+
+  it('finds a +/- expression exactly when one exists, and it is correct (d1 test file)', () => {
+    const rows = readJsonl(TEST_FILE);
+    let found = 0;
+    for (const r of rows) {
+      const nums = String(r.input).split(',').map(Number);
+      const target = Number(r.output);
+      const { expression } = signedSumTrace(nums, target);
+      const signedExists = solveCountdownAll(nums, target).some((e) => /^[\d+-]+$/.test(e));
+      expect(expression !== null).toBe(signedExists);
+      if (expression !== null) {
+        expect(d1Accepts(expression, nums, target)).toBe(true);
+        found++;
+      }
+    }
+    expect(found).toBe(229); // of 256; the other 27 need * or /
+  });
+
+  it('trace: true keeps the same puzzles, each with a trace, and a +/- solution whenever the trace has one', () => {
+    const plain = generateCountdownSet(3, 200);
+    const traced = generateCountdownSet(3, 200, { trace: true });
+    expect(traced.map((x) => countdownKey(x.numbers, x.target))).toEqual(plain.map((x) => countdownKey(x.numbers, x.target)));
+    for (const x of traced) {
+      const { trace, expression } = signedSumTrace(x.numbers, x.target);
+      expect(x.trace).toBe(trace);
+      expect(x.solution).toBe(expression ?? solveCountdown(x.numbers, x.target));
+      expect(d1Accepts(x.solution, x.numbers, x.target)).toBe(true);
+    }
+    expect(plain.every((x) => x.trace === undefined)).toBe(true);
   });
 });

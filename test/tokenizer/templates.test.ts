@@ -15,9 +15,9 @@ describe('templates', () => {
   });
 
   it('countdown: numbers->target: then the expression; test-file rows get a solver answer', () => {
-    expect(formatExample('countdown', { numbers: [2, 3, 4], target: 5, solution: '2*4-3' })).toEqual({ prompt: '2,3,4->5:', answer: '<answer>2*4-3</answer>' });
+    expect(formatExample('countdown', { numbers: [2, 3, 4], target: 5, solution: '2*4-3' })).toEqual({ prompt: '002,003,004->005:', answer: '<answer>2*4-3</answer>' });
     const first = readJsonl(dataPath('countdown/countdown_cd3_test.jsonl'), { limit: 1 })[0];
-    expect(formatExample('countdown', first)).toEqual({ prompt: '30,100,93->23:', answer: '<answer>30+93-100</answer>' });
+    expect(formatExample('countdown', first)).toEqual({ prompt: '030,100,093->023:', answer: '<answer>30+93-100</answer>' });
     expect(() => formatPrompt('countdown', { input: '1,2' })).toThrow(DataError);
   });
 

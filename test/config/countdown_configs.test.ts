@@ -1,0 +1,41 @@
+import path from 'node:path';
+import { pino } from 'pino';
+import { describe, expect, it } from 'vitest';
+import { readJsonl } from '../../src/data/index.ts';
+import { loadConfig } from '../../src/config/load.ts';
+import { grpoConfigSchema, trainConfigSchema } from '../../src/config/schema.ts';
+import { cells, loadPlan, trainerArgs } from '../../src/study/plan.ts';
+import { generateCountdownSet } from '../../src/tasks/countdown.ts';
+import { prepareData } from '../../src/train/prepare.ts';
+import { formatExample, formatPrompt } from '../../src/tokenizer/index.ts';
+import { REPO_ROOT, dataPath } from '../paths.ts';
+
+const at = (f: string) => path.join(REPO_ROOT, f);
+
+describe('countdown configs (configs/countdown-*.yaml, configs/study/countdown.yaml)', () => {
+  const sft = loadConfig(at('configs/countdown-sft.yaml'), trainConfigSchema, ['data.num_train=256', 'data.num_eval=16', 'runtime.data_dir=' + at('data')]).config;
+  const grpo = loadConfig(at('configs/countdown-grpo.yaml'), grpoConfigSchema, []).config;
+
+  it('the answer tags are one token, every row fits data.seq_len, and gen_length holds the longest answer after the longest prompt', () => {
+    const { tokenizer, trainSet } = prepareData(sft, null, pino({ level: 'silent' }));
+    expect(trainSet.dropped).toBe(0);
+    for (const tag of ['<answer>', '</answer>']) expect(tokenizer.encode(tag)).toHaveLength(1);
+    const rows = generateCountdownSet(77, 3000, { trace: true }) as unknown as Record<string, unknown>[];
+    const test = readJsonl(dataPath('countdown/countdown_cd3_test.jsonl'));
+    const longestPrompt = Math.max(...[...rows, ...test].map((r) => tokenizer.encode(formatPrompt('countdown', r)).length));
+    const longestAnswer = Math.max(...rows.map((r) => tokenizer.encode(formatExample('countdown', r).answer).length));
+    expect(longestPrompt).toBe(17); // "030,100,093->023:" for every puzzle
+    expect(longestPrompt + grpo.sampler.gen_length).toBeLessThanOrEqual(sft.data.seq_len);
+    expect(longestAnswer + 1).toBeLessThanOrEqual(grpo.sampler.gen_length); // + EOS
+  });
+
+  it('the study plan loads, every cell config is valid, and its evals decode what the rollouts decode', () => {
+    const plan = loadPlan(at('configs/study/countdown.yaml'));
+    for (const cell of cells(plan)) {
+      const sets = trainerArgs(cell, 'checkpoints/x').filter((_, i, a) => a[i - 1] === '--set');
+      const schema = cell.trainer === 'sft' ? trainConfigSchema : grpoConfigSchema;
+      expect(() => loadConfig(at(cell.spec.config), schema, sets)).not.toThrow();
+    }
+    expect(plan.evals.every((e) => e.gen_length === grpo.sampler.gen_length)).toBe(true);
+  });
+});
