@@ -75,6 +75,8 @@ export const dataSchema = z.strictObject({
   seq_len: positiveInt,
   /** Countdown: answers start with a worked signed sum (tasks/countdown.ts signedSumTrace) before <answer>. */
   countdown_trace: z.boolean().default(false),
+  /** Countdown: each row is one line of that trace ("030+100=" -> "130"), 5 rows per puzzle: the arithmetic curriculum. */
+  countdown_ops: z.boolean().default(false),
 });
 
 export const objectiveSchema = z.strictObject({

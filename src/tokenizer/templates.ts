@@ -16,7 +16,9 @@
  *   possible (tasks/countdown.ts). Short for the same reason; d1's reward reads the last <answer> (DOTALL), checks the
  *   number multiset and evaluates, so the tag is kept. Rows from the d1 test file ({input, output}) are accepted too;
  *   when a row has no `solution`, the solver supplies one. With `data.countdown_trace: true` the generated rows carry a
- *   worked signed sum (`"030+100=130,130+093=223,223-023=200,200/2=100,223-100=123,"`) that precedes `<answer>`.
+ *   worked signed sum (`"030+100=130,130+093=223,223-023=200,200/2=100,223-100=123,"`) that precedes `<answer>`;
+ *   with `data.countdown_ops: true` each row is one line of that trace (prompt `"030+100="`, answer `"130"`): the
+ *   arithmetic curriculum that comes before the trace (configs/countdown-ops.yaml).
  * - gsm8k: d1's RL prompt, `SYSTEM_PROMPT + "\n\n" + question` (data_utils.get_gsm8k_questions). The answer is d1's
  *   XML format built from GSM8K's worked solution: `<reasoning>\n{R}\n</reasoning>\n<answer>\n{A}\n</answer>\n` with R =
  *   the text before `####`, calculator annotations `<<48/2=24>>` removed, trimmed; A = the text after `####`, trimmed
@@ -48,6 +50,7 @@ export function formatPrompt(task: TaskName, row: Row): string {
     case 'sudoku':
       return `${sudokuFields(row).puzzle}=`;
     case 'countdown': {
+      if (typeof row.op === 'string') return countdownOp(row.op).prompt; // data.countdown_ops
       const { numbers, target } = countdownFields(row);
       // Fixed width (3 digits each, "030,100,093->023:"): every number at a fixed position (tasks/countdown.ts field3).
       return `${numbers.map((x) => String(x).padStart(3, '0')).join(',')}->${String(target).padStart(3, '0')}:`;
@@ -72,6 +75,7 @@ export function formatExample(task: TaskName, row: Row): Example {
       return { prompt, answer: solution };
     }
     case 'countdown': {
+      if (typeof row.op === 'string') return countdownOp(row.op); // data.countdown_ops: one line of the trace
       const { numbers, target } = countdownFields(row);
       const expr = typeof row.solution === 'string' ? row.solution : solveCountdown(numbers, target);
       if (expr === null) throw new DataError(`countdown row ${JSON.stringify(row)} has no solution`);
@@ -105,6 +109,13 @@ function sudokuFields(row: Row): { puzzle: string; solution: string } {
   const solution = String(row.solution ?? row.Solution ?? '');
   if (!/^[0-4]{16}$/.test(puzzle)) throw new DataError(`sudoku row: puzzle must be 16 digits 0-4, got ${JSON.stringify(puzzle)}`);
   return { puzzle, solution };
+}
+
+/** One line of the signed-sum trace as an example: "030+100=130" -> prompt "030+100=", answer "130". */
+function countdownOp(op: string): Example {
+  const k = op.lastIndexOf('=');
+  if (k <= 0 || k === op.length - 1) throw new DataError(`countdown op row: '${op}' is not "<left>=<result>"`);
+  return { prompt: op.slice(0, k + 1), answer: op.slice(k + 1) };
 }
 
 /** {numbers: number[], target}, or the d1 test file's {input: "30,100,93", output: "23"}. */

@@ -29,6 +29,18 @@ describe('countdown configs (configs/countdown-*.yaml, configs/study/countdown.y
     expect(longestAnswer + 1).toBeLessThanOrEqual(grpo.sampler.gen_length); // + EOS
   });
 
+  it('configs/countdown-ops.yaml: every line fits its 12 tokens, and its tokenizer encodes the trace SFT rows that continue from it', () => {
+    const ops = loadConfig(at('configs/countdown-ops.yaml'), trainConfigSchema, ['data.num_train=500', 'data.num_eval=16', 'runtime.data_dir=' + at('data')]).config;
+    const { tokenizer, trainSet } = prepareData(ops, null, pino({ level: 'silent' }));
+    expect(trainSet.dropped).toBe(0);
+    expect(ops.model.max_seq_len).toBe(sft.data.seq_len);
+    const rows = generateCountdownSet(78, 500, { trace: true }) as unknown as Record<string, unknown>[];
+    for (const r of rows) {
+      const { prompt, answer } = formatExample('countdown', r);
+      expect(tokenizer.decode(tokenizer.encode(prompt + answer))).toBe(prompt + answer); // no character unknown to it
+    }
+  });
+
   it('the study plan loads, every cell config is valid, and its evals decode what the rollouts decode', () => {
     const plan = loadPlan(at('configs/study/countdown.yaml'));
     for (const cell of cells(plan)) {

@@ -2,7 +2,9 @@ import { describe, expect, it } from 'vitest';
 import { Rng } from '../../src/rng.ts';
 import { readJsonl } from '../../src/data/index.ts';
 import { canReach, countdownKey, generateCountdown, field3, generateCountdownSet, signedSumTrace, solveCountdown, solveCountdownAll } from '../../src/tasks/countdown.ts';
-import { dataPath } from '../paths.ts';
+import { DATA_DIR, dataPath } from '../paths.ts';
+import { generateRows } from '../../src/tasks/generate.ts';
+import { formatExample, formatPrompt } from '../../src/tokenizer/templates.ts';
 
 const TEST_FILE = dataPath('countdown/countdown_cd3_test.jsonl');
 
@@ -161,5 +163,30 @@ describe('signedSumTrace (data.countdown_trace)', () => {
       expect(d1Accepts(x.solution, x.numbers, x.target)).toBe(true);
     }
     expect(plain.every((x) => x.trace === undefined)).toBe(true);
+  });
+});
+
+describe('data.countdown_ops: the trace line by line', () => {
+  it('5 rows per puzzle, in trace order, each a correct operation or an xxx line', () => {
+    const rows = generateRows('countdown', 3, 500, DATA_DIR, { countdownOps: true });
+    expect(rows).toHaveLength(500);
+    const puzzles = generateCountdownSet(3, 100, { trace: true, exclude: new Set(readJsonl(TEST_FILE).map((r) => `${r.input}|${r.output}`)) });
+    expect(rows.slice(0, 5).map((r) => r.op).join(',') + ',').toBe(puzzles[0].trace);
+    for (const row of rows) {
+      const { prompt, answer } = formatExample('countdown', row);
+      expect(formatPrompt('countdown', row)).toBe(prompt);
+      expect(prompt + answer).toBe(row.op);
+      const m = /^(-?\d+)([+\-/])(-?\d+|x+)=$/.exec(prompt);
+      expect(m).not.toBeNull();
+      if (m![3].startsWith('x') || answer === 'xxx') continue;
+      const [a, b] = [Number(m![1]), Number(m![3])];
+      const value = m![2] === '+' ? a + b : m![2] === '-' ? a - b : a / b;
+      expect(answer).toBe(field3(value));
+    }
+  });
+
+  it('refuses another task, and both countdown formats at once, naming the keys', () => {
+    expect(() => generateRows('sudoku', 0, 5, DATA_DIR, { countdownOps: true })).toThrow(/data.countdown_ops/);
+    expect(() => generateRows('countdown', 0, 5, DATA_DIR, { countdownOps: true, countdownTrace: true })).toThrow(/data.countdown_ops and data.countdown_trace/);
   });
 });
