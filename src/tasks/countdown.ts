@@ -204,8 +204,8 @@ export function signedSumTrace(numbers: number[], target: number): { trace: stri
   const pad = (x: number) => String(x).padStart(3, ' ');
   const others = (k: number) => numbers.filter((_, i) => i !== k).map(pad);
   let expression: string | null = null;
-  if (!signed) expression = null;
-  else if (neg === 0) expression = numbers.map(pad).join('+');
+  if (!signed) return { trace, expression };
+  if (neg === 0) expression = numbers.map(pad).join('+');
   else if (numbers.includes(neg)) expression = `${others(numbers.indexOf(neg)).join('+')}-${pad(neg)}`;
   else if (numbers.includes(pos)) expression = `${pad(pos)}-${others(numbers.indexOf(pos)).join('-')}`;
   return { trace, expression };

@@ -15,20 +15,16 @@ export function generateRows(task: string, seed: number, n: number, dataDir: str
   if (opts.countdownTrace && task !== 'countdown') throw new ConfigError(`data.countdown_trace: only task 'countdown' has a trace (data.task is '${task}')`);
   if (opts.countdownOps && task !== 'countdown') throw new ConfigError(`data.countdown_ops: only task 'countdown' has a trace (data.task is '${task}')`);
   if (opts.countdownOps && opts.countdownTrace) throw new ConfigError('data.countdown_ops and data.countdown_trace: choose one (ops rows are the single lines of the trace)');
-  if (task === 'countdown' && opts.countdownOps) {
-    // The arithmetic curriculum: each line of each puzzle's trace is a row ("030+100=" -> "130"), 5 per puzzle.
-    const exclude = new Set(readJsonl(path.join(dataDir, TEST_FILES.countdown)).map((r) => `${r.input}|${r.output}`));
-    const puzzles = generateCountdownSet(seed, Math.ceil(n / 5), { exclude, trace: true });
-    const ops = puzzles.flatMap((p) => p.trace!.split(',').filter(Boolean).map((op) => ({ numbers: p.numbers, target: p.target, op })));
-    return ops.slice(0, n);
-  }
   if (task === 'sudoku') {
     const exclude = new Set(readCsv(path.join(dataDir, TEST_FILES.sudoku)).map((r) => String(r.Puzzle)));
     return generateSudokuSet(seed, n, { exclude }) as unknown as Record<string, unknown>[];
   }
   if (task === 'countdown') {
     const exclude = new Set(readJsonl(path.join(dataDir, TEST_FILES.countdown)).map((r) => `${r.input}|${r.output}`));
-    return generateCountdownSet(seed, n, { exclude, trace: opts.countdownTrace ?? false }) as unknown as Record<string, unknown>[];
+    if (!opts.countdownOps) return generateCountdownSet(seed, n, { exclude, trace: opts.countdownTrace ?? false }) as unknown as Record<string, unknown>[];
+    // The arithmetic curriculum: each line of each puzzle's trace is a row ("030+100=" -> "130"), 5 per puzzle.
+    const puzzles = generateCountdownSet(seed, Math.ceil(n / 5), { exclude, trace: true });
+    return puzzles.flatMap((p) => p.trace!.split(',').filter(Boolean).map((op) => ({ numbers: p.numbers, target: p.target, op }))).slice(0, n);
   }
   if (task === 'arithmetic') {
     // Templated problems share nothing with GSM8K's test questions, so nothing needs excluding.
