@@ -77,6 +77,11 @@ export const dataSchema = z.strictObject({
   countdown_trace: z.boolean().default(false),
   /** Countdown: each row is one line of that trace ("030+100=" -> "130"), 5 rows per puzzle: the arithmetic curriculum. */
   countdown_ops: z.boolean().default(false),
+  /**
+   * Countdown: only puzzles a signed sum solves, answered as the numbers in the prompt's order each behind its sign
+   * ("<answer>+ 30-100+ 93</answer>", tasks/countdown.ts signedSumSigns): no trace, three sign choices.
+   */
+  countdown_signs: z.boolean().default(false),
 });
 
 export const objectiveSchema = z.strictObject({

@@ -32,9 +32,11 @@ export interface CountdownOptions {
   maxTarget?: number;
   /** Add the signed-sum reasoning trace (signedSumTrace) to every item; data.countdown_trace in a config. */
   trace?: boolean;
+  /** Only puzzles a signed sum solves, `solution` = signedSumSigns (data.countdown_signs in a config). */
+  signs?: boolean;
 }
 
-const DEFAULTS: Required<CountdownOptions> = { numNumbers: 3, minNumber: 1, maxNumber: 100, minTarget: 1, maxTarget: 100, trace: false };
+const DEFAULTS: Required<CountdownOptions> = { numNumbers: 3, minNumber: 1, maxNumber: 100, minTarget: 1, maxTarget: 100, trace: false, signs: false };
 
 /** Exact rational n/d, d > 0, in lowest terms. */
 interface Frac {
@@ -211,6 +213,27 @@ export function signedSumTrace(numbers: number[], target: number): { trace: stri
   return { trace, expression };
 }
 
+/**
+ * The signed sum that reaches `target`, every number in the prompt's order behind its own sign, in a 4-character
+ * field (sign + the number space-padded to 3): 30,100,93 -> 23 gives "+ 30-100+ 93" (d1's reward accepts the
+ * spaces and the leading sign; Python evaluates it to 23). null when no signed sum reaches the target (the puzzle
+ * needs * or /: 27 of the 256 test puzzles). With every number at a fixed place, the answer is three sign choices and
+ * three aligned copies: the model decides the signs without writing any intermediate result (data.countdown_signs).
+ * Of the sign patterns that work, the one signedSumTrace derives is used (N = (S - target) / 2 negated).
+ */
+export function signedSumSigns(numbers: number[], target: number): string | null {
+  const sum = numbers.reduce((a, b) => a + b, 0);
+  const d = sum - target;
+  if (d < 0 || d % 2 !== 0) return null;
+  const neg = d / 2;
+  let signs: string[];
+  if (neg === 0) signs = numbers.map(() => '+');
+  else if (numbers.includes(neg)) signs = numbers.map((_, i) => (i === numbers.indexOf(neg) ? '-' : '+'));
+  else if (numbers.includes(sum - neg)) signs = numbers.map((_, i) => (i === numbers.indexOf(sum - neg) ? '+' : '-'));
+  else return null;
+  return numbers.map((x, i) => `${signs[i]}${String(x).padStart(3, ' ')}`).join('');
+}
+
 /** Order-insensitive key of a puzzle: "30,93,100|23" (numbers sorted). */
 export function countdownKey(numbers: number[], target: number): string {
   return `${[...numbers].sort((a, b) => a - b).join(',')}|${target}`;
@@ -229,6 +252,11 @@ export function generateCountdown(rng: Rng, opts: CountdownOptions = {}): Countd
     if (!canReach(numbers, target)) continue;
     const solution = solveCountdown(numbers, target);
     if (solution === null) continue;
+    if (o.signs) {
+      const signed = signedSumSigns(numbers, target);
+      if (signed === null) continue;
+      return { numbers, target, solution: signed };
+    }
     if (!o.trace) return { numbers, target, solution };
     const { trace, expression } = signedSumTrace(numbers, target);
     return { numbers, target, solution: expression ?? solution, trace };

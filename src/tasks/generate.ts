@@ -11,9 +11,11 @@ import { generateSudokuSet } from './sudoku.ts';
 const TEST_FILES = { sudoku: 'sudoku/4x4_test_sudoku.csv', countdown: 'countdown/countdown_cd3_test.jsonl' } as const;
 
 /** n generated items of a synthetic task, none of them in the task's d1 test file (sudoku, countdown). */
-export function generateRows(task: string, seed: number, n: number, dataDir: string, opts: { countdownTrace?: boolean; countdownOps?: boolean } = {}): Record<string, unknown>[] {
+export function generateRows(task: string, seed: number, n: number, dataDir: string, opts: { countdownTrace?: boolean; countdownOps?: boolean; countdownSigns?: boolean } = {}): Record<string, unknown>[] {
   if (opts.countdownTrace && task !== 'countdown') throw new ConfigError(`data.countdown_trace: only task 'countdown' has a trace (data.task is '${task}')`);
   if (opts.countdownOps && task !== 'countdown') throw new ConfigError(`data.countdown_ops: only task 'countdown' has a trace (data.task is '${task}')`);
+  if (opts.countdownSigns && task !== 'countdown') throw new ConfigError(`data.countdown_signs: only task 'countdown' has signs (data.task is '${task}')`);
+  if (opts.countdownSigns && (opts.countdownTrace || opts.countdownOps)) throw new ConfigError('data.countdown_signs: choose one of countdown_signs, countdown_trace and countdown_ops');
   if (opts.countdownOps && opts.countdownTrace) throw new ConfigError('data.countdown_ops and data.countdown_trace: choose one (ops rows are the single lines of the trace)');
   if (task === 'sudoku') {
     const exclude = new Set(readCsv(path.join(dataDir, TEST_FILES.sudoku)).map((r) => String(r.Puzzle)));
@@ -21,7 +23,7 @@ export function generateRows(task: string, seed: number, n: number, dataDir: str
   }
   if (task === 'countdown') {
     const exclude = new Set(readJsonl(path.join(dataDir, TEST_FILES.countdown)).map((r) => `${r.input}|${r.output}`));
-    if (!opts.countdownOps) return generateCountdownSet(seed, n, { exclude, trace: opts.countdownTrace ?? false }) as unknown as Record<string, unknown>[];
+    if (!opts.countdownOps) return generateCountdownSet(seed, n, { exclude, trace: opts.countdownTrace ?? false, signs: opts.countdownSigns ?? false }) as unknown as Record<string, unknown>[];
     // The arithmetic curriculum: each line of each puzzle's trace is a row ("030+100=" -> "130"), 5 per puzzle.
     const puzzles = generateCountdownSet(seed, Math.ceil(n / 5), { exclude, trace: true });
     return puzzles.flatMap((p) => p.trace!.split(',').filter(Boolean).map((op) => ({ numbers: p.numbers, target: p.target, op }))).slice(0, n);

@@ -18,7 +18,9 @@
  *   when a row has no `solution`, the solver supplies one. With `data.countdown_trace: true` the generated rows carry a
  *   worked signed sum (`"030+100=130,130+093=223,223-023=200,200/2=100,223-100=123,"`) that precedes `<answer>`;
  *   with `data.countdown_ops: true` each row is one line of that trace (prompt `"030+100="`, answer `"130"`): the
- *   arithmetic curriculum that comes before the trace (configs/countdown-ops.yaml).
+ *   arithmetic curriculum that comes before the trace (configs/countdown-ops.yaml); with `data.countdown_signs: true`
+ *   only signed-sum puzzles are generated and the expression is the numbers in the prompt's order, each behind its
+ *   sign (`"<answer>+ 30-100+ 93</answer>"`, tasks/countdown.ts signedSumSigns).
  * - gsm8k: d1's RL prompt, `SYSTEM_PROMPT + "\n\n" + question` (data_utils.get_gsm8k_questions). The answer is d1's
  *   XML format built from GSM8K's worked solution: `<reasoning>\n{R}\n</reasoning>\n<answer>\n{A}\n</answer>\n` with R =
  *   the text before `####`, calculator annotations `<<48/2=24>>` removed, trimmed; A = the text after `####`, trimmed

@@ -50,4 +50,26 @@ describe('countdown configs (configs/countdown-*.yaml, configs/study/countdown.y
     }
     expect(plan.evals.every((e) => e.gen_length === grpo.sampler.gen_length)).toBe(true);
   });
+
+  it('the signs format (configs/countdown-signs-*.yaml, configs/study/countdown-signs.yaml): every row fits, the answer fits gen_length, the plan loads', () => {
+    const signs = loadConfig(at('configs/countdown-signs-sft.yaml'), trainConfigSchema, ['data.num_train=500', 'data.num_eval=16', 'runtime.data_dir=' + at('data')]).config;
+    const signsGrpo = loadConfig(at('configs/countdown-signs-grpo.yaml'), grpoConfigSchema, []).config;
+    const { tokenizer, trainSet } = prepareData(signs, null, pino({ level: 'silent' }));
+    expect(trainSet.dropped).toBe(0);
+    const rows = generateCountdownSet(79, 500, { signs: true }) as unknown as Record<string, unknown>[];
+    for (const r of rows) {
+      const { prompt, answer } = formatExample('countdown', r);
+      expect(tokenizer.encode(prompt)).toHaveLength(17);
+      expect(tokenizer.encode(answer)).toHaveLength(14); // <answer> + 12 characters + </answer>
+      expect(tokenizer.decode(tokenizer.encode(prompt + answer))).toBe(prompt + answer);
+    }
+    expect(17 + signsGrpo.sampler.gen_length).toBeLessThanOrEqual(signs.model.max_seq_len);
+    expect(14 + 1).toBeLessThanOrEqual(signsGrpo.sampler.gen_length);
+    const plan = loadPlan(at('configs/study/countdown-signs.yaml'));
+    for (const cell of cells(plan)) {
+      const sets = trainerArgs(cell, 'checkpoints/x').filter((_, i, a) => a[i - 1] === '--set');
+      expect(() => loadConfig(at(cell.spec.config), cell.trainer === 'sft' ? trainConfigSchema : grpoConfigSchema, sets)).not.toThrow();
+    }
+    expect(plan.evals.every((e) => e.gen_length === signsGrpo.sampler.gen_length)).toBe(true);
+  });
 });

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { Rng } from '../../src/rng.ts';
 import { readJsonl } from '../../src/data/index.ts';
-import { canReach, countdownKey, generateCountdown, field3, generateCountdownSet, signedSumTrace, solveCountdown, solveCountdownAll } from '../../src/tasks/countdown.ts';
+import { canReach, countdownKey, generateCountdown, field3, generateCountdownSet, signedSumSigns, signedSumTrace, solveCountdown, solveCountdownAll } from '../../src/tasks/countdown.ts';
 import { DATA_DIR, dataPath } from '../paths.ts';
 import { generateRows } from '../../src/tasks/generate.ts';
 import { formatExample, formatPrompt } from '../../src/tokenizer/templates.ts';
@@ -188,5 +188,45 @@ describe('data.countdown_ops: the trace line by line', () => {
   it('refuses another task, and both countdown formats at once, naming the keys', () => {
     expect(() => generateRows('sudoku', 0, 5, DATA_DIR, { countdownOps: true })).toThrow(/data.countdown_ops/);
     expect(() => generateRows('countdown', 0, 5, DATA_DIR, { countdownOps: true, countdownTrace: true })).toThrow(/data.countdown_ops and data.countdown_trace/);
+  });
+});
+
+describe('data.countdown_signs: the numbers in prompt order, each behind its sign', () => {
+  it('writes sign + 3-character field per number, by hand', () => {
+    expect(signedSumSigns([30, 100, 93], 23)).toBe('+ 30-100+ 93'); // 30 - 100 + 93 = 23 (N = 100)
+    expect(signedSumSigns([5, 7, 9], 21)).toBe('+  5+  7+  9'); // N = 0
+    expect(signedSumSigns([50, 20, 10], 20)).toBe('+ 50- 20- 10'); // N = 30 is no number, S - N = 50 is
+    expect(signedSumSigns([20, 50, 10], 20)).toBe('- 20+ 50- 10'); // the positive one need not come first
+    expect(signedSumSigns([4, 6, 8], 48)).toBeNull(); // 4 * 6 + ... : S - target < 0
+    expect(signedSumSigns([4, 6, 8], 17)).toBeNull(); // S - target odd
+  });
+
+  it("decides exactly the test file's 229 signed-sum puzzles, each accepted by d1's check, every sign at a fixed place", () => {
+    let found = 0;
+    for (const r of readJsonl(TEST_FILE)) {
+      const nums = String(r.input).split(',').map(Number);
+      const target = Number(r.output);
+      const signs = signedSumSigns(nums, target);
+      expect(signs !== null).toBe(signedSumTrace(nums, target).expression !== null);
+      if (signs === null) continue;
+      found++;
+      expect(signs).toMatch(/^([+-][ \d]{2}\d){3}$/);
+      expect(d1Accepts(signs, nums, target)).toBe(true);
+      expect((signs.match(/\d+/g) ?? []).map(Number)).toEqual(nums); // the prompt's order
+    }
+    expect(found).toBe(229);
+  });
+
+  it('signs: true keeps only signed-sum puzzles, answered as <answer>signs</answer>; refuses other formats by key', () => {
+    const rows = generateRows('countdown', 4, 300, DATA_DIR, { countdownSigns: true });
+    expect(rows).toHaveLength(300);
+    for (const row of rows) {
+      const nums = row.numbers as number[];
+      const { answer } = formatExample('countdown', row);
+      expect(answer).toBe(`<answer>${signedSumSigns(nums, row.target as number)}</answer>`);
+      expect(d1Accepts(row.solution as string, nums, row.target as number)).toBe(true);
+    }
+    expect(() => generateRows('countdown', 0, 5, DATA_DIR, { countdownSigns: true, countdownTrace: true })).toThrow(/data.countdown_signs/);
+    expect(() => generateRows('sudoku', 0, 5, DATA_DIR, { countdownSigns: true })).toThrow(/data.countdown_signs/);
   });
 });
