@@ -329,6 +329,8 @@ export const grpoDataSchema = z.strictObject({
   seed: nonNegInt.nullable().default(null),
   /** Countdown: rows carry the signed-sum trace (as in SFT's data.countdown_trace), used by inpainting's hints. */
   countdown_trace: z.boolean().default(false),
+  /** Countdown: only puzzles a signed sum solves, their reference in the signs format (as SFT's data.countdown_signs). */
+  countdown_signs: z.boolean().default(false),
 });
 
 export const grpoTrainingSchema = z.strictObject({
