@@ -5,7 +5,9 @@ import { readJsonl } from '../../src/data/index.ts';
 import { loadConfig } from '../../src/config/load.ts';
 import { grpoConfigSchema, trainConfigSchema } from '../../src/config/schema.ts';
 import { cells, loadPlan, trainerArgs } from '../../src/study/plan.ts';
-import { generateCountdownSet } from '../../src/tasks/countdown.ts';
+import { generateCountdownSet, signedSumSigns } from '../../src/tasks/countdown.ts';
+import { loadPromptRows } from '../../src/rl/prompts.ts';
+import { referenceAnswer } from '../../src/rl/inpaint.ts';
 import { prepareData } from '../../src/train/prepare.ts';
 import { formatExample, formatPrompt } from '../../src/tokenizer/index.ts';
 import { REPO_ROOT, dataPath } from '../paths.ts';
@@ -71,5 +73,17 @@ describe('countdown configs (configs/countdown-*.yaml, configs/study/countdown.y
       expect(() => loadConfig(at(cell.spec.config), cell.trainer === 'sft' ? trainConfigSchema : grpoConfigSchema, sets)).not.toThrow();
     }
     expect(plan.evals.every((e) => e.gen_length === signsGrpo.sampler.gen_length)).toBe(true);
+  });
+
+  it('GRPO data.countdown_signs: every prompt is a signed-sum puzzle and its inpainting reference is in the signs format', () => {
+    const g = loadConfig(at('configs/countdown-signs-grpo.yaml'), grpoConfigSchema, ['data.num_train=200', 'runtime.data_dir=' + at('data')]).config;
+    const rows = loadPromptRows(g);
+    expect(rows).toHaveLength(200);
+    for (const { prompt, row } of rows) {
+      const signs = signedSumSigns(row.numbers as number[], row.target as number);
+      expect(signs).not.toBeNull();
+      expect(prompt).toMatch(/^\d{3},\d{3},\d{3}->\d{3}:$/);
+      expect(referenceAnswer('countdown', row)).toBe(`<answer>${signs}</answer>`);
+    }
   });
 });
