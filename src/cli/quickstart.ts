@@ -1,7 +1,7 @@
 /**
  * `yarn quickstart [--task sudoku|countdown] [--fresh]`: the main job, end to end on a laptop CPU.
- *   1. SFT a tiny masked-diffusion model (configs/<task>-sft.yaml)
- *   2. diffu-GRPO from it (configs/<task>-grpo.yaml)
+ *   1. SFT a tiny masked-diffusion model (quickstart/configs.ts: configs/sudoku-sft.yaml, configs/countdown-signs-sft.yaml)
+ *   2. diffu-GRPO from it (configs/sudoku-grpo.yaml, configs/countdown-signs-grpo.yaml)
  *   3. evaluate both checkpoints on d1's test set (greedy, same subset) and print the table with 95% CIs and the
  *      paired gain's CI.
  * Everything goes under checkpoints/quickstart/<task>/; finished stages are reused unless --fresh.
@@ -14,6 +14,7 @@ import { loadConfig } from '../config/load.ts';
 import { grpoConfigSchema, trainConfigSchema } from '../config/schema.ts';
 import { validateQuickstartRun } from '../config/validate_inputs.ts';
 import { checkNumbers, failOneLine, runMain } from './common.ts';
+import { QUICKSTART_CONFIGS } from '../quickstart/configs.ts';
 
 runMain(async () => {
   const argv = await yargs(hideBin(process.argv))
@@ -32,8 +33,8 @@ runMain(async () => {
   const outDir = path.join(argv.out, argv.task);
   // Both stages' configs (as runQuickstart loads them) and the flags, before --fresh deletes anything.
   checkNumbers(argv, { subset: { int: true, min: 1 } });
-  const sft = loadConfig(`configs/${argv.task}-sft.yaml`, trainConfigSchema, [`run.output_dir=${path.join(outDir, 'sft')}`, ...argv['set-sft']]);
-  const grpo = loadConfig(`configs/${argv.task}-grpo.yaml`, grpoConfigSchema, [`run.output_dir=${path.join(outDir, 'grpo')}`, `init_from=${path.join(outDir, 'sft')}`, ...argv['set-grpo']]);
+  const sft = loadConfig(QUICKSTART_CONFIGS[argv.task].sft, trainConfigSchema, [`run.output_dir=${path.join(outDir, 'sft')}`, ...argv['set-sft']]);
+  const grpo = loadConfig(QUICKSTART_CONFIGS[argv.task].grpo, grpoConfigSchema, [`run.output_dir=${path.join(outDir, 'grpo')}`, `init_from=${path.join(outDir, 'sft')}`, ...argv['set-grpo']]);
   validateQuickstartRun(sft, grpo, { task: argv.task, subset: argv.subset });
   if (argv.fresh) fs.rmSync(outDir, { recursive: true, force: true });
   const { runQuickstart } = await import('../quickstart/pipeline.ts'); // tfjs loads only for a run that can start

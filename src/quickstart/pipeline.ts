@@ -19,6 +19,7 @@ import { rewardSourceFromConfig } from '../rewards/registry.ts';
 import { periodicEval } from '../eval/periodic.ts';
 import { train } from '../train/trainer.ts';
 import { createLogger } from '../engine/run_log.ts';
+import { QUICKSTART_CONFIGS } from './configs.ts';
 
 export interface QuickstartOptions {
   task: 'sudoku' | 'countdown';
@@ -45,8 +46,8 @@ export async function runQuickstart(o: QuickstartOptions): Promise<QuickstartRes
   const logger = o.logger ?? createLogger();
   const sftDir = path.join(o.outDir, 'sft');
   const grpoDir = path.join(o.outDir, 'grpo');
-  const sftCfg = loadConfig(`configs/${o.task}-sft.yaml`, trainConfigSchema, [`run.output_dir=${sftDir}`, ...(o.setSft ?? [])]).config;
-  const grpoLoaded = loadConfig(`configs/${o.task}-grpo.yaml`, grpoConfigSchema, [`run.output_dir=${grpoDir}`, `init_from=${sftDir}`, ...(o.setGrpo ?? [])]);
+  const sftCfg = loadConfig(QUICKSTART_CONFIGS[o.task].sft, trainConfigSchema, [`run.output_dir=${sftDir}`, ...(o.setSft ?? [])]).config;
+  const grpoLoaded = loadConfig(QUICKSTART_CONFIGS[o.task].grpo, grpoConfigSchema, [`run.output_dir=${grpoDir}`, `init_from=${sftDir}`, ...(o.setGrpo ?? [])]);
   const grpoCfg = grpoLoaded.config;
 
   const backend = await setupBackend(sftCfg.runtime.backend, (msg, fields) => logger.info(fields, msg));
