@@ -75,7 +75,9 @@ const SPECS: Partial<Record<EvalTask, TaskSpec>> = {
       const eq = countdownAnswer(completion);
       return { score: countdownScore(eq, numbers, target) === 1 ? 1 : 0, parsed: eq };
     },
-    sampler: { sampler: 'llada', gen_length: 32, block_length: 32, steps: 32, temperature: 0 },
+    // The signs format of the shipped configs (configs/countdown-signs-*.yaml, the quickstart): <answer> + 12 characters
+    // + </answer> + EOS. A trace model (configs/countdown-sft.yaml) needs --gen-length 76.
+    sampler: { sampler: 'llada', gen_length: 15, block_length: 15, steps: 15, temperature: 0 },
   },
   gsm8k: {
     load: (d) => readJsonl(file(d, 'gsm8k/test.jsonl')),
