@@ -203,14 +203,29 @@ export function signedSumTrace(numbers: number[], target: number): { trace: stri
   const pos = sum - neg;
   steps.push(`${field3(sum)}-${field3(target)}=${field3(d)}`, `${field3(d)}/2=${signed ? field3(neg) : 'xxx'}`, `${field3(sum)}-${signed ? field3(neg) : 'xxx'}=${signed ? field3(pos) : 'xxx'}`);
   const trace = steps.join(',') + ',';
+  const signs = signPattern(numbers, target);
+  if (signs === null) return { trace, expression: null };
+  // The added numbers first, in the prompt's order, then the subtracted ones: " 30+ 93-100".
   const pad = (x: number) => String(x).padStart(3, ' ');
-  const others = (k: number) => numbers.filter((_, i) => i !== k).map(pad);
-  let expression: string | null = null;
-  if (!signed) return { trace, expression };
-  if (neg === 0) expression = numbers.map(pad).join('+');
-  else if (numbers.includes(neg)) expression = `${others(numbers.indexOf(neg)).join('+')}-${pad(neg)}`;
-  else if (numbers.includes(pos)) expression = `${pad(pos)}-${others(numbers.indexOf(pos)).join('-')}`;
-  return { trace, expression };
+  const added = numbers.filter((_, i) => signs[i] === '+').map(pad).join('+');
+  const subtracted = numbers.filter((_, i) => signs[i] === '-').map((x) => `-${pad(x)}`).join('');
+  return { trace, expression: added + subtracted };
+}
+
+/**
+ * The sign of each number (in the prompt's order) in the signed sum that signedSumTrace derives, or null when there
+ * is none: with S the sum and N = (S - target) / 2 the sum of the subtracted numbers, N = 0 adds all, N = a number
+ * subtracts that one (its first occurrence), S - N = a number adds only that one.
+ */
+function signPattern(numbers: number[], target: number): ('+' | '-')[] | null {
+  const sum = numbers.reduce((a, b) => a + b, 0);
+  const d = sum - target;
+  if (d < 0 || d % 2 !== 0) return null;
+  const neg = d / 2;
+  if (neg === 0) return numbers.map(() => '+');
+  if (numbers.includes(neg)) return numbers.map((_, i) => (i === numbers.indexOf(neg) ? '-' : '+'));
+  if (numbers.includes(sum - neg)) return numbers.map((_, i) => (i === numbers.indexOf(sum - neg) ? '+' : '-'));
+  return null;
 }
 
 /**
@@ -222,16 +237,8 @@ export function signedSumTrace(numbers: number[], target: number): { trace: stri
  * Of the sign patterns that work, the one signedSumTrace derives is used (N = (S - target) / 2 negated).
  */
 export function signedSumSigns(numbers: number[], target: number): string | null {
-  const sum = numbers.reduce((a, b) => a + b, 0);
-  const d = sum - target;
-  if (d < 0 || d % 2 !== 0) return null;
-  const neg = d / 2;
-  let signs: string[];
-  if (neg === 0) signs = numbers.map(() => '+');
-  else if (numbers.includes(neg)) signs = numbers.map((_, i) => (i === numbers.indexOf(neg) ? '-' : '+'));
-  else if (numbers.includes(sum - neg)) signs = numbers.map((_, i) => (i === numbers.indexOf(sum - neg) ? '+' : '-'));
-  else return null;
-  return numbers.map((x, i) => `${signs[i]}${String(x).padStart(3, ' ')}`).join('');
+  const signs = signPattern(numbers, target);
+  return signs === null ? null : numbers.map((x, i) => `${signs[i]}${String(x).padStart(3, ' ')}`).join('');
 }
 
 /** Order-insensitive key of a puzzle: "30,93,100|23" (numbers sorted). */
@@ -249,14 +256,15 @@ export function generateCountdown(rng: Rng, opts: CountdownOptions = {}): Countd
   for (let attempt = 0; attempt < 1_000_000; attempt++) {
     const numbers = Array.from({ length: o.numNumbers }, () => o.minNumber + rng.int(o.maxNumber - o.minNumber + 1));
     const target = o.minTarget + rng.int(o.maxTarget - o.minTarget + 1);
-    if (!canReach(numbers, target)) continue;
-    const solution = solveCountdown(numbers, target);
-    if (solution === null) continue;
     if (o.signs) {
+      // A signed sum is a solution, so this keeps the same draws as the solver's check would, without running it.
       const signed = signedSumSigns(numbers, target);
       if (signed === null) continue;
       return { numbers, target, solution: signed };
     }
+    if (!canReach(numbers, target)) continue;
+    const solution = solveCountdown(numbers, target);
+    if (solution === null) continue;
     if (!o.trace) return { numbers, target, solution };
     const { trace, expression } = signedSumTrace(numbers, target);
     return { numbers, target, solution: expression ?? solution, trace };
