@@ -16,9 +16,7 @@ export function countdownAnswer(completion: string): string | null {
 
 export function countdownScore(equation: string | null, numbers: number[], target: number): number {
   if (equation === null) return 0;
-  const used = (equation.match(/\d+/g) ?? []).map(Number).sort((a, b) => a - b);
-  const given = [...numbers].sort((a, b) => a - b);
-  if (used.length !== given.length || used.some((n, k) => n !== given[k])) return 0.1;
+  if (!usesExactly(equation, numbers)) return 0.1;
   if (!/^[\d+\-*/().\s]+$/.test(equation)) return 0.1;
   const value = evaluateArithmetic(equation);
   return value !== null && Math.abs(value - target) < 1e-5 ? 1.0 : 0.1;
@@ -29,5 +27,35 @@ export function countdownReward({ completions, rows }: { completions: string[]; 
   return completions.map((c, i) => {
     const { numbers, target } = countdownFields(rows[i]);
     return countdownScore(countdownAnswer(c), numbers, target);
+  });
+}
+
+/**
+ * Partial credit for Countdown (ours, not d1's; issue 18 allows it): how close a well-formed answer's value is to the
+ * target, max(0, 1 - |value - target| / scale), 1 when right, 0 when there is no <answer>, when the numbers are not
+ * exactly the given ones, or when the expression does not evaluate. `args.scale` (default 100, the range of d1's
+ * numbers and targets) is the distance at which the credit reaches 0. Meant as a second reward beside `countdown`
+ * (e.g. weight 0.3), so a right answer still scores clearly above any near miss. It helps only groups whose
+ * completions differ: G identical answers get identical rewards either way.
+ */
+export function countdownClosenessScore(equation: string | null, numbers: number[], target: number, scale = 100): number {
+  if (equation === null || !usesExactly(equation, numbers) || !/^[\d+\-*/().\s]+$/.test(equation)) return 0;
+  const value = evaluateArithmetic(equation);
+  if (value === null) return 0;
+  return Math.max(0, 1 - Math.abs(value - target) / scale);
+}
+
+function usesExactly(equation: string, numbers: number[]): boolean {
+  const used = (equation.match(/\d+/g) ?? []).map(Number).sort((a, b) => a - b);
+  const given = [...numbers].sort((a, b) => a - b);
+  return used.length === given.length && used.every((n, k) => n === given[k]);
+}
+
+export function countdownClosenessReward({ completions, rows, args }: { completions: string[]; rows: Record<string, unknown>[]; args?: Record<string, unknown> }): number[] {
+  const scale = args?.scale ?? 100;
+  if (typeof scale !== 'number' || !(scale > 0)) throw new Error(`countdown_closeness: args.scale must be a positive number, got ${JSON.stringify(scale)}`);
+  return completions.map((c, i) => {
+    const { numbers, target } = countdownFields(rows[i]);
+    return countdownClosenessScore(countdownAnswer(c), numbers, target, scale);
   });
 }

@@ -14,7 +14,7 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { ConfigError } from '../errors.ts';
 import { codeTestsReward } from './code_tests.ts';
-import { countdownReward } from './countdown.ts';
+import { countdownClosenessReward, countdownReward } from './countdown.ts';
 import { mathBoxed, mathFormat } from './math.ts';
 import { sudokuReward } from './sudoku.ts';
 import { gsm8kCorrectness, gsm8kInt, gsm8kSoftFormat, gsm8kStrictFormat, gsm8kXmlCount } from './gsm8k.ts';
@@ -26,6 +26,8 @@ export const BUILTIN_REWARDS: Record<string, RewardFn> = {
   sudoku: sudokuReward,
   /** d1's Countdown reward: 1.0 correct, 0.1 parses but wrong (value or numbers), 0 no <answer>. */
   countdown: countdownReward,
+  /** Countdown partial credit (ours): max(0, 1 - |value - target| / args.scale (100)) for a well-formed answer, else 0. */
+  countdown_closeness: countdownClosenessReward,
   /** d1's GSM8K rewards (total max 4.0); `args: { d1_exact: true }` reproduces d1's regex/isdigit/string quirks. */
   gsm8k_xmlcount: gsm8kXmlCount,
   gsm8k_soft_format: gsm8kSoftFormat,

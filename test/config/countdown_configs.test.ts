@@ -53,7 +53,7 @@ describe('countdown configs (configs/countdown-*.yaml, configs/study/countdown.y
     expect(plan.evals.every((e) => e.gen_length === grpo.sampler.gen_length)).toBe(true);
   });
 
-  it('the signs format (configs/countdown-signs-*.yaml, configs/study/countdown-signs.yaml): every row fits, the answer fits gen_length, the plan loads', () => {
+  it('the signs format (configs/countdown-signs-*.yaml, configs/study/countdown-signs.yaml, countdown-scarce.yaml): every row fits, the answer fits gen_length, the plan loads', () => {
     const signs = loadConfig(at('configs/countdown-signs-sft.yaml'), trainConfigSchema, ['data.num_train=500', 'data.num_eval=16', 'runtime.data_dir=' + at('data')]).config;
     const signsGrpo = loadConfig(at('configs/countdown-signs-grpo.yaml'), grpoConfigSchema, []).config;
     const { tokenizer, trainSet } = prepareData(signs, null, pino({ level: 'silent' }));
@@ -67,12 +67,18 @@ describe('countdown configs (configs/countdown-*.yaml, configs/study/countdown.y
     }
     expect(17 + signsGrpo.sampler.gen_length).toBeLessThanOrEqual(signs.model.max_seq_len);
     expect(14 + 1).toBeLessThanOrEqual(signsGrpo.sampler.gen_length);
-    const plan = loadPlan(at('configs/study/countdown-signs.yaml'));
-    for (const cell of cells(plan)) {
-      const sets = trainerArgs(cell, 'checkpoints/x').filter((_, i, a) => a[i - 1] === '--set');
-      expect(() => loadConfig(at(cell.spec.config), cell.trainer === 'sft' ? trainConfigSchema : grpoConfigSchema, sets)).not.toThrow();
+    for (const file of ['configs/study/countdown-signs.yaml', 'configs/study/countdown-scarce.yaml']) {
+      const plan = loadPlan(at(file));
+      for (const cell of cells(plan)) {
+        const sets = trainerArgs(cell, 'checkpoints/x').filter((_, i, a) => a[i - 1] === '--set');
+        expect(() => loadConfig(at(cell.spec.config), cell.trainer === 'sft' ? trainConfigSchema : grpoConfigSchema, sets)).not.toThrow();
+      }
+      expect(plan.evals.every((e) => e.gen_length === signsGrpo.sampler.gen_length)).toBe(true);
     }
-    expect(plan.evals.every((e) => e.gen_length === signsGrpo.sampler.gen_length)).toBe(true);
+    // The scarce plan's SFT trains on 500 labels, and its selection/test match countdown-signs.yaml's (the tables compare).
+    const scarce = loadPlan(at('configs/study/countdown-scarce.yaml'));
+    expect(scarce.sft.set).toContain('data.num_train=500');
+    expect(scarce.select).toEqual(loadPlan(at('configs/study/countdown-signs.yaml')).select);
   });
 
   it('GRPO data.countdown_signs: every prompt is a signed-sum puzzle and its inpainting reference is in the signs format', () => {

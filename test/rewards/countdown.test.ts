@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { evaluateArithmetic } from '../../src/rewards/arithmetic.ts';
-import { countdownAnswer, countdownReward } from '../../src/rewards/countdown.ts';
+import { countdownAnswer, countdownClosenessReward, countdownReward } from '../../src/rewards/countdown.ts';
 
 describe('evaluateArithmetic', () => {
   it('follows precedence, parentheses, unary minus and decimals', () => {
@@ -40,5 +40,26 @@ describe('countdownReward (d1)', () => {
   });
   it('takes the last <answer> block, across lines', () => {
     expect(score('<answer>1+1</answer> then <answer>\n30+93-100\n</answer>')).toBe(1);
+  });
+});
+
+describe('countdownClosenessReward (partial credit)', () => {
+  const rows = [{ numbers: [30, 100, 93], target: 23 }];
+  const score = (c: string, args: Record<string, unknown> = {}) => countdownClosenessReward({ completions: [c], rows, args })[0];
+
+  it('1 - |value - target| / scale for a well-formed answer (hand values)', () => {
+    expect(score('<answer>+ 30-100+ 93</answer>')).toBe(1); // 23: right
+    expect(score('<answer>- 30-100+ 93</answer>')).toBeCloseTo(1 - 60 / 100, 12); // -37
+    expect(score('<answer>+ 30+100- 93</answer>')).toBeCloseTo(1 - 14 / 100, 12); // 37
+    expect(score('<answer>+ 30+100- 93</answer>', { scale: 20 })).toBeCloseTo(1 - 14 / 20, 12);
+    expect(score('<answer>+ 30+100+ 93</answer>')).toBe(0); // 223: 200 away, floored at 0
+  });
+  it('0 without an answer, with other numbers, or forbidden characters', () => {
+    expect(score('+ 30-100+ 93')).toBe(0);
+    expect(score('<answer>+ 30-100+ 92</answer>')).toBe(0);
+    expect(score('<answer>30-100+93 = 23</answer>')).toBe(0);
+  });
+  it('refuses a scale that is not a positive number, naming the key', () => {
+    expect(() => score('<answer>+ 30-100+ 93</answer>', { scale: 0 })).toThrow(/args.scale/);
   });
 });
