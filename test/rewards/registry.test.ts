@@ -25,6 +25,15 @@ describe('rewardSourceFromConfig', () => {
     expect(longer.total[0]).toBeCloseTo(longer.perFn.sudoku[0]! - 0.5, 10);
   });
 
+  it('countdown + countdown_closeness (weight 0.3) as in configs/study/countdown-scarce.yaml: hand totals', async () => {
+    const src = await rewardSourceFromConfig([spec({ name: 'countdown' }), spec({ name: 'countdown_closeness', weight: 0.3 })], examples);
+    const row = { numbers: [30, 100, 93], target: 23 };
+    const out = await src.score(['p', 'p', 'p'], ['<answer>+ 30-100+ 93</answer>', '<answer>+ 30+100- 93</answer>', 'no answer'], [row, row, row]);
+    expect(out.total[0]).toBeCloseTo(1 + 0.3, 12); // right
+    expect(out.total[1]).toBeCloseTo(0.1 + 0.3 * (1 - 14 / 100), 12); // 37: 14 away
+    expect(out.total[2]).toBe(0);
+  });
+
   it('code_tests runs the completion against the row\'s unit tests in the sandbox', async () => {
     const src = await rewardSourceFromConfig([spec({ name: 'code_tests', args: { timeout_ms: 10000 } })], examples);
     const rows = [{ test_list: ['assert add(1, 2) == 3', 'assert add(2, 2) == 4', 'assert add(0, 0) == 1'] }];
