@@ -6,6 +6,7 @@
  *   |value − target| < 1e-5                     -> 1.0, else 0.1
  * d1 evaluates with Python's eval after the character check; we use a small parser instead (rewards/arithmetic.ts).
  */
+import { ConfigError } from '../errors.ts';
 import { countdownFields } from '../tokenizer/templates.ts';
 import { evaluateArithmetic } from './arithmetic.ts';
 
@@ -53,7 +54,7 @@ function usesExactly(equation: string, numbers: number[]): boolean {
 
 export function countdownClosenessReward({ completions, rows, args }: { completions: string[]; rows: Record<string, unknown>[]; args?: Record<string, unknown> }): number[] {
   const scale = args?.scale ?? 100;
-  if (typeof scale !== 'number' || !(scale > 0)) throw new Error(`countdown_closeness: args.scale must be a positive number, got ${JSON.stringify(scale)}`);
+  if (typeof scale !== 'number' || !(scale > 0)) throw new ConfigError(`countdown_closeness: args.scale must be a positive number, got ${JSON.stringify(scale)}`);
   return completions.map((c, i) => {
     const { numbers, target } = countdownFields(rows[i]);
     return countdownClosenessScore(countdownAnswer(c), numbers, target, scale);

@@ -2,7 +2,8 @@
  * `rewards:` in a GRPO config -> one RewardSource: each function is called TRL-style with the prompts, completions and
  * every column of the data rows, returns a number or null (not applicable) per completion; the total is the weighted
  * sum with nulls skipped. A reward that throws scores 0 for that batch and is counted (`rewards/<name>/errors`), so a
- * failing reward never kills training. Custom modules are loaded and probed before any training time is spent.
+ * failing reward never kills training. Custom modules are loaded and probed, and built-ins called once with no
+ * completions (which checks their args), before any training time is spent.
  *
  * A reward may also say which part of the completion earned it (process supervision, DeepSeekMath §4.1.3): instead of
  * a number it returns `{ reward, credit: [{ at, value }] }`, where `at` is a character offset in the completion and
@@ -51,6 +52,12 @@ export async function rewardSourceFromConfig(specs: RewardSpec[], baseDir: strin
     } else if (spec.name) {
       const fn = BUILTIN_REWARDS[spec.name];
       if (!fn) throw new ConfigError(`${key}.name: unknown reward '${spec.name}' (built-ins: ${Object.keys(BUILTIN_REWARDS).join(', ')}; or give module + export)`);
+      // An empty call checks the args now: at training time a throwing reward only scores 0 and is counted.
+      try {
+        await fn({ prompts: [], completions: [], rows: [], args: spec.args });
+      } catch (e) {
+        throw new ConfigError(`${key}.args: ${(e as Error).message}`);
+      }
       fns.push({ name: spec.name, fn, weight: spec.weight, args: spec.args });
     } else {
       throw new ConfigError(`${key}: give either name (a built-in reward) or module (+ export)`);

@@ -34,6 +34,13 @@ describe('rewardSourceFromConfig', () => {
     expect(out.total[2]).toBe(0);
   });
 
+  it('checks a built-in reward\'s args when the config is loaded, naming the key', async () => {
+    await expect(rewardSourceFromConfig([spec({ name: 'countdown' }), spec({ name: 'countdown_closeness', args: { scale: 0 } })], examples)).rejects.toThrow(
+      /rewards\[1\]\.args: countdown_closeness: args.scale must be a positive number, got 0/,
+    );
+    await expect(rewardSourceFromConfig([spec({ name: 'sudoku', args: { parser: 'strict' } })], examples)).rejects.toThrow(/rewards\[0\]\.args: .*args.parser/);
+  });
+
   it('code_tests runs the completion against the row\'s unit tests in the sandbox', async () => {
     const src = await rewardSourceFromConfig([spec({ name: 'code_tests', args: { timeout_ms: 10000 } })], examples);
     const rows = [{ test_list: ['assert add(1, 2) == 3', 'assert add(2, 2) == 4', 'assert add(0, 0) == 1'] }];
