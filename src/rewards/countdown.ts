@@ -17,10 +17,17 @@ export function countdownAnswer(completion: string): string | null {
 
 export function countdownScore(equation: string | null, numbers: number[], target: number): number {
   if (equation === null) return 0;
-  if (!usesExactly(equation, numbers)) return 0.1;
-  if (!/^[\d+\-*/().\s]+$/.test(equation)) return 0.1;
-  const value = evaluateArithmetic(equation);
+  const value = wellFormedValue(equation, numbers);
   return value !== null && Math.abs(value - target) < 1e-5 ? 1.0 : 0.1;
+}
+
+/** The value of an equation that uses exactly the given numbers (as a multiset) and only d1's allowed characters, else null. */
+function wellFormedValue(equation: string, numbers: number[]): number | null {
+  const used = (equation.match(/\d+/g) ?? []).map(Number).sort((a, b) => a - b);
+  const given = [...numbers].sort((a, b) => a - b);
+  if (used.length !== given.length || used.some((n, k) => n !== given[k])) return null;
+  if (!/^[\d+\-*/().\s]+$/.test(equation)) return null;
+  return evaluateArithmetic(equation);
 }
 
 /** TRL-style reward: rows carry `numbers`/`target` (generated) or d1's `input`/`output` (test file). */
@@ -40,16 +47,8 @@ export function countdownReward({ completions, rows }: { completions: string[]; 
  * completions differ: G identical answers get identical rewards either way.
  */
 export function countdownClosenessScore(equation: string | null, numbers: number[], target: number, scale = 100): number {
-  if (equation === null || !usesExactly(equation, numbers) || !/^[\d+\-*/().\s]+$/.test(equation)) return 0;
-  const value = evaluateArithmetic(equation);
-  if (value === null) return 0;
-  return Math.max(0, 1 - Math.abs(value - target) / scale);
-}
-
-function usesExactly(equation: string, numbers: number[]): boolean {
-  const used = (equation.match(/\d+/g) ?? []).map(Number).sort((a, b) => a - b);
-  const given = [...numbers].sort((a, b) => a - b);
-  return used.length === given.length && used.every((n, k) => n === given[k]);
+  const value = equation === null ? null : wellFormedValue(equation, numbers);
+  return value === null ? 0 : Math.max(0, 1 - Math.abs(value - target) / scale);
 }
 
 export function countdownClosenessReward({ completions, rows, args }: { completions: string[]; rows: Record<string, unknown>[]; args?: Record<string, unknown> }): number[] {
