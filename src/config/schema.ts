@@ -82,6 +82,8 @@ export const dataSchema = z.strictObject({
    * ("<answer>+ 30-100+ 93</answer>", tasks/countdown.ts signedSumSigns): no trace, three sign choices.
    */
   countdown_signs: z.boolean().default(false),
+  /** Arithmetic: single-digit operands (tasks/arithmetic.ts `small`): one-token numbers, one-digit facts. */
+  arithmetic_small: z.boolean().default(false),
 });
 
 export const objectiveSchema = z.strictObject({
@@ -331,6 +333,8 @@ export const grpoDataSchema = z.strictObject({
   countdown_trace: z.boolean().default(false),
   /** Countdown: only puzzles a signed sum solves, their reference in the signs format (as SFT's data.countdown_signs). */
   countdown_signs: z.boolean().default(false),
+  /** Arithmetic: single-digit operands, as SFT's data.arithmetic_small (the prompts must match the SFT's). */
+  arithmetic_small: z.boolean().default(false),
 });
 
 export const grpoTrainingSchema = z.strictObject({

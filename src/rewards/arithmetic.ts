@@ -1,3 +1,6 @@
+import { extractXmlAnswer, toNumber } from './gsm8k.ts';
+import type { Credit, CreditedReward } from './types.ts';
+
 /**
  * A tiny recursive-descent evaluator for + - * / and parentheses over decimal numbers — what Countdown answers need,
  * without ever calling eval() on model output. Returns null for anything else (letters, `**`, empty input, ...).
@@ -56,4 +59,52 @@ export function evaluateArithmetic(text: string): number | null {
   }
   const v = expr();
   return v !== null && peek() === undefined && Number.isFinite(v) ? v : null;
+}
+
+/**
+ * `arithmetic_steps` (ours; a label-free process reward for GSM8K-style worked solutions): reads the `a op b = c`
+ * lines of the completion's <reasoning> block and checks what can be checked without the answer:
+ *   grounded  each operand is a number of the prompt or the result of an earlier line (the question's numbers copied);
+ *   computed  c = a op b;
+ *   answered  the <answer> number (d1's reading) is the last line's result.
+ * Reward = 0.5 · mean over lines of (¼ per grounded operand + ½ if computed) + 0.5 · answered; 0 without such a line.
+ * Every part is credited to the characters that earned it (shared by a number's digits: operand, result, answer), so
+ * `grpo.credit: token` gives each copied operand its own advantage, as Sudoku's per-cell credit does; the worked
+ * lines of a group line up token by token when the numbers have one digit (data.arithmetic_small).
+ * It cannot tell which operation the question asks for: that stays with gsm8k_correctness (which needs the label).
+ */
+export function arithmeticSteps(a: { prompts: string[]; completions: string[] }): CreditedReward[] {
+  return a.completions.map((c, i) => {
+    const open = c.indexOf('<reasoning>');
+    if (open < 0) return { reward: 0, credit: [] };
+    const start = open + '<reasoning>'.length;
+    const rest = c.slice(start);
+    const close = rest.search(/<\/reasoning>|<answer>/);
+    const body = close < 0 ? rest : rest.slice(0, close);
+    const known = new Set((a.prompts[i] ?? '').match(/\d+/g) ?? []);
+    const lines = [...body.matchAll(/^[ \t]*(\d+)[ \t]*([-+*/])[ \t]*(\d+)[ \t]*=[ \t]*(\d+)[ \t]*$/dgm)];
+    if (lines.length === 0) return { reward: 0, credit: [] };
+    const credit: Credit[] = [];
+    // A number's credit is shared by its digits: the digit that is wrong (45 for 42: the 5) must get the signal.
+    const give = (at: number, digits: string, value: number) => {
+      for (let d = 0; d < digits.length; d++) credit.push({ at: at + d, value: value / digits.length });
+    };
+    const w = 0.5 / lines.length; // each line's share of the first half
+    for (const m of lines) {
+      const [, x, op, y, z] = m;
+      const at = (g: number) => start + m.indices![g][0];
+      if (known.has(x)) give(at(1), x, 0.25 * w);
+      if (known.has(y)) give(at(3), y, 0.25 * w);
+      if (evaluateArithmetic(`${x}${op}${y}`) === Number(z)) give(at(4), z, 0.5 * w);
+      known.add(z);
+    }
+    const last = Number(lines[lines.length - 1][4]);
+    const k = c.lastIndexOf('<answer>');
+    const answer = k >= 0 ? toNumber(extractXmlAnswer(c)) : null; // d1's reading of the answer
+    if (answer !== null && answer === last) {
+      const a = /-?\d+/.exec(c.slice(k + '<answer>'.length))!;
+      give(k + '<answer>'.length + a.index, a[0], 0.5);
+    }
+    return { reward: credit.reduce((t, p) => t + p.value, 0), credit };
+  });
 }

@@ -20,7 +20,7 @@ export function loadPromptRows(config: GrpoConfig): PromptRow[] {
     rows = loadRows({ path: path.resolve(dataDir, d.train_path), fields: d.fields });
     if (d.num_train) rows = rows.slice(0, d.num_train);
   } else {
-    rows = generateRows(d.task, d.seed ?? config.run.seed + 1, d.num_train ?? 10000, dataDir, { countdownTrace: d.countdown_trace, countdownSigns: d.countdown_signs });
+    rows = generateRows(d.task, d.seed ?? config.run.seed + 1, d.num_train ?? 10000, dataDir, { countdownTrace: d.countdown_trace, countdownSigns: d.countdown_signs, arithmeticSmall: d.arithmetic_small });
   }
   if (rows.length === 0) throw new ConfigError('data: the prompt set is empty');
   return rows.map((row) => ({ prompt: formatPrompt(d.task as TaskName, row), row }));

@@ -150,7 +150,7 @@ interface HeldOut {
 function heldOutSets(plan: StudyPlan, dataDir: string): HeldOut {
   const dir = path.join(plan.out_dir, 'heldout');
   const ext = plan.task === 'sudoku' ? 'csv' : 'jsonl';
-  const make = (name: string, g: { n: number; seed: number }): string => {
+  const make = (name: string, g: { n: number; seed: number; arithmetic_small?: boolean }): string => {
     const file = path.join(dir, `${name}.${ext}`);
     const meta = path.join(dir, `${name}.json`);
     const want = JSON.stringify({ task: plan.task, ...g });
@@ -158,7 +158,7 @@ function heldOutSets(plan: StudyPlan, dataDir: string): HeldOut {
       throw new ConfigError(`${plan.out_dir}: the held-out set '${name}' was generated as ${fs.readFileSync(meta, 'utf8')}, the plan now asks for ${want}: use a new out_dir`);
     }
     if (!fs.existsSync(file)) {
-      writeHeldOut(plan.task, generateRows(plan.task, g.seed, g.n, dataDir), file);
+      writeHeldOut(plan.task, generateRows(plan.task, g.seed, g.n, dataDir, { arithmeticSmall: g.arithmetic_small }), file);
       fs.writeFileSync(meta, want);
     }
     return file;

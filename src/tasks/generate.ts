@@ -11,11 +11,12 @@ import { generateSudokuSet } from './sudoku.ts';
 const TEST_FILES = { sudoku: 'sudoku/4x4_test_sudoku.csv', countdown: 'countdown/countdown_cd3_test.jsonl' } as const;
 
 /** n generated items of a synthetic task, none of them in the task's d1 test file (sudoku, countdown). */
-export function generateRows(task: string, seed: number, n: number, dataDir: string, opts: { countdownTrace?: boolean; countdownOps?: boolean; countdownSigns?: boolean } = {}): Record<string, unknown>[] {
+export function generateRows(task: string, seed: number, n: number, dataDir: string, opts: { countdownTrace?: boolean; countdownOps?: boolean; countdownSigns?: boolean; arithmeticSmall?: boolean } = {}): Record<string, unknown>[] {
   if (opts.countdownTrace && task !== 'countdown') throw new ConfigError(`data.countdown_trace: only task 'countdown' has a trace (data.task is '${task}')`);
   if (opts.countdownOps && task !== 'countdown') throw new ConfigError(`data.countdown_ops: only task 'countdown' has a trace (data.task is '${task}')`);
   if (opts.countdownSigns && task !== 'countdown') throw new ConfigError(`data.countdown_signs: only task 'countdown' has signs (data.task is '${task}')`);
   if (opts.countdownSigns && (opts.countdownTrace || opts.countdownOps)) throw new ConfigError('data.countdown_signs: choose one of countdown_signs, countdown_trace and countdown_ops');
+  if (opts.arithmeticSmall && task !== 'arithmetic') throw new ConfigError(`data.arithmetic_small: only task 'arithmetic' has it (data.task is '${task}')`);
   if (opts.countdownOps && opts.countdownTrace) throw new ConfigError('data.countdown_ops and data.countdown_trace: choose one (ops rows are the single lines of the trace)');
   if (task === 'sudoku') {
     const exclude = new Set(readCsv(path.join(dataDir, TEST_FILES.sudoku)).map((r) => String(r.Puzzle)));
@@ -30,7 +31,7 @@ export function generateRows(task: string, seed: number, n: number, dataDir: str
   }
   if (task === 'arithmetic') {
     // Templated problems share nothing with GSM8K's test questions, so nothing needs excluding.
-    return generateArithmeticSet(seed, n) as unknown as Record<string, unknown>[];
+    return generateArithmeticSet(seed, n, { small: opts.arithmeticSmall ?? false }) as unknown as Record<string, unknown>[];
   }
   throw new ConfigError(`data.train_path is required for task '${task}' (only sudoku, countdown and arithmetic can be generated)`);
 }

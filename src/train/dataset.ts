@@ -35,7 +35,7 @@ export function loadExamples(config: TrainConfig): { train: Example[]; heldOut: 
   const dataDir = resolveDataDir(config.runtime.data_dir ?? undefined);
   if (d.train_path === null) {
     const n = (d.num_train ?? 20000) + d.num_eval;
-    const rows = generateRows(d.task, config.run.seed, n, dataDir, { countdownTrace: d.countdown_trace, countdownOps: d.countdown_ops, countdownSigns: d.countdown_signs });
+    const rows = generateRows(d.task, config.run.seed, n, dataDir, { countdownTrace: d.countdown_trace, countdownOps: d.countdown_ops, countdownSigns: d.countdown_signs, arithmeticSmall: d.arithmetic_small });
     const examples = rows.map((row) => formatExample(d.task as TaskName, row));
     return { train: examples.slice(0, n - d.num_eval), heldOut: examples.slice(n - d.num_eval) };
   }

@@ -11,7 +11,7 @@ import { REPO_ROOT } from '../paths.ts';
 
 const at = (f: string) => path.join(REPO_ROOT, f);
 
-describe('arithmetic configs (configs/arithmetic-*.yaml, configs/study/arithmetic-scarce.yaml)', () => {
+describe('arithmetic configs (configs/arithmetic-*.yaml, configs/study/arithmetic-*.yaml)', () => {
   const sft = loadConfig(at('configs/arithmetic-sft.yaml'), trainConfigSchema, ['data.num_train=128', 'data.num_eval=16', 'runtime.data_dir=' + at('data')]).config;
   const grpo = loadConfig(at('configs/arithmetic-grpo.yaml'), grpoConfigSchema, []).config;
 
@@ -31,13 +31,25 @@ describe('arithmetic configs (configs/arithmetic-*.yaml, configs/study/arithmeti
     expect(back.encode(text)).toEqual(tokenizer.encode(text));
   });
 
-  it('the study plan loads and every cell config is valid', () => {
-    const plan = loadPlan(at('configs/study/arithmetic-scarce.yaml'));
-    for (const cell of cells(plan)) {
-      const sets = trainerArgs(cell, 'checkpoints/x').filter((_, i, a) => a[i - 1] === '--set');
-      const schema = cell.trainer === 'sft' ? trainConfigSchema : grpoConfigSchema;
-      expect(() => loadConfig(at(cell.spec.config), schema, sets)).not.toThrow();
-    }
-    expect(plan.evals.every((e) => e.gen_length === grpo.sampler.gen_length)).toBe(true);
+  for (const name of ['arithmetic-scarce', 'arithmetic-small', 'arithmetic-small-scarce']) {
+    it(`${name}: the study plan loads and every cell config is valid`, () => {
+      const plan = loadPlan(at(`configs/study/${name}.yaml`));
+      for (const cell of cells(plan)) {
+        const sets = trainerArgs(cell, 'checkpoints/x').filter((_, i, a) => a[i - 1] === '--set');
+        const schema = cell.trainer === 'sft' ? trainConfigSchema : grpoConfigSchema;
+        const { config } = loadConfig(at(cell.spec.config), schema, sets);
+        // SFT data, RL prompts and the held-out sets are the same kind of problem
+        const small = name !== 'arithmetic-scarce';
+        expect((config.data as { arithmetic_small: boolean }).arithmetic_small).toBe(small);
+        expect(plan.select.arithmetic_small ?? false).toBe(small);
+      }
+      expect(plan.evals.every((e) => e.gen_length === grpo.sampler.gen_length)).toBe(true);
+    });
+  }
+
+  it('the scarce plan trains on 500 labels, the other on the config\'s 20,000', () => {
+    const n = (name: string) => loadConfig(at('configs/arithmetic-sft.yaml'), trainConfigSchema, cells(loadPlan(at(`configs/study/${name}.yaml`))).find((c) => c.kind === 'sft')!.spec.set).config.data.num_train;
+    expect(n('arithmetic-small-scarce')).toBe(500);
+    expect(n('arithmetic-small')).toBe(20000);
   });
 });

@@ -6,6 +6,7 @@ import { parseConfig } from '../../src/config/load.ts';
 import { grpoConfigSchema, trainConfigSchema } from '../../src/config/schema.ts';
 import { loadPromptRows } from '../../src/rl/prompts.ts';
 import { loadExamples } from '../../src/train/dataset.ts';
+import { generateRows } from '../../src/tasks/generate.ts';
 import { SYSTEM_PROMPT } from '../../src/tokenizer/templates.ts';
 
 /** Recomputes the answer from the question's own numbers and wording, independently of the generator. */
@@ -49,6 +50,29 @@ describe('arithmetic word problems', () => {
   });
 });
 
+describe('arithmetic word problems, small numbers (data.arithmetic_small)', () => {
+  const small = generateArithmeticSet(3, 400, { small: true });
+
+  it('keeps the five templates and their answers; every number but a share\'s dividend is one digit', () => {
+    for (const it of small) {
+      expect(solve(it.question)).toBe(it.value);
+      expect(Number.isInteger(it.value) && it.value >= 0).toBe(true);
+      const n = (it.question.match(/\d+/g) ?? []).map(Number);
+      const operands = it.question.includes('shares') ? n.slice(1) : n;
+      for (const x of operands) expect(x >= 1 && x <= 9).toBe(true);
+      if (it.question.includes('shares')) expect(n[0]).toBeLessThanOrEqual(81);
+    }
+    const kinds = new Set(small.map((i) => ['more', 'gives away', 'packs of', 'boxes with', 'shares'].find((k) => i.question.includes(k))));
+    expect(kinds.size).toBe(5);
+    expect(generateArithmeticSet(3, 400, { small: true })).toEqual(small); // deterministic
+    expect(small).not.toEqual(generateArithmeticSet(3, 400)); // and not the standard ranges
+  });
+
+  it('is only for task arithmetic: another task names the key', () => {
+    expect(() => generateRows('sudoku', 1, 4, 'data', { arithmeticSmall: true })).toThrow(/data\.arithmetic_small/);
+  });
+});
+
 describe('data.task: arithmetic (SFT and GRPO)', () => {
   const yaml = (extra: string) => `run:\n  output_dir: checkpoints/t\n  seed: 5\ndata:\n  task: arithmetic\n  num_train: 40\n  num_eval: 8\n${extra}`;
 
@@ -72,5 +96,17 @@ describe('data.task: arithmetic (SFT and GRPO)', () => {
     expect(rows[0].prompt.startsWith(SYSTEM_PROMPT)).toBe(true);
     const value = Number(gsm8kGold(rows[0].row));
     expect(gsm8kCorrectness({ completions: [`<answer>\n${value}\n</answer>`], rows: [rows[0].row] })).toEqual([2]);
+  });
+
+  it('data.arithmetic_small reaches both: SFT examples and GRPO prompts are the small problems', () => {
+    const sft = parseConfig(parse(yaml('  seq_len: 512\n  arithmetic_small: true\nmodel: { d_model: 16, n_layers: 1, n_heads: 2, mlp_hidden: 32, max_seq_len: 512 }\noptimizer: { lr: 0.001 }\ntraining: { max_steps: 1, batch_size: 2 }\n')), trainConfigSchema);
+    const items = generateArithmeticSet(5, 48, { small: true });
+    expect(loadExamples(sft).train[0].prompt).toBe(`${SYSTEM_PROMPT}\n\n${items[0].question}`);
+    const grpo = parseConfig(
+      parse(yaml(`  arithmetic_small: true\ninit_from: checkpoints/x\nrewards: [{ name: gsm8k_correctness }]\nsampler: { gen_length: 32, block_length: 32, steps: 32 }\noptimizer: { lr: 0.001 }\ntraining: { max_steps: 1 }\n`).replace('  num_eval: 8\n', '')),
+      grpoConfigSchema,
+    );
+    const prompts = generateArithmeticSet(6, 40, { small: true }); // GRPO's prompt seed: run.seed + 1
+    expect(loadPromptRows(grpo)[0].prompt).toBe(`${SYSTEM_PROMPT}\n\n${prompts[0].question}`);
   });
 });
