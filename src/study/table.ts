@@ -67,8 +67,10 @@ export function markdown(plan: StudyPlan, rows: ResultRow[]): string {
   return out.join('\n');
 }
 
-function fmtTime(s: number): string {
-  return s >= 60 ? `${Math.floor(s / 60)} min ${Math.round(s % 60)} s` : `${Math.round(s)} s`;
+/** Wall-clock as "18 min 59 s" (rounded to whole seconds first, so 1139.6 s is "19 min 0 s", never "18 min 60 s"). */
+export function fmtTime(seconds: number): string {
+  const s = Math.round(seconds);
+  return s >= 60 ? `${Math.floor(s / 60)} min ${s % 60} s` : `${s} s`;
 }
 
 /** Writes <out_dir>/results.json and results.md; returns the Markdown. */

@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { pairedDifference } from '../../src/eval/stats.ts';
 import { cells, loadPlan, trainerArgs, type StudyPlan } from '../../src/study/plan.ts';
 import { runStudy } from '../../src/study/run.ts';
-import { markdown, resultRows, writeResults } from '../../src/study/table.ts';
+import { fmtTime, markdown, resultRows, writeResults } from '../../src/study/table.ts';
 import { DATA_DIR, REPO_ROOT } from '../paths.ts';
 
 const MICRO_MODEL = ['model.d_model=16', 'model.n_layers=1', 'model.n_heads=2', 'model.mlp_hidden=32', 'logging.progress=off'];
@@ -140,4 +140,13 @@ describe('yarn study (micro grid)', () => {
     expect(rescored[1].evals.test.summary.nfe).toBeGreaterThan(rl.evals.test.summary.nfe);
     expect(JSON.parse(fs.readFileSync(path.join(rl.cell.dir, 'step-000001', 'select.json'), 'utf8')).key).toContain('"steps":17');
   }, 300_000); // ~35 s on an idle 2-core machine; generous for a loaded one
+});
+
+describe('study table times', () => {
+  it('rounds to whole seconds before splitting minutes (no "18 min 60 s")', () => {
+    expect(fmtTime(1139.6)).toBe('19 min 0 s');
+    expect(fmtTime(1139.4)).toBe('18 min 59 s');
+    expect(fmtTime(59.6)).toBe('1 min 0 s');
+    expect(fmtTime(12.2)).toBe('12 s');
+  });
 });
