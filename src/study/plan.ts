@@ -105,6 +105,10 @@ export function loadPlan(file: string): StudyPlan {
   const dupEval = evalNames.find((n, i) => evalNames.indexOf(n) !== i);
   if (dupEval) throw new ConfigError(`${file}: evals: name '${dupEval}' is used twice`);
   if (new Set(plan.seeds).size !== plan.seeds.length) throw new ConfigError(`${file}: seeds: a seed is listed twice`);
+  if (plan.task !== 'arithmetic') {
+    const key = plan.select.arithmetic_small !== undefined ? 'select' : plan.evals.map((e, i) => (e.generated?.arithmetic_small !== undefined ? `evals.${i}.generated` : '')).find(Boolean);
+    if (key) throw new ConfigError(`${file}: ${key}.arithmetic_small: only task 'arithmetic' has it (task is '${plan.task}')`);
+  }
   for (const [key, spec] of [['sft', plan.sft], ...plan.references.map((s, i) => [`references.${i}`, s] as const), ...plan.methods.map((s, i) => [`methods.${i}`, s] as const)] as const) {
     if (!fs.existsSync(spec.config)) throw new ConfigError(`${file}: ${key}.config: ${spec.config} does not exist`);
     const reserved = spec.set.find((s) => /^(run\.output_dir|run\.seed|init_from|training\.keep_last|training\.save_every)=/.test(s));

@@ -26,7 +26,8 @@ const r = (rng: Rng, lo: number, hi: number) => lo + rng.int(hi - lo + 1); // in
 
 const TEMPLATES: Template[] = [
   (rng, who, what, small) => {
-    const a = small ? r(rng, 1, 9) : r(rng, 2, 50), b = small ? r(rng, 1, 9) : r(rng, 2, 50);
+    const [lo, hi] = small ? [1, 9] : [2, 50];
+    const a = r(rng, lo, hi), b = r(rng, lo, hi);
     return { question: `${who} has ${a} ${what} and gets ${b} more. How many ${what} does ${who} have now?`, work: `${a} + ${b} = ${a + b}`, value: a + b };
   },
   (rng, who, what, small) => {

@@ -58,6 +58,8 @@ describe('study plan', () => {
     expect(bad({ ...base, select: { n: 0, seed: 1 } })).toThrow(/plan\.yaml: select\.n: /);
     expect(bad({ ...base, seeds: [1, 1] })).toThrow(/a seed is listed twice/);
     expect(bad({ ...base, evals: [{ ...base.evals[0], name: 'Test Set' }] })).toThrow(/evals\.0\.name/);
+    expect(bad({ ...base, select: { ...base.select, arithmetic_small: true } })).toThrow(/select\.arithmetic_small: only task 'arithmetic'/);
+    expect(bad({ ...base, evals: [{ ...base.evals[0], generated: { n: 4, seed: 1, arithmetic_small: true } }] })).toThrow(/evals\.0\.generated\.arithmetic_small/);
   });
 });
 
