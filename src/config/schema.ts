@@ -250,6 +250,11 @@ export const grpoSchema = z.strictObject({
    * token: each token its own credit minus the group's mean credit at the same position (rl/advantages.ts).
    */
   credit: z.enum(['outcome', 'process', 'token']).default('outcome'),
+  /**
+   * credit: token only. position: a token's credit minus the group's mean credit at the same position. group: minus the
+   * group's mean credit per judged token (DeepSeekMath §4.1.3), so cells every completion fills alike still carry signal.
+   */
+  credit_baseline: z.enum(['position', 'group']).default('position'),
   /** Sync the reference model every N steps as ref = α·policy + (1−α)·ref (TR-DPO); 0 = never. */
   ref_model_sync_steps: nonNegInt.default(0),
   ref_model_mixup_alpha: z.number().min(0).max(1).default(0.6),
@@ -274,6 +279,7 @@ export const OBJECTIVE_KEYS: Record<string, readonly (typeof OBJECTIVES)[number]
   importance_sampling_level: ['d1'],
   importance_sampling_cap: ['d1'],
   credit: ['d1'],
+  credit_baseline: ['d1'],
   p_mask_prompt: ['d1', 'wd1', 'spg'],
   // wd1 has no reference model (and no ratio); SPG neither (spg_trainer.py l.123–124 raises on beta ≠ 0).
   beta: ['d1', 'espo'],

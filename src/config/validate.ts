@@ -84,6 +84,9 @@ export function checkGrpoConfig(config: GrpoConfig, model: ModelLimits, where: W
   if (g.trajectory_states !== null && g.logp_estimator !== 'trajectory') {
     throw configError(where, 'grpo.trajectory_states', `(${g.trajectory_states}) needs grpo.logp_estimator: trajectory (got ${g.logp_estimator})`);
   }
+  if (g.credit_baseline !== 'position' && g.credit !== 'token') {
+    throw configError(where, 'grpo.credit_baseline', `(${g.credit_baseline}) needs grpo.credit: token (got ${g.credit}): it is the baseline of per-token credit`);
+  }
   // ReMDM ignores the temperature (it samples p_θ's nucleus), so only the other samplers turn deterministic at 0.
   if (g.importance_sampling_cap !== null && s.temperature === 0 && s.name !== 'remdm') {
     throw configError(where, 'grpo.importance_sampling_cap', `(${g.importance_sampling_cap}) needs sampler.temperature > 0: at temperature 0 the ${s.name} sampler draws every token deterministically, so there is no sampling distribution to correct for; remove grpo.importance_sampling_cap or raise sampler.temperature`);

@@ -148,7 +148,8 @@ const PY_ISDIGIT = new RegExp(`^[${PY_DIGIT}\\u00b2\\u00b3\\u00b9\\u1369-\\u1371
 /**
  * d1's Sudoku reward (reward_func.py `extract_answer_sudoku` + `validate_sudoku_solution`): the digits of the LAST
  * closed <answer> block; no closed block, or no digits in it, scores 0; a puzzle without empty cells scores 0.
- * Returns the score and, for process credit, the completion offset of each correctly filled cell's digit.
+ * Returns the score and, for process credit, the completion offset of each filled empty cell's digit: 1/empty when
+ * it is right, 0 when wrong (judged; sudoku_score.ts).
  */
 export function d1SudokuReward(completion: string, puzzle: string, solution: string): { score: number; credit: { at: number; value: number }[] } {
   const blocks = [...completion.matchAll(/<answer>([\s\S]*?)<\/answer>/g)];
@@ -165,6 +166,6 @@ export function d1SudokuReward(completion: string, puzzle: string, solution: str
   const { correct, empty } = cellCounts(digits.map((d) => d.ch).join(''), puzzle, solution);
   if (digits.length === 0 || empty === 0) return { score: 0, credit: [] };
   const credit: { at: number; value: number }[] = [];
-  for (let i = 0; i < Math.min(16, digits.length); i++) if (puzzle[i] === '0' && digits[i].ch === solution[i]) credit.push({ at: digits[i].at, value: 1 / empty });
+  for (let i = 0; i < Math.min(16, digits.length); i++) if (puzzle[i] === '0') credit.push({ at: digits[i].at, value: digits[i].ch === solution[i] ? 1 / empty : 0 });
   return { score: correct / empty, credit };
 }

@@ -29,17 +29,16 @@ export function sudokuCellAccuracy(completion: string, puzzle: string, solution:
 
 /**
  * Cell accuracy plus its process credit: each correctly filled empty cell is worth 1/empty, tied to the character
- * offset of its digit in the completion (GRPO's `credit: process`; the credit sums to the accuracy).
+ * offset of its digit in the completion (GRPO's `credit: process`; the credit sums to the accuracy). A wrongly filled
+ * empty cell gets an entry of value 0: judged, earned nothing (`grpo.credit_baseline: group` needs to tell judged
+ * tokens from the rest). Entries are in cell order.
  */
 export function sudokuCellCredit(completion: string, puzzle: string, solution: string): { accuracy: number; digits: string; credit: { at: number; value: number }[] } {
   const { digits, offsets } = sudokuCells(completion);
-  let empty = 0;
-  const correct: number[] = [];
-  for (let i = 0; i < 16; i++) {
-    if (puzzle[i] !== '0') continue;
-    empty++;
-    if (digits[i] === solution[i] && i < offsets.length) correct.push(offsets[i]);
-  }
+  const emptyCells = [...Array(16).keys()].filter((i) => puzzle[i] === '0');
+  const empty = emptyCells.length;
   if (empty === 0) return { accuracy: 1, digits, credit: [] };
-  return { accuracy: correct.length / empty, digits, credit: correct.map((at) => ({ at, value: 1 / empty })) };
+  const right = (i: number) => digits[i] === solution[i] && i < offsets.length;
+  const credit = emptyCells.filter((i) => i < offsets.length).map((i) => ({ at: offsets[i], value: right(i) ? 1 / empty : 0 }));
+  return { accuracy: emptyCells.filter(right).length / empty, digits, credit };
 }

@@ -112,3 +112,36 @@ export function positionAdvantages(rewards: number[], credit: number[][], G: num
     return row.map((c, l) => (c - group.reduce((a, r) => a + r[l], 0) / G + rest[i] - meanRest) / divisors[i]);
   });
 }
+
+/**
+ * Per-token credit against the group's mean per judged token (`grpo.credit: token` with `grpo.credit_baseline:
+ * group`; DeepSeekMath §4.1.3's process supervision, which normalises every step reward by the mean over all step
+ * rewards of the group's outputs). A token is judged when the reward scored it (a credit entry, even of value 0: the
+ * sudoku reward judges every filled empty cell). Each judged token's advantage is its credit minus the group's mean
+ * credit per judged token, plus the uncredited rest as an outcome advantage:
+ *   b_g     = Σ_{j in g, l} c_jl / Σ_{j in g, l} judged_jl
+ *   A_{i,l} = judged_il · (c_il − b_g) + (u_i − mean_{j in g} u_j),   u_i = r_i − Σ_l c_il
+ * (scaled like computeAdvantages). Unlike the position baseline, a cell that all G completions fill the same way still
+ * carries signal: right cells are pushed up by (1 − acc)/E and wrong ones down by acc/E on a Sudoku grid with E empty
+ * cells and group accuracy acc. Summed over a Sudoku completion's judged tokens it equals r_i − mean (the outcome advantage).
+ *
+ * rewards [N]; credit, judged [N][Lg]. Returns [N][Lg].
+ */
+export function groupTokenAdvantages(rewards: number[], credit: number[][], judged: number[][], G: number, scale: ScaleRewards): number[][] {
+  const N = rewards.length;
+  checkGroups(N, G);
+  if (credit.length !== N || judged.length !== N) throw new Error(`groupTokenAdvantages: ${N} rewards but ${credit.length} credit rows and ${judged.length} judged rows`);
+  const sum = (xs: number[]) => xs.reduce((a, x) => a + x, 0);
+  const rest = rewards.map((r, i) => r - sum(credit[i])); // u_i
+  const divisors = scaleDivisors(rewards, G, scale);
+  const baselines = Array.from({ length: N / G }, (_, g) => {
+    const rows = Array.from({ length: G }, (_, k) => g * G + k);
+    const n = sum(rows.map((i) => sum(judged[i])));
+    return n > 0 ? sum(rows.map((i) => sum(credit[i]))) / n : 0;
+  });
+  return credit.map((row, i) => {
+    const g = Math.floor(i / G);
+    const meanRest = sum(rest.slice(g * G, (g + 1) * G)) / G;
+    return row.map((c, l) => ((judged[i][l] ? c - baselines[g] : 0) + rest[i] - meanRest) / divisors[i]);
+  });
+}

@@ -10,7 +10,7 @@ import { modelDenoiser } from '../model/block_cache.ts';
 import type { ModelConfig } from '../model/config.ts';
 import { generate, type GenerateOptions, type LogitsFn } from '../sampling/index.ts';
 import type { Credit, RewardSource } from '../rewards/types.ts';
-import { computeAdvantages, positionAdvantages, processAdvantages } from './advantages.ts';
+import { computeAdvantages, groupTokenAdvantages, positionAdvantages, processAdvantages } from './advantages.ts';
 import { completionMask } from './objectives/d1_loss.ts';
 
 /** Everything a rollout and its loss read: the config's grpo section as parsed, the sampler, the micro-batch count. */
@@ -95,10 +95,12 @@ export interface Rewarded {
   perFn: Record<string, (number | null)[]>;
   completionLengths: number[]; // tokens up to and including the first EOS
   tokenCredit: number[][] | null;
+  /** [N][Lg] 1 on tokens the reward judged (a credit entry landed there, even of value 0); with tokenCredit. */
+  tokenJudged: number[][] | null;
 }
 
 /** Rewarded completions with their group advantages. */
-export type Scored = Omit<Rewarded, 'tokenCredit'> & {
+export type Scored = Omit<Rewarded, 'tokenCredit' | 'tokenJudged'> & {
   advantages: number[];
   fracZeroStd: number;
   meanGroupStd: number;
@@ -121,7 +123,7 @@ export async function scoreSamples(
   const G = o.grpo.num_generations;
   const perCompletion = <T>(xs: T[]) => samples.sequences.map((_, i) => xs[Math.floor(i / G)]);
   const r = await rewardCompletions(samples.sequences, perCompletion(promptTexts), perCompletion(rows), tok, rewards, eosId, o);
-  return { ...r, ...groupAdvantages(r.rewards, r.tokenCredit, samples.steps, o), seconds: (performance.now() - t0) / 1000 };
+  return { ...r, ...groupAdvantages(r.rewards, r.tokenCredit, samples.steps, o, r.tokenJudged), seconds: (performance.now() - t0) / 1000 };
 }
 
 /** Decodes completions [N][Lg] up to their first EOS and scores them; prompts and rows are per completion [N]. */
@@ -137,18 +139,29 @@ export async function rewardCompletions(
   const completionLengths = completionMask(sequences, eosId).map((m) => m.reduce((s, x) => s + x, 0));
   const completions = sequences.map((seq, i) => tok.decode(seq.slice(0, completionLengths[i]), { skipSpecial: true }));
   const scored = await rewards.score(prompts, completions, rows);
-  const credit = o.grpo.credit !== 'outcome'
-    ? sequences.map((seq, i) => tokenCredit(seq.slice(0, completionLengths[i]), o.sampler.gen_length, scored.credit?.[i] ?? [], tok))
+  const both = o.grpo.credit !== 'outcome'
+    ? sequences.map((seq, i) => creditAndJudged(seq.slice(0, completionLengths[i]), o.sampler.gen_length, scored.credit?.[i] ?? [], tok))
     : null;
-  return { prompts, completions, completionIds: sequences, rewards: scored.total, perFn: scored.perFn, completionLengths, tokenCredit: credit };
+  return {
+    prompts, completions, completionIds: sequences, rewards: scored.total, perFn: scored.perFn, completionLengths,
+    tokenCredit: both?.map((b) => b.credit) ?? null, tokenJudged: both?.map((b) => b.judged) ?? null,
+  };
 }
 
-/** Group advantages of rewards [N] (groups of G in order) and, with per-token credit [N][Lg], process or token advantages. */
-export function groupAdvantages(rewards: number[], credit: number[][] | null, steps: number[][] | null, o: RolloutOptions): Pick<Scored, 'advantages' | 'fracZeroStd' | 'meanGroupStd' | 'tokenAdvantages'> {
+/**
+ * Group advantages of rewards [N] (groups of G in order) and, with per-token credit [N][Lg], process or token
+ * advantages (credit: token takes the position baseline, or with credit_baseline: group the judged tokens [N][Lg]).
+ */
+export function groupAdvantages(
+  rewards: number[], credit: number[][] | null, steps: number[][] | null, o: RolloutOptions, judged: number[][] | null = null,
+): Pick<Scored, 'advantages' | 'fracZeroStd' | 'meanGroupStd' | 'tokenAdvantages'> {
   const { num_generations: G, scale_rewards } = o.grpo;
   const adv = computeAdvantages(rewards, G, scale_rewards);
+  const token = () => o.grpo.credit_baseline === 'group'
+    ? groupTokenAdvantages(rewards, credit!, judged ?? credit!.map((row) => row.map((c) => (c !== 0 ? 1 : 0))), G, scale_rewards)
+    : positionAdvantages(rewards, credit!, G, scale_rewards);
   const tokenAdvantages = !credit ? null // [N][Lg]
-    : o.grpo.credit === 'token' ? positionAdvantages(rewards, credit, G, scale_rewards) : processAdvantages(rewards, credit, steps!, G, scale_rewards);
+    : o.grpo.credit === 'token' ? token() : processAdvantages(rewards, credit, steps!, G, scale_rewards);
   return { advantages: adv.advantages, fracZeroStd: adv.fracZeroStd, meanGroupStd: adv.meanGroupStd, tokenAdvantages };
 }
 
@@ -162,8 +175,14 @@ function commitSteps(commit: Int32Array, Lfull: number, N: number, Lg: number): 
  * the token whose decoded text contains that character. `ids` are the completion's tokens up to its first EOS.
  */
 export function tokenCredit(ids: number[], Lg: number, credit: Credit[], tok: { decode(ids: number[], o?: { skipSpecial?: boolean }): string }): number[] {
+  return creditAndJudged(ids, Lg, credit, tok).credit;
+}
+
+/** tokenCredit plus judged [Lg]: 1 on every token that some credit entry lands on, even one of value 0. */
+export function creditAndJudged(ids: number[], Lg: number, credit: Credit[], tok: { decode(ids: number[], o?: { skipSpecial?: boolean }): string }): { credit: number[]; judged: number[] } {
   const out = new Array<number>(Lg).fill(0);
-  if (credit.length === 0) return out;
+  const judged = new Array<number>(Lg).fill(0);
+  if (credit.length === 0) return { credit: out, judged };
   // ends[k] = length of the text of tokens 0..k (prefix decoding, so multi-byte characters land on the right token),
   // decoded only as far as the last credited character.
   const lastAt = Math.max(...credit.map((c) => c.at));
@@ -173,9 +192,11 @@ export function tokenCredit(ids: number[], Lg: number, credit: Credit[], tok: { 
   }
   for (const { at, value } of credit) {
     const k = ends.findIndex((e) => e > at);
-    if (k >= 0) out[k] += value;
+    if (k < 0) continue;
+    out[k] += value;
+    judged[k] = 1;
   }
-  return out;
+  return { credit: out, judged };
 }
 
 /** One scored completion, with what phase 3 needs to rebuild its row. */
@@ -190,7 +211,8 @@ export interface Member {
   reward: number;
   perFn: Record<string, number | null>;
   length: number;
-  credit: number[] | null; // [Lg] with credit: process
+  credit: number[] | null; // [Lg] with credit: process / token
+  judged: number[] | null; // [Lg] tokens the reward judged, with credit
 }
 
 /** A prompt's G scored completions (dynamic_sampling.ts, inpaint.ts re-sample and re-score whole groups). */

@@ -90,7 +90,7 @@ export async function sampleAndScore(
     stats.rewards += (performance.now() - t0) / 1000;
     const members = s.sequences.map((seq, i): Member => ({
       promptIds: ids[Math.floor(i / G)], seq, steps: s.steps?.[i] ?? null, inpainted: s.inpainted?.[i] ?? null, logps: s.logps?.[i] ?? null,
-      prompt: r.prompts[i], completion: r.completions[i], reward: r.rewards[i], length: r.completionLengths[i], credit: r.tokenCredit?.[i] ?? null,
+      prompt: r.prompts[i], completion: r.completions[i], reward: r.rewards[i], length: r.completionLengths[i], credit: r.tokenCredit?.[i] ?? null, judged: r.tokenJudged?.[i] ?? null,
       perFn: Object.fromEntries(Object.entries(r.perFn).map(([name, v]) => [name, v[i]])),
     }));
     return ps.map((_, p) => members.slice(p * G, (p + 1) * G));
@@ -136,7 +136,8 @@ export async function sampleAndScore(
   const members = groups.flatMap((gr) => gr.members); // [P·G]
   const credit = g.credit !== 'outcome' ? members.map((m) => m.credit!) : null;
   const all = toSamples(groups, cfg.pad_token_id, Lg);
-  const adv = groupAdvantages(members.map((m) => m.reward), credit, all.steps, o);
+  const judged = g.credit !== 'outcome' ? members.map((m) => m.judged!) : null;
+  const adv = groupAdvantages(members.map((m) => m.reward), credit, all.steps, o, judged);
   const perFn: Record<string, (number | null)[]> = {};
   for (const name of new Set(members.flatMap((m) => Object.keys(m.perFn)))) perFn[name] = members.map((m) => m.perFn[name] ?? null);
   const scored: Scored = {

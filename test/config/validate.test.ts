@@ -58,6 +58,11 @@ describe('checkGrpoConfig', () => {
     expect(() => checkGrpoConfig(grpo({ grpo: { objective: 'spg', spg: { block_length: 17, num_t: 2 } } }), limits, where)).toThrow(/grpo\.spg\.num_t: \(2\) must be at most .* = 1/);
     expect(() => checkGrpoConfig(grpo({ grpo: { objective: 'spg', spg: { block_length: 17, num_t: 1 } } }), limits, where)).not.toThrow();
   });
+  it('credit_baseline: group needs credit: token', () => {
+    expect(() => checkGrpoConfig(grpo({ grpo: { credit_baseline: 'group' } }), limits, where)).toThrow(/grpo\.credit_baseline: \(group\) needs grpo\.credit: token \(got outcome\)/);
+    expect(() => checkGrpoConfig(grpo({ grpo: { credit_baseline: 'group', credit: 'token' } }), limits, where)).not.toThrow();
+  });
+
   it('trajectory_states needs the trajectory estimator', () => {
     expect(() => checkGrpoConfig(grpo({ grpo: { trajectory_states: 2 } }), limits, where)).toThrow(/grpo\.trajectory_states: \(2\) needs grpo\.logp_estimator: trajectory/);
   });

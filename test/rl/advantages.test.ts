@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { computeAdvantages, positionAdvantages, processAdvantages } from '../../src/rl/advantages.ts';
+import { computeAdvantages, groupTokenAdvantages, positionAdvantages, processAdvantages } from '../../src/rl/advantages.ts';
 import { Rng } from '../../src/rng.ts';
 
 describe('computeAdvantages', () => {
@@ -101,5 +101,45 @@ describe('positionAdvantages (credit: token)', () => {
 
   it('refuses credit rows that do not match the rewards', () => {
     expect(() => positionAdvantages([1, 0], [[1]], 2, 'none')).toThrow(/2 rewards but 1 credit rows/);
+  });
+});
+
+describe('groupTokenAdvantages (credit: token, credit_baseline: group)', () => {
+  it('gives each judged token its credit minus the group mean per judged token, plus the uncredited rest (hand-computed)', () => {
+    // Group of 2, 4 positions, position 3 never judged. r0 = 0.6: credit [0.25, 0.25, 0, 0], judged [1, 1, 1, 0], rest 0.1.
+    // r1 = 0.25: credit [0, 0, 0.25, 0], judged [1, 1, 1, 0], rest 0. Baseline: 0.75 credit over 6 judged tokens = 0.125.
+    // Rest mean 0.05.
+    const A = groupTokenAdvantages([0.6, 0.25], [[0.25, 0.25, 0, 0], [0, 0, 0.25, 0]], [[1, 1, 1, 0], [1, 1, 1, 0]], 2, 'none');
+    const want = [
+      [0.25 - 0.125 + 0.05, 0.25 - 0.125 + 0.05, 0 - 0.125 + 0.05, 0.05],
+      [0 - 0.125 - 0.05, 0 - 0.125 - 0.05, 0.25 - 0.125 - 0.05, -0.05],
+    ];
+    A.forEach((row, i) => row.forEach((a, l) => expect(a).toBeCloseTo(want[i][l], 12)));
+  });
+
+  it('a cell every completion gets wrong still carries a negative advantage (the position baseline gives it 0)', () => {
+    // Sudoku-like: 4 empty cells (credit 1/4 each when right), G = 2, both completions wrong at position 0.
+    const credit = [[0, 0.25, 0.25, 0.25], [0, 0.25, 0, 0.25]];
+    const judged = [[1, 1, 1, 1], [1, 1, 1, 1]];
+    const rewards = credit.map((row) => row.reduce((a, c) => a + c, 0)); // 0.75, 0.5
+    const acc = 5 / 8; // group accuracy per judged cell
+    const A = groupTokenAdvantages(rewards, credit, judged, 2, 'none');
+    expect(A[0][0]).toBeCloseTo(-acc / 4, 12);
+    expect(A[1][0]).toBeCloseTo(-acc / 4, 12);
+    expect(positionAdvantages(rewards, credit, 2, 'none')[0][0]).toBeCloseTo(0, 12);
+    // Summed over a completion's judged tokens: the outcome advantage r_i − mean.
+    const outcome = computeAdvantages(rewards, 2, 'none').advantages;
+    A.forEach((row, i) => expect(row.reduce((a, x) => a + x, 0)).toBeCloseTo(outcome[i], 12));
+  });
+
+  it('is the outcome advantage at every token when nothing is judged; scaled like the outcome advantages', () => {
+    const rewards = [0.2, 0.9, 0.4, 1];
+    const none = rewards.map(() => [0, 0, 0]);
+    const outcome = computeAdvantages(rewards, 2, 'group').advantages;
+    groupTokenAdvantages(rewards, none, none, 2, 'group').forEach((row, i) => row.forEach((a) => expect(a).toBeCloseTo(outcome[i], 12)));
+  });
+
+  it('refuses judged rows that do not match the rewards', () => {
+    expect(() => groupTokenAdvantages([1, 0], [[1], [0]], [[1]], 2, 'none')).toThrow(/2 rewards but 2 credit rows and 1 judged rows/);
   });
 });

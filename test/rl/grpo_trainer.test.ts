@@ -6,10 +6,10 @@ import { Rng } from '../../src/rng.ts';
 import { initParams, disposeParams } from '../../src/model/model.ts';
 import { trainGrpo } from '../../src/rl/grpo_trainer.ts';
 import { policyLoss } from '../../src/rl/objectives/d1_loss.ts';
-import { positionAdvantages, processAdvantages } from '../../src/rl/advantages.ts';
+import { groupTokenAdvantages, positionAdvantages, processAdvantages } from '../../src/rl/advantages.ts';
 import type { RewardSource } from '../../src/rewards/types.ts';
 import { collectRollout, disposeRollout } from '../../src/rl/rollout.ts';
-import { tokenCredit, type RolloutOptions } from '../../src/rl/completions.ts';
+import { creditAndJudged, tokenCredit, type RolloutOptions } from '../../src/rl/completions.ts';
 import { drawStates } from '../../src/rl/objectives/d1.ts';
 import { resolveDataDir } from '../../src/data/index.ts';
 import { periodicEval } from '../../src/eval/periodic.ts';
@@ -216,6 +216,34 @@ describe('rollout', () => {
     expect(got.some((row) => new Set(row.map((a) => a.toFixed(6))).size > 1)).toBe(true); // per token, not per completion
     disposeRollout(r);
     disposeParams(params);
+  });
+
+  it('credit_baseline: group gives each judged token its credit minus the group mean per judged token', async () => {
+    // Every character is judged: 1/8 when it is the target, 0 otherwise (value-0 entries).
+    const judgedReward: RewardSource = {
+      async score(_prompts, completions) {
+        const credit = completions.map((c) => [...c].map((ch, at) => ({ at, value: ch === TARGET ? 1 / 8 : 0 })));
+        const values = credit.map((cs) => cs.reduce((a, x) => a + x.value, 0));
+        return { total: values, perFn: { count_target: values }, credit };
+      },
+    };
+    const { params, r } = await tinyRollout(4, judgedReward, { mu: 1, p_mask_prompt: 0, credit: 'token', credit_baseline: 'group', sampler: { sampler: 'llada', gen_length: 8, block_length: 8, steps: 4, temperature: 1 } });
+    const credit = r.completions.map((c) => Array.from({ length: 8 }, (_, k) => (c[k] === TARGET ? 1 / 8 : 0)));
+    const judged = r.completions.map((c) => Array.from({ length: 8 }, (_, k) => (k < c.length ? 1 : 0)));
+    const expected = groupTokenAdvantages(r.rewards, credit, judged, 2, 'none');
+    const got = r.micro[0].advantages.arraySync() as number[][];
+    got.forEach((row, i) => row.forEach((a, l) => expect(a).toBeCloseTo(expected[i][l], 6)));
+    expect(got.flat().some((a, k) => Math.abs(a - positionAdvantages(r.rewards, credit, 2, 'none').flat()[k]) > 1e-6)).toBe(true);
+    disposeRollout(r);
+    disposeParams(params);
+  });
+
+  it('creditAndJudged marks every token a credit entry lands on, value 0 included', () => {
+    const pieces = ['ab', 'c', 'de', '<eos>'];
+    const multi = { decode: (ids: number[], o?: { skipSpecial?: boolean }) => ids.map((i) => (o?.skipSpecial && i === 3 ? '' : pieces[i])).join('') };
+    const { credit, judged } = creditAndJudged([0, 1, 2, 3], 5, [{ at: 0, value: 0 }, { at: 3, value: 0.5 }], multi);
+    expect(credit).toEqual([0, 0, 0.5, 0, 0]);
+    expect(judged).toEqual([1, 0, 1, 0, 0]);
   });
 
   it('tokenCredit puts each credited character on the token that decodes to it', () => {
