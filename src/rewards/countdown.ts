@@ -59,3 +59,47 @@ export function countdownClosenessReward({ completions, rows, args }: { completi
     return countdownClosenessScore(countdownAnswer(c), numbers, target, scale);
   });
 }
+
+/**
+ * Sign-level credit for the signs format (`data.countdown_signs`: `<answer>+ 30-100+ 93</answer>`, the prompt's numbers
+ * in order, each behind its sign). Ours, not d1's. The puzzle's own verifier search: of the 2^n sign patterns, those
+ * whose signed sum is the target solve it; the answer's signs are compared with the solving pattern nearest to them
+ * (fewest differing signs; ties: the first in +/− enumeration order) and each sign that agrees earns 1/n, credited at
+ * its character, while a sign that disagrees gets a credit entry of 0 (judged: `grpo.credit_baseline: group`). So a
+ * right answer scores 1 and a group that repeats one wrong pattern still learns which of its signs are wrong. 0 and
+ * no credit when the last <answer> block is not exactly n signed numbers equal to the prompt's numbers in order, or
+ * when no sign pattern solves the puzzle (it needs × or ÷). No label is read: numbers and target come from the prompt.
+ */
+export function countdownSignsScore(completion: string, numbers: number[], target: number): CreditedScore {
+  const none = { reward: 0, credit: [] };
+  const blocks = [...completion.matchAll(/<answer>([\s\S]*?)<\/answer>/g)];
+  if (blocks.length === 0) return none;
+  const last = blocks[blocks.length - 1];
+  const inner = last[1];
+  const base = last.index! + '<answer>'.length;
+  const terms = [...inner.matchAll(/([+-])\s*(\d+)/g)];
+  if (terms.length !== numbers.length || inner.replace(/([+-])\s*(\d+)/g, '').trim() !== '') return none;
+  if (terms.some((t, i) => Number(t[2]) !== numbers[i])) return none;
+  const signs = terms.map((t) => (t[1] === '+' ? 1 : -1));
+  let best: number[] | null = null;
+  let bestDiff = Infinity;
+  for (let mask = 0; mask < 1 << numbers.length; mask++) {
+    const pattern = numbers.map((_, i) => (mask & (1 << i) ? -1 : 1));
+    if (Math.abs(pattern.reduce((s, p, i) => s + p * numbers[i], 0) - target) > 1e-9) continue;
+    const diff = pattern.filter((p, i) => p !== signs[i]).length;
+    if (diff < bestDiff) [best, bestDiff] = [pattern, diff];
+  }
+  if (!best) return none;
+  const n = numbers.length;
+  const credit = terms.map((t, i) => ({ at: base + t.index!, value: signs[i] === best![i] ? 1 / n : 0 }));
+  return { reward: (n - bestDiff) / n, credit };
+}
+
+type CreditedScore = { reward: number; credit: { at: number; value: number }[] };
+
+export function countdownSignsReward({ completions, rows }: { completions: string[]; rows: Record<string, unknown>[] }): CreditedScore[] {
+  return completions.map((c, i) => {
+    const { numbers, target } = countdownFields(rows[i]);
+    return countdownSignsScore(c, numbers, target);
+  });
+}

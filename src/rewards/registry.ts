@@ -16,7 +16,7 @@ import { pathToFileURL } from 'node:url';
 import { ConfigError } from '../errors.ts';
 import { arithmeticSteps } from './arithmetic.ts';
 import { codeTestsReward } from './code_tests.ts';
-import { countdownClosenessReward, countdownReward } from './countdown.ts';
+import { countdownClosenessReward, countdownReward, countdownSignsReward } from './countdown.ts';
 import { mathBoxed, mathFormat } from './math.ts';
 import { sudokuReward } from './sudoku.ts';
 import { gsm8kCorrectness, gsm8kInt, gsm8kSoftFormat, gsm8kStrictFormat, gsm8kXmlCount } from './gsm8k.ts';
@@ -30,6 +30,8 @@ export const BUILTIN_REWARDS: Record<string, RewardFn> = {
   countdown: countdownReward,
   /** Countdown partial credit (ours): max(0, 1 - |value - target| / args.scale (100)) for a well-formed answer, else 0. */
   countdown_closeness: countdownClosenessReward,
+  /** Countdown signs format (ours): 1/n per sign agreeing with the nearest solving sign pattern, credited at each sign (0 at a wrong one). */
+  countdown_signs: countdownSignsReward,
   /** d1's GSM8K rewards (total max 4.0); `args: { d1_exact: true }` reproduces d1's regex/isdigit/string quirks. */
   gsm8k_xmlcount: gsm8kXmlCount,
   gsm8k_soft_format: gsm8kSoftFormat,

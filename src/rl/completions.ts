@@ -153,13 +153,15 @@ export async function rewardCompletions(
  * advantages (credit: token takes the position baseline, or with credit_baseline: group the judged tokens [N][Lg]).
  */
 export function groupAdvantages(
-  rewards: number[], credit: number[][] | null, steps: number[][] | null, o: RolloutOptions, judged: number[][] | null = null,
+  rewards: number[], credit: number[][] | null, steps: number[][] | null, o: RolloutOptions, judged: number[][] | null,
 ): Pick<Scored, 'advantages' | 'fracZeroStd' | 'meanGroupStd' | 'tokenAdvantages'> {
   const { num_generations: G, scale_rewards } = o.grpo;
   const adv = computeAdvantages(rewards, G, scale_rewards);
-  const token = () => o.grpo.credit_baseline === 'group'
-    ? groupTokenAdvantages(rewards, credit!, judged ?? credit!.map((row) => row.map((c) => (c !== 0 ? 1 : 0))), G, scale_rewards)
-    : positionAdvantages(rewards, credit!, G, scale_rewards);
+  const token = () => {
+    if (o.grpo.credit_baseline === 'position') return positionAdvantages(rewards, credit!, G, scale_rewards);
+    if (!judged) throw new Error('groupAdvantages: grpo.credit_baseline: group needs the judged tokens of every completion');
+    return groupTokenAdvantages(rewards, credit!, judged, G, scale_rewards);
+  };
   const tokenAdvantages = !credit ? null // [N][Lg]
     : o.grpo.credit === 'token' ? token() : processAdvantages(rewards, credit, steps!, G, scale_rewards);
   return { advantages: adv.advantages, fracZeroStd: adv.fracZeroStd, meanGroupStd: adv.meanGroupStd, tokenAdvantages };

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { evaluateArithmetic } from '../../src/rewards/arithmetic.ts';
-import { countdownAnswer, countdownClosenessReward, countdownReward } from '../../src/rewards/countdown.ts';
+import { countdownAnswer, countdownClosenessReward, countdownReward, countdownSignsReward, countdownSignsScore } from '../../src/rewards/countdown.ts';
 
 describe('evaluateArithmetic', () => {
   it('follows precedence, parentheses, unary minus and decimals', () => {
@@ -61,5 +61,45 @@ describe('countdownClosenessReward (partial credit)', () => {
   });
   it('refuses a scale that is not a positive number, naming the key', () => {
     expect(() => score('<answer>+ 30-100+ 93</answer>', { scale: 0 })).toThrow(/args.scale/);
+  });
+});
+
+describe('countdown_signs (sign-level credit for the signs format)', () => {
+  const numbers = [30, 100, 93];
+  const target = 23; // + 30 - 100 + 93: the only solving pattern
+  it('a right answer scores 1 with 1/3 at each sign character', () => {
+    const c = '<answer>+ 30-100+ 93</answer>';
+    const { reward, credit } = countdownSignsScore(c, numbers, target);
+    expect(reward).toBe(1);
+    expect(credit).toEqual([8, 12, 16].map((at) => ({ at, value: 1 / 3 })));
+    expect(credit.map((x) => c[x.at])).toEqual(['+', '-', '+']);
+  });
+  it('a wrong pattern: each agreeing sign earns 1/3, each disagreeing one is judged 0', () => {
+    // - 30 - 100 + 93 = -37: the first sign differs from the solution (+ - +).
+    const { reward, credit } = countdownSignsScore('<answer>- 30-100+ 93</answer>', numbers, target);
+    expect(reward).toBeCloseTo(2 / 3, 12);
+    expect(credit.map((x) => x.value)).toEqual([0, 1 / 3, 1 / 3]);
+    // + 30 + 100 - 93 = 37: two signs differ.
+    expect(countdownSignsScore('<answer>+ 30+100- 93</answer>', numbers, target).reward).toBeCloseTo(1 / 3, 12);
+  });
+  it('compares with the nearest of several solving patterns', () => {
+    // 10, 10, 10 -> 10: - + +, + - +, + + - solve it. - - - is two signs from each: the first in enumeration order
+    // (- + +, the first sign flipped first) is the reference, so only the first sign agrees.
+    const r = countdownSignsScore('<answer>- 10- 10- 10</answer>', [10, 10, 10], 10);
+    expect(r.reward).toBeCloseTo(1 / 3, 12);
+    expect(r.credit.map((x) => x.value)).toEqual([1 / 3, 0, 0]);
+    // + + + is one sign from each: again the first, - + +.
+    expect(countdownSignsScore('<answer>+ 10+ 10+ 10</answer>', [10, 10, 10], 10).credit.map((x) => x.value)).toEqual([0, 1 / 3, 1 / 3]);
+    expect(countdownSignsScore('<answer>+ 10- 10+ 10</answer>', [10, 10, 10], 10).reward).toBe(1);
+  });
+  it('0 and no credit: no answer block, other numbers, other order, extra text, or no signed-sum solution', () => {
+    for (const c of ['+ 30-100+ 93', '<answer>+ 30-100+ 94</answer>', '<answer>+100- 30+ 93</answer>', '<answer>+ 30-100+ 93=23</answer>', '<answer>+ 30-100</answer>']) {
+      expect(countdownSignsScore(c, numbers, target)).toEqual({ reward: 0, credit: [] });
+    }
+    expect(countdownSignsScore('<answer>+  2+  3+  4</answer>', [2, 3, 4], 24)).toEqual({ reward: 0, credit: [] }); // needs ×
+  });
+  it('reads numbers and target from the data rows', () => {
+    const out = countdownSignsReward({ completions: ['<answer>+ 30-100+ 93</answer>'], rows: [{ numbers, target }] });
+    expect(out[0].reward).toBe(1);
   });
 });
