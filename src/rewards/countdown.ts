@@ -9,6 +9,7 @@
 import { ConfigError } from '../errors.ts';
 import { countdownFields } from '../tokenizer/templates.ts';
 import { evaluateArithmetic } from './arithmetic.ts';
+import type { CreditedReward } from './types.ts';
 
 export function countdownAnswer(completion: string): string | null {
   const all = [...completion.matchAll(/<answer>([\s\S]*?)<\/answer>/g)];
@@ -70,8 +71,8 @@ export function countdownClosenessReward({ completions, rows, args }: { completi
  * no credit when the last <answer> block is not exactly n signed numbers equal to the prompt's numbers in order, or
  * when no sign pattern solves the puzzle (it needs × or ÷). No label is read: numbers and target come from the prompt.
  */
-export function countdownSignsScore(completion: string, numbers: number[], target: number): CreditedScore {
-  const none = { reward: 0, credit: [] };
+export function countdownSignsScore(completion: string, numbers: number[], target: number): CreditedReward {
+  const none: CreditedReward = { reward: 0, credit: [] };
   const blocks = [...completion.matchAll(/<answer>([\s\S]*?)<\/answer>/g)];
   if (blocks.length === 0) return none;
   const last = blocks[blocks.length - 1];
@@ -95,9 +96,7 @@ export function countdownSignsScore(completion: string, numbers: number[], targe
   return { reward: (n - bestDiff) / n, credit };
 }
 
-type CreditedScore = { reward: number; credit: { at: number; value: number }[] };
-
-export function countdownSignsReward({ completions, rows }: { completions: string[]; rows: Record<string, unknown>[] }): CreditedScore[] {
+export function countdownSignsReward({ completions, rows }: { completions: string[]; rows: Record<string, unknown>[] }): CreditedReward[] {
   return completions.map((c, i) => {
     const { numbers, target } = countdownFields(rows[i]);
     return countdownSignsScore(c, numbers, target);

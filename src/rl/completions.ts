@@ -174,13 +174,9 @@ function commitSteps(commit: Int32Array, Lfull: number, N: number, Lg: number): 
 
 /**
  * Reward credit per completion token [Lg]: each { at, value } (a character offset of the decoded completion) goes to
- * the token whose decoded text contains that character. `ids` are the completion's tokens up to its first EOS.
+ * the token whose decoded text contains that character; judged [Lg] is 1 on every token some entry lands on, even one
+ * of value 0. `ids` are the completion's tokens up to its first EOS.
  */
-export function tokenCredit(ids: number[], Lg: number, credit: Credit[], tok: { decode(ids: number[], o?: { skipSpecial?: boolean }): string }): number[] {
-  return creditAndJudged(ids, Lg, credit, tok).credit;
-}
-
-/** tokenCredit plus judged [Lg]: 1 on every token that some credit entry lands on, even one of value 0. */
 export function creditAndJudged(ids: number[], Lg: number, credit: Credit[], tok: { decode(ids: number[], o?: { skipSpecial?: boolean }): string }): { credit: number[]; judged: number[] } {
   const out = new Array<number>(Lg).fill(0);
   const judged = new Array<number>(Lg).fill(0);

@@ -9,7 +9,7 @@ import { policyLoss } from '../../src/rl/objectives/d1_loss.ts';
 import { groupTokenAdvantages, positionAdvantages, processAdvantages } from '../../src/rl/advantages.ts';
 import type { RewardSource } from '../../src/rewards/types.ts';
 import { collectRollout, disposeRollout } from '../../src/rl/rollout.ts';
-import { creditAndJudged, tokenCredit, type RolloutOptions } from '../../src/rl/completions.ts';
+import { creditAndJudged, type RolloutOptions } from '../../src/rl/completions.ts';
 import { drawStates } from '../../src/rl/objectives/d1.ts';
 import { resolveDataDir } from '../../src/data/index.ts';
 import { periodicEval } from '../../src/eval/periodic.ts';
@@ -246,11 +246,11 @@ describe('rollout', () => {
     expect(judged).toEqual([1, 0, 1, 0, 0]);
   });
 
-  it('tokenCredit puts each credited character on the token that decodes to it', () => {
+  it('creditAndJudged puts each credited character on the token that decodes to it', () => {
     const pieces = ['ab', 'c', 'de', '<eos>'];
     const multi = { decode: (ids: number[], o?: { skipSpecial?: boolean }) => ids.map((i) => (o?.skipSpecial && i === 3 ? '' : pieces[i])).join('') };
     // text 'abcde': chars 0-1 -> token 0, 2 -> token 1, 3-4 -> token 2.
-    const out = tokenCredit([0, 1, 2, 3], 6, [{ at: 1, value: 0.5 }, { at: 2, value: 0.25 }, { at: 3, value: 1 }, { at: 4, value: 1 }], multi);
+    const out = creditAndJudged([0, 1, 2, 3], 6, [{ at: 1, value: 0.5 }, { at: 2, value: 0.25 }, { at: 3, value: 1 }, { at: 4, value: 1 }], multi).credit;
     expect(out).toEqual([0.5, 0.25, 2, 0, 0, 0]);
   });
 
