@@ -3,8 +3,11 @@
  * vocab 64, d_model 128, 4 layers, 4 heads, mlp 512, seq 128, batch 16 (2,048 tokens per step).
  * Random tokens, ~50% of positions replaced by the mask id, CE on the masked positions (oneHotF32 · logSoftmax),
  * tf.train.adam applying the grads of tf.variableGrads inside tf.tidy. 2 warm-up steps, then the median step time.
+ * `--workers W` (W > 1) times the same step as `yarn train:sft` runs it with `training.workers: W`: each of W worker
+ * threads (train/sft_workers.ts) takes batch / W rows and returns its gradient sum, the main thread adds them and applies
+ * the project's AdamW (engine/step.ts applyGrads). The weights travel to the workers every step, as in training.
  *
- *   npx tsx scripts/bench-train.ts [--backend wasm] [--steps 12] [--batch 16] [--seq 128] [--profile]
+ *   npx tsx scripts/bench-train.ts [--backend wasm] [--steps 12] [--batch 16] [--seq 128] [--workers 1] [--profile]
  * Prints one JSON line. Check `uptime` first: the figure is only meaningful on an idle machine.
  */
 import * as tf from '@tensorflow/tfjs';
@@ -16,6 +19,10 @@ import type { ModelConfig } from '../src/model/config.ts';
 import { countParams, forward, initParams } from '../src/model/model.ts';
 import { oneHotF32 } from '../src/model/ops.ts';
 import { runMain } from '../src/cli/common.ts';
+import { ConfigError } from '../src/errors.ts';
+import { AdamW } from '../src/engine/optimizer.ts';
+import { applyGrads } from '../src/engine/step.ts';
+import { SftWorkers } from '../src/train/sft_workers.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -23,6 +30,7 @@ const { values: args } = parseArgs({
     steps: { type: 'string', default: '12' },
     batch: { type: 'string', default: '16' },
     seq: { type: 'string', default: '128' },
+    workers: { type: 'string', default: '1' },
     profile: { type: 'boolean', default: false },
   },
 });
@@ -30,6 +38,8 @@ const { values: args } = parseArgs({
 const B = Number(args.batch);
 const L = Number(args.seq);
 const steps = Number(args.steps);
+const W = Number(args.workers);
+if (!Number.isInteger(W) || W < 1 || B % W !== 0) throw new ConfigError(`--workers (${args.workers}) must be a positive integer that divides --batch (${B})`);
 const WARMUP = 2;
 const cfg: ModelConfig = {
   vocab_size: 64, d_model: 128, n_layers: 4, n_heads: 4, mlp_hidden: 512, max_seq_len: L,
@@ -68,6 +78,20 @@ async function main(): Promise<void> {
   const times: number[] = [];
   const losses: number[] = [];
   let peakRss = 0;
+  // W > 1: the data-parallel step of train:sft. weights = mask · B / Σ mask turns the SFT loss (Σ w·CE / B) into maskedCE.
+  const pool = W > 1 ? await SftWorkers.start(W, info.backend as BackendName, cfg, params, false) : null;
+  const adamw = pool ? new AdamW(params, { beta1: 0.9, beta2: 0.999, eps: 1e-8, weight_decay: 0 }) : null;
+  const parallelStep = async (): Promise<number> => {
+    const { noisy, targets, mask } = batch(rng);
+    const m = mask.dataSync() as Float32Array;
+    const count = Math.max(1, m.reduce((a, b) => a + b, 0));
+    const micro = { noisyIds: noisy.dataSync() as Int32Array, targets: targets.dataSync() as Int32Array, weights: m.map((x) => (x * B) / count), rows: B, share: 1 };
+    tf.dispose([noisy, targets, mask]);
+    const acc = await pool!.grads(params, [micro], L);
+    applyGrads(params, adamw!, acc.sum, 1, 1e-3, 0);
+    tf.dispose(Object.values(acc.sum));
+    return acc.lossSum;
+  };
   const step = (): tf.Scalar => {
     const { noisy, targets, mask } = batch(rng);
     const loss = tf.tidy(() => {
@@ -81,13 +105,17 @@ async function main(): Promise<void> {
   for (let s = 0; s < WARMUP + steps; s++) {
     if (s === WARMUP) numTensorsStart = tf.memory().numTensors;
     const t0 = performance.now();
-    const loss = step();
-    losses.push((await loss.data())[0]);
-    loss.dispose();
+    if (pool) losses.push(await parallelStep());
+    else {
+      const loss = step();
+      losses.push((await loss.data())[0]);
+      loss.dispose();
+    }
     if (s >= WARMUP) times.push(performance.now() - t0);
     peakRss = Math.max(peakRss, process.memoryUsage().rss);
   }
-  if (args.profile) {
+  await pool?.close();
+  if (args.profile && !pool) {
     const prof = await tf.profile(() => tf.dispose(step()));
     const byKernel = new Map<string, { n: number; ms: number }>();
     for (const k of prof.kernels) {
@@ -104,7 +132,7 @@ async function main(): Promise<void> {
   console.log(JSON.stringify({
     bench: 'train', backend: info.backend, simd: info.simd, threads: info.threads,
     vocab: cfg.vocab_size, d_model: cfg.d_model, n_layers: cfg.n_layers, n_heads: cfg.n_heads, mlp_hidden: cfg.mlp_hidden,
-    seq: L, batch: B, params: countParams(params), steps,
+    seq: L, batch: B, workers: W, params: countParams(params), steps,
     ms_per_step: Math.round(median), tokens_per_s: Math.round((B * L * 1000) / median),
     loss_first: Number(losses[0].toFixed(4)), loss_last: Number(losses[losses.length - 1].toFixed(4)),
     peak_rss_mb: Math.round(peakRss / 2 ** 20), num_tensors_start: numTensorsStart, num_tensors_end: tf.memory().numTensors,
