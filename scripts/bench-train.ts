@@ -40,6 +40,7 @@ const L = Number(args.seq);
 const steps = Number(args.steps);
 const W = Number(args.workers);
 if (!Number.isInteger(W) || W < 1 || B % W !== 0) throw new ConfigError(`--workers (${args.workers}) must be a positive integer that divides --batch (${B})`);
+if (W > 1 && args.profile) throw new ConfigError('--profile profiles the one-thread step: use it without --workers');
 const WARMUP = 2;
 const cfg: ModelConfig = {
   vocab_size: 64, d_model: 128, n_layers: 4, n_heads: 4, mlp_hidden: 512, max_seq_len: L,
@@ -115,7 +116,7 @@ async function main(): Promise<void> {
     peakRss = Math.max(peakRss, process.memoryUsage().rss);
   }
   await pool?.close();
-  if (args.profile && !pool) {
+  if (args.profile) {
     const prof = await tf.profile(() => tf.dispose(step()));
     const byKernel = new Map<string, { n: number; ms: number }>();
     for (const k of prof.kernels) {
