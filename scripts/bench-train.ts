@@ -39,8 +39,6 @@ const B = Number(args.batch);
 const L = Number(args.seq);
 const steps = Number(args.steps);
 const W = Number(args.workers);
-if (!Number.isInteger(W) || W < 1 || B % W !== 0) throw new ConfigError(`--workers (${args.workers}) must be a positive integer that divides --batch (${B})`);
-if (W > 1 && args.profile) throw new ConfigError('--profile profiles the one-thread step: use it without --workers');
 const WARMUP = 2;
 const cfg: ModelConfig = {
   vocab_size: 64, d_model: 128, n_layers: 4, n_heads: 4, mlp_hidden: 512, max_seq_len: L,
@@ -69,6 +67,8 @@ function batch(rng: Rng): { noisy: tf.Tensor2D; targets: tf.Tensor2D; mask: tf.T
 }
 
 async function main(): Promise<void> {
+  if (!Number.isInteger(W) || W < 1 || B % W !== 0) throw new ConfigError(`--workers (${args.workers}) must be a positive integer that divides --batch (${B})`);
+  if (W > 1 && args.profile) throw new ConfigError('--profile profiles the one-thread step: use it without --workers');
   const loadBefore = loadavg()[0]; // other processes on the machine make the figure meaningless: report the load
   const info = await setupBackend(args.backend as BackendName);
   const params = initParams(cfg);
