@@ -242,6 +242,12 @@ export const grpoSchema = z.strictObject({
    * the loss averages over the tokens committed at those states, each token drawn with prob K/steps). null = all.
    */
   trajectory_states: positiveInt.nullable().default(null),
+  /**
+   * trajectory_states only: uniform = K of the states at random. credited = first among the states that commit a token
+   * with a non-zero advantage (rl/objectives/d1.ts drawCreditedStates; Horvitz–Thompson weights keep the policy
+   * gradient's expectation), so fewer scored passes go to tokens that only carry the KL term.
+   */
+  trajectory_draw: z.enum(['uniform', 'credited']).default('uniform'),
   /** spg only: SPG's bounds and block-wise masks. */
   spg: spgSchema.default(spgSchema.parse({})),
   /**
@@ -276,6 +282,7 @@ export const OBJECTIVE_KEYS: Record<string, readonly (typeof OBJECTIVES)[number]
   loss_type: ['d1'],
   logp_estimator: ['d1'],
   trajectory_states: ['d1'],
+  trajectory_draw: ['d1'],
   importance_sampling_level: ['d1'],
   importance_sampling_cap: ['d1'],
   credit: ['d1'],

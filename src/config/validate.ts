@@ -84,6 +84,9 @@ export function checkGrpoConfig(config: GrpoConfig, model: ModelLimits, where: W
   if (g.trajectory_states !== null && g.logp_estimator !== 'trajectory') {
     throw configError(where, 'grpo.trajectory_states', `(${g.trajectory_states}) needs grpo.logp_estimator: trajectory (got ${g.logp_estimator})`);
   }
+  if (g.trajectory_draw !== 'uniform' && g.trajectory_states === null) {
+    throw configError(where, 'grpo.trajectory_draw', `(${g.trajectory_draw}) needs grpo.trajectory_states: it chooses which K sampler states are scored (without trajectory_states every state is)`);
+  }
   if (g.credit_baseline !== 'position' && g.credit !== 'token') {
     throw configError(where, 'grpo.credit_baseline', `(${g.credit_baseline}) needs grpo.credit: token (got ${g.credit}): it is the baseline of per-token credit`);
   }

@@ -10,7 +10,7 @@ import { groupTokenAdvantages, positionAdvantages, processAdvantages } from '../
 import type { RewardSource } from '../../src/rewards/types.ts';
 import { collectRollout, disposeRollout } from '../../src/rl/rollout.ts';
 import { creditAndJudged, type RolloutOptions } from '../../src/rl/completions.ts';
-import { drawStates } from '../../src/rl/objectives/d1.ts';
+import { drawCreditedStates, drawStates } from '../../src/rl/objectives/d1.ts';
 import { resolveDataDir } from '../../src/data/index.ts';
 import { periodicEval } from '../../src/eval/periodic.ts';
 import { TARGET, config, countTarget, countTargetCredited, expectGradientMatchesFiniteDifference, logProbs, modelConfig, quiet, rolloutOptions, saveInitCheckpoint, tmp, tok } from './grpo_helpers.ts';
@@ -84,6 +84,15 @@ describe('diffu-GRPO trainer', () => {
     const bad = config(tmp(), { max_steps: 1 });
     bad.grpo.trajectory_states = 2;
     await expect(trainGrpo(bad, { logger: quiet, rewardSource: countTarget })).rejects.toThrow('grpo.trajectory_states (2) needs grpo.logp_estimator: trajectory (got one_step)');
+    // the credited draw (per-token credit) keeps memory flat too
+    const credited: number[] = [];
+    const c2 = config(tmp(), { max_steps: 4 });
+    Object.assign(c2.grpo, { logp_estimator: 'trajectory', trajectory_states: 1, trajectory_draw: 'credited', credit: 'token' });
+    await trainGrpo(c2, { logger: quiet, rewardSource: countTargetCredited, onStep: (s) => credited.push(s.numTensors) });
+    expect(credited[3]).toBe(credited[1]);
+    const noStates = config(tmp(), { max_steps: 1 });
+    Object.assign(noStates.grpo, { logp_estimator: 'trajectory', trajectory_draw: 'credited' });
+    await expect(trainGrpo(noStates, { logger: quiet, rewardSource: countTarget })).rejects.toThrow('grpo.trajectory_draw');
   });
 
   it('credit: process keeps memory flat too and still learns the toy reward', async () => {
@@ -188,6 +197,76 @@ describe('rollout', () => {
     expect(counts[0]).toBe(0);
     for (let s = 1; s <= 5; s++) expect(Math.abs(counts[s] / 6000 - 2 / 5)).toBeLessThan(0.03);
     expect(drawStates(4, 4, rng).sort()).toEqual([1, 2, 3, 4]);
+  });
+
+  it('drawCreditedStates: credited steps first, Horvitz–Thompson weights by hand', () => {
+    const rng = new Rng(5);
+    // S 4, K 1, P = {2, 3}: π = 1/2 on P, 0 elsewhere; weight (K/S)/π = (1/4)/(1/2) = 0.5.
+    for (let i = 0; i < 50; i++) {
+      const d = drawCreditedStates(4, 1, [false, true, true, false], rng);
+      expect([2, 3]).toContain(d.states[0]);
+      expect(d.weight).toEqual([0, 0.5, 0.5, 0]);
+    }
+    // S 5, K 3, P = {1, 4}: both always drawn (π 1, weight 3/5), one of {2, 3, 5} (π 1/3, weight (3/5)/(1/3) = 1.8).
+    for (let i = 0; i < 50; i++) {
+      const d = drawCreditedStates(5, 3, [true, false, false, true, false], rng);
+      expect(new Set(d.states).size).toBe(3);
+      expect(d.states.slice(0, 2).sort()).toEqual([1, 4]);
+      expect([2, 3, 5]).toContain(d.states[2]);
+      d.weight.forEach((w, s) => expect(w).toBeCloseTo([0.6, 1.8, 1.8, 0.6, 1.8][s], 12));
+    }
+    // Every step credited (outcome credit, a non-zero advantage): the uniform draw, every weight 1.
+    expect(drawCreditedStates(6, 2, new Array(6).fill(true), rng).weight).toEqual(new Array(6).fill(1));
+    // No step credited (a flat group): uniform over all steps, weight 1.
+    expect(drawCreditedStates(6, 2, new Array(6).fill(false), rng).weight).toEqual(new Array(6).fill(1));
+  });
+
+  it('drawCreditedStates: the weighted sum over drawn steps is unbiased for (K/S) x the sum over all steps', () => {
+    const rng = new Rng(11);
+    const x = [0.3, -1.2, 0.7, 2.0, -0.4, 0.9, 1.1];
+    const credited = [false, true, false, true, true, false, true];
+    const K = 5; // |P| = 4 < K: every step has π > 0, so the estimate covers every term
+    let mean = 0;
+    const n = 40000;
+    for (let i = 0; i < n; i++) {
+      const d = drawCreditedStates(7, K, credited, rng);
+      mean += d.states.reduce((a, s) => a + d.weight[s - 1] * x[s - 1], 0) / n;
+    }
+    expect(mean).toBeCloseTo((K / 7) * x.reduce((a, v) => a + v, 0), 1);
+  });
+
+  it('trajectory_draw: credited scores the states that commit a non-zero-advantage token, weighted, shared by ref and current', async () => {
+    const { cfg, params, r } = await tinyRollout(3, countTargetCredited, {
+      mu: 2, p_mask_prompt: 0, beta: 0.04, logp_estimator: 'trajectory', trajectory_states: 2, trajectory_draw: 'credited', credit: 'token',
+      sampler: { sampler: 'llada', gen_length: 8, block_length: 8, steps: 8, temperature: 1 },
+    });
+    let creditedDrawn = 0;
+    for (const mb of r.micro) {
+      const steps = mb.commitStep!.arraySync();
+      const adv = (mb.advantages as tf.Tensor2D).arraySync();
+      const cm = mb.completionMask.arraySync();
+      for (let k = 0; k < 2; k++) {
+        const states = (mb.draws[k].states as tf.Tensor2D).arraySync();
+        const lm = (mb.draws[k].lossMask as tf.Tensor2D).arraySync();
+        states.forEach((row, n) => {
+          const P = new Set(steps[n].filter((s, l) => cm[n][l] > 0 && adv[n][l] !== 0));
+          const fromP = Math.min(2, P.size);
+          expect(row.filter((s) => P.has(s)).length).toBe(fromP); // credited steps first
+          creditedDrawn += fromP;
+          // the loss mask carries the Horvitz–Thompson weight of each drawn step's tokens, 0 elsewhere
+          lm[n].forEach((v, l) => {
+            const s = steps[n][l];
+            const w = !row.includes(s) ? 0 : P.has(s) ? (2 / 8) / (fromP / P.size) : (2 / 8) / ((2 - fromP) / (8 - P.size));
+            expect(v).toBeCloseTo(w * cm[n][l], 6);
+          });
+        });
+        const again = tf.tidy(() => logProbs(params, cfg, mb, k, 0, 8, 'trajectory').arraySync());
+        expect(again).toEqual((mb.ref[k]!.logp as tf.Tensor2D).arraySync());
+      }
+    }
+    expect(creditedDrawn).toBeGreaterThan(0); // some tokens carried credit, so the rule was exercised
+    disposeRollout(r);
+    disposeParams(params);
   });
 
   it('credit: process gives each token the reward-to-go advantage of its commit step', async () => {

@@ -12,7 +12,7 @@
  * row. Cost per inner update: μ > 1 caches the old policy's log-probs (one score), β > 0 the reference's (one score);
  * the update scores the current policy once more, forward + backward.
  *
- * Keys (grpo.*): p_mask_prompt, logp_estimator, trajectory_states, epsilon, epsilon_high, loss_type,
+ * Keys (grpo.*): p_mask_prompt, logp_estimator, trajectory_states, trajectory_draw, epsilon, epsilon_high, loss_type,
  * importance_sampling_level (token = d1; sequence = GSPO's sequence ratio), importance_sampling_cap (truncated IS
  * against the rollout sampler's log-probs, d1_loss.ts), beta, credit. Defaults are d1's
  * (ε 0.5, β 0.04, p_mask_prompt 0.15, bnpo).
@@ -46,8 +46,15 @@ export function d1Objective(g: GrpoSection): Objective {
       const n = mb.end - mb.start;
       const K = estimator === 'trajectory' ? (g.trajectory_states ?? mb.numSteps) : mb.numSteps;
       // Scored states are drawn once per inner update, like the prompt mask: old, ref and current policy share them.
-      const states = K < mb.numSteps ? tf.tensor2d(Array.from({ length: n }, () => drawStates(mb.numSteps, K, rng)).flat(), [n, K], 'int32') : null;
-      const lossMask = states ? tf.tidy(() => tf.mul(mb.completionMask, scoredMask(mb.commitStep!, states)) as tf.Tensor2D) : null;
+      if (K >= mb.numSteps) return { seed, states: null, lossMask: null } satisfies D1Draw;
+      if (g.trajectory_draw === 'credited') {
+        const { states, weights } = creditedDraw(mb, K, rng);
+        const lossMask = tf.tidy(() => tf.mul(mb.completionMask, weights) as tf.Tensor2D);
+        weights.dispose();
+        return { seed, states, lossMask } satisfies D1Draw;
+      }
+      const states = tf.tensor2d(Array.from({ length: n }, () => drawStates(mb.numSteps, K, rng)).flat(), [n, K], 'int32');
+      const lossMask = tf.tidy(() => tf.mul(mb.completionMask, scoredMask(mb.commitStep!, states)) as tf.Tensor2D);
       return { seed, states, lossMask } satisfies D1Draw;
     },
     score: (model, mb, draw, part) => ({ logp: d1LogProbs(model, mb, draw as D1Draw, g, part) }),
@@ -94,10 +101,63 @@ export function d1LogProbs(model: PolicyModel, mb: MicroTensors, draw: D1Draw, g
 
 /** K distinct sampler steps out of 1..S, uniformly (a partial Fisher–Yates shuffle). */
 export function drawStates(S: number, K: number, rng: Rng): number[] {
-  const all = Array.from({ length: S }, (_, i) => i + 1);
+  return drawFrom(Array.from({ length: S }, (_, i) => i + 1), K, rng);
+}
+
+/** K distinct elements of `pool` (K ≤ pool.length), uniformly (a partial Fisher–Yates shuffle; `pool` is reordered). */
+function drawFrom(pool: number[], K: number, rng: Rng): number[] {
   for (let i = 0; i < K; i++) {
-    const j = i + (rng.nextU32() % (S - i));
-    [all[i], all[j]] = [all[j], all[i]];
+    const j = i + (rng.nextU32() % (pool.length - i));
+    [pool[i], pool[j]] = [pool[j], pool[i]];
   }
-  return all.slice(0, K);
+  return pool.slice(0, K);
+}
+
+/**
+ * `grpo.trajectory_draw: credited`: K of the S sampler states of one row, first among its credited steps P (those that
+ * commit a completion token with a non-zero advantage), the rest from the other steps; `credited[s − 1]` says whether
+ * step s is in P. Each step's weight is (K/S) / π_s, π_s its probability of being drawn (Horvitz–Thompson):
+ *   s in P:      π = min(K, |P|) / |P|
+ *   s not in P:  π = max(0, K − |P|) / (S − |P|)     (weight 0 when π = 0: never drawn)
+ * so Σ over a draw's tokens of weight × term has the uniform draw's expectation, (K/S) × the sum over all S states, for
+ * every term of the policy gradient (a zero-advantage token adds nothing to it); the KL penalty loses the tokens of the
+ * never-drawn steps. With uniform draws every π is K/S and every weight 1. Returns the drawn steps and the weight per step.
+ */
+export function drawCreditedStates(S: number, K: number, credited: boolean[], rng: Rng): { states: number[]; weight: number[] } {
+  const P = credited.flatMap((c, i) => (c ? [i + 1] : []));
+  const rest = credited.flatMap((c, i) => (c ? [] : [i + 1]));
+  const fromP = Math.min(K, P.length);
+  const states = [...drawFrom(P, fromP, rng), ...drawFrom(rest, K - fromP, rng)];
+  const piP = P.length > 0 ? fromP / P.length : 0;
+  const piRest = rest.length > 0 ? (K - fromP) / rest.length : 0;
+  const weight = credited.map((c) => {
+    const pi = c ? piP : piRest;
+    return pi > 0 ? K / S / pi : 0;
+  });
+  return { states, weight };
+}
+
+/**
+ * The credited draw of a micro-batch: states int32 [n, K] and the per-token loss weight [n, Lg] (the drawn steps'
+ * Horvitz–Thompson weights on their tokens, 0 elsewhere). Reads commit steps, advantages and the completion mask.
+ */
+function creditedDraw(mb: MicroTensors, K: number, rng: Rng): { states: tf.Tensor2D; weights: tf.Tensor2D } {
+  const S = mb.numSteps;
+  const steps = mb.commitStep!.arraySync() as number[][];
+  const mask = mb.completionMask.arraySync() as number[][];
+  const adv = mb.advantages.arraySync() as number[] | number[][];
+  const rows = steps.map((row, i) => {
+    const credited = new Array<boolean>(S).fill(false);
+    row.forEach((s, l) => {
+      const a = Array.isArray(adv[i]) ? (adv[i] as number[])[l] : (adv[i] as number);
+      if (s >= 1 && s <= S && mask[i][l] > 0 && a !== 0) credited[s - 1] = true;
+    });
+    const { states, weight } = drawCreditedStates(S, K, credited, rng);
+    const drawn = new Set(states);
+    return { states, weights: row.map((s) => (drawn.has(s) ? weight[s - 1] : 0)) };
+  });
+  return {
+    states: tf.tensor2d(rows.map((r) => r.states), [rows.length, K], 'int32'),
+    weights: tf.tensor2d(rows.map((r) => r.weights), [rows.length, steps[0].length], 'float32'),
+  };
 }
