@@ -150,6 +150,8 @@ function creditedDraw(mb: MicroTensors, K: number, rng: Rng): { states: tf.Tenso
     const credited = new Array<boolean>(S).fill(false);
     row.forEach((s, l) => {
       const a = Array.isArray(adv[i]) ? (adv[i] as number[])[l] : (adv[i] as number);
+      // Exactly non-zero (float rounding of a group mean can leave ~1e-17: such a state is drawn as credited, harmless
+      // to the weighted estimate; kept exact so the README's runs reproduce).
       if (s >= 1 && s <= S && mask[i][l] > 0 && a !== 0) credited[s - 1] = true;
     });
     const { states, weight } = drawCreditedStates(S, K, credited, rng);
