@@ -265,8 +265,8 @@ function loadReference(config: GrpoConfig, start: ReturnType<typeof loadCheckpoi
   return ref;
 }
 
-/** TR-DPO sync: ref ← α·policy + (1 − α)·ref. */
-function syncReference(ref: Params, policy: Params, alpha: number): void {
+/** TR-DPO sync (`grpo.ref_model_sync_steps`, `ref_model_mixup_alpha` α): ref ← α·policy + (1 − α)·ref. */
+export function syncReference(ref: Params, policy: Params, alpha: number): void {
   tf.tidy(() => {
     for (const [k, v] of Object.entries(ref)) v.assign(tf.add(tf.mul(alpha, policy[k]), tf.mul(1 - alpha, v)));
   });

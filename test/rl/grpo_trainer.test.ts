@@ -4,7 +4,7 @@ import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { Rng } from '../../src/rng.ts';
 import { initParams, disposeParams } from '../../src/model/model.ts';
-import { trainGrpo } from '../../src/rl/grpo_trainer.ts';
+import { syncReference, trainGrpo } from '../../src/rl/grpo_trainer.ts';
 import { policyLoss } from '../../src/rl/objectives/d1_loss.ts';
 import { groupTokenAdvantages, positionAdvantages, processAdvantages } from '../../src/rl/advantages.ts';
 import type { RewardSource } from '../../src/rewards/types.ts';
@@ -111,6 +111,35 @@ describe('diffu-GRPO trainer', () => {
     const dir = tmp();
     await trainGrpo(config(dir, { max_steps: 4 }), { logger: quiet, rewardSource: countTarget, stopAfter: 2 });
     const b = await trainGrpo(config(dir, { max_steps: 4 }), { logger: quiet, rewardSource: countTarget, resume: true });
+    expect(b.step).toBe(4);
+    for (const k of Object.keys(a.params)) expect(Array.from(b.params[k].dataSync())).toEqual(Array.from(a.params[k].dataSync()));
+  });
+
+  it('ref_model_sync_steps: ref ← α·policy + (1 − α)·ref (hand values); a synced run differs from an unsynced one and resumes exactly across a sync', async () => {
+    const ref = { w: tf.variable(tf.tensor1d([1, 2])) };
+    const policy = { w: tf.variable(tf.tensor1d([3, 6])) };
+    const before = tf.memory().numTensors;
+    syncReference(ref as never, policy as never, 0.6);
+    expect(Array.from(ref.w.dataSync()).map((x) => +x.toFixed(5))).toEqual([2.2, 4.4]); // 0.6·3 + 0.4·1, 0.6·6 + 0.4·2
+    syncReference(ref as never, policy as never, 0.6);
+    expect(Array.from(ref.w.dataSync()).map((x) => +x.toFixed(5))).toEqual([2.68, 5.36]); // 0.6·3 + 0.4·2.2, 0.6·6 + 0.4·4.4
+    expect(tf.memory().numTensors).toBe(before);
+    tf.dispose([ref.w, policy.w]);
+
+    const synced = (dir: string) => {
+      const c = config(dir, { max_steps: 4 });
+      c.grpo.ref_model_sync_steps = 2; // the KL term of steps 3-4 sees the reference synced after step 2
+      return c;
+    };
+    const counts: number[] = [];
+    const a = await trainGrpo(synced(tmp()), { logger: quiet, rewardSource: countTarget, onStep: (s) => counts.push(s.numTensors) });
+    expect(counts[3]).toBe(counts[1]);
+    const plain = await trainGrpo(config(tmp(), { max_steps: 4 }), { logger: quiet, rewardSource: countTarget });
+    expect(Object.keys(a.params).some((k) => a.params[k].dataSync().some((x, i) => x !== plain.params[k].dataSync()[i]))).toBe(true);
+    // Stop at step 3 (after the sync of step 2): the resumed run must read the synced reference from the checkpoint.
+    const dir = tmp();
+    await trainGrpo(synced(dir), { logger: quiet, rewardSource: countTarget, stopAfter: 3 });
+    const b = await trainGrpo(synced(dir), { logger: quiet, rewardSource: countTarget, resume: true });
     expect(b.step).toBe(4);
     for (const k of Object.keys(a.params)) expect(Array.from(b.params[k].dataSync())).toEqual(Array.from(a.params[k].dataSync()));
   });
