@@ -7,6 +7,16 @@ import * as tf from '@tensorflow/tfjs';
 import type { Params } from '../model/model.ts';
 import { AdamW, clipGradsByGlobalNorm } from './optimizer.ts';
 
+/**
+ * Lets the event loop run once (timers, signal handlers, log flushes, messages from other threads). The trainers call
+ * it once per step and evaluation once per batch: tfjs on the embedded backends computes synchronously, so without it
+ * a run of several steps holds the thread for minutes — long enough for vitest's 60 s worker RPC to time out under
+ * load, and for Ctrl-C or a pino flush to wait that long.
+ */
+export function yieldToEventLoop(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
+
 /** A micro-batch loss: returns the scalar to differentiate plus any scalars to report (summed, like the loss). */
 export type MicroLoss = () => { loss: tf.Scalar; report?: Record<string, tf.Scalar> };
 

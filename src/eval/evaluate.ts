@@ -14,6 +14,7 @@ import { modelDenoiser } from '../model/block_cache.ts';
 import { cachedDecoder } from '../model/kv_cache.ts';
 import { generate, generateAutoregressive, type GenerateOptions, type GenerateResult } from '../sampling/index.ts';
 import type { Tokenizer } from '../tokenizer/index.ts';
+import { yieldToEventLoop } from '../engine/step.ts';
 import { meanInterval, wilson } from './stats.ts';
 import { loadEvalItems, taskSpec, type EvalParser, type EvalTask } from './tasks.ts';
 
@@ -81,6 +82,7 @@ export async function evaluate(model: { params: Params; cfg: ModelConfig; tokeni
   let positions = 0;
   const t0 = performance.now();
   for (let start = 0; start < chosen.length; start += o.batch_size) {
+    await yieldToEventLoop();
     const idx = chosen.slice(start, start + o.batch_size);
     const prompts = idx.map((i) => spec.prompt(all[i]));
     // A causal model decodes left to right with its KV cache (the sampler's name and steps do not apply).

@@ -22,7 +22,7 @@ import { forwardMain, type MainStream, type Params } from '../model/model.ts';
 import { makeRope, biasedAttention } from '../model/ops.ts';
 import { headDim } from '../model/config.ts';
 import { AdamW } from '../engine/optimizer.ts';
-import { accumulateGrads, applyGrads } from '../engine/step.ts';
+import { accumulateGrads, applyGrads, yieldToEventLoop } from '../engine/step.ts';
 import { learningRate } from '../engine/schedule.ts';
 import { BatchCursor, type CursorState } from '../engine/cursor.ts';
 import { createLogger, openRunLog } from '../engine/run_log.ts';
@@ -128,6 +128,7 @@ export async function trainL2d(config: L2dConfig, opts: L2dTrainOptions = {}): P
   const B = t.batch_size;
   const L = trainSet.L;
   while (state.step < lastStep) {
+    await yieldToEventLoop();
     const lr = learningRate(state.step, { lr: config.optimizer.lr, warmup_steps: config.schedule.warmup_steps, max_steps: t.max_steps, schedule: config.schedule.type, min_lr_ratio: config.schedule.min_lr_ratio });
     let sum: Record<string, tf.Tensor> | null = null;
     let lossSum = 0;

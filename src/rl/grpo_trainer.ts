@@ -29,7 +29,7 @@ import { BatchCursor, type CursorState } from '../engine/cursor.ts';
 import { AdamW } from '../engine/optimizer.ts';
 import { createLogger, openRunLog } from '../engine/run_log.ts';
 import { learningRate } from '../engine/schedule.ts';
-import { accumulateGrads, applyGrads } from '../engine/step.ts';
+import { accumulateGrads, applyGrads, yieldToEventLoop } from '../engine/step.ts';
 import { loadPromptRows } from './prompts.ts';
 import { checkInpaintRows, referenceAnswer } from './inpaint.ts';
 import type { BatchSource } from './dynamic_sampling.ts';
@@ -141,6 +141,7 @@ export async function trainGrpo(config: GrpoConfig, opts: GrpoOptions): Promise<
 
   try {
     while (state.step < lastStep) {
+      await yieldToEventLoop();
       // ---- rollout ----
       const batchRows = cursor.next(g.prompts_per_step).map((i) => rows[i]);
       const rngs = { sampling: samplingRng, masking: maskingRng };

@@ -24,7 +24,7 @@ import type { ModelConfig } from '../model/config.ts';
 import { paramsFromTensors } from '../checkpoint/load_model.ts';
 import { forward, initParams, type Params } from '../model/model.ts';
 import { AdamW } from '../engine/optimizer.ts';
-import { accumulateGrads, applyGrads, type MicroLoss } from '../engine/step.ts';
+import { accumulateGrads, applyGrads, yieldToEventLoop, type MicroLoss } from '../engine/step.ts';
 import { resolveWorkers, type PooledGrads } from '../engine/parallel.ts';
 import { SftWorkers, type SftMicro } from './sft_workers.ts';
 import { learningRate } from '../engine/schedule.ts';
@@ -140,6 +140,7 @@ export async function train(config: TrainConfig, opts: TrainOptions = {}): Promi
     let tokensWindow = 0;
     let windowStart = performance.now();
     while (state.step < lastStep) {
+      await yieldToEventLoop();
       const lr = learningRate(state.step, { lr: config.optimizer.lr, warmup_steps: config.schedule.warmup_steps, max_steps: t.max_steps, schedule: config.schedule.type, min_lr_ratio: config.schedule.min_lr_ratio });
       const B = t.batch_size;
       const L = trainSet.L;

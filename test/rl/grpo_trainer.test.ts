@@ -14,6 +14,7 @@ import { drawCreditedStates, drawStates } from '../../src/rl/objectives/d1.ts';
 import { resolveDataDir } from '../../src/data/index.ts';
 import { periodicEval } from '../../src/eval/periodic.ts';
 import { TARGET, config, countTarget, countTargetCredited, expectGradientMatchesFiniteDifference, logProbs, modelConfig, quiet, rolloutOptions, saveInitCheckpoint, tmp, tok } from './grpo_helpers.ts';
+import { yieldProbe } from '../event_loop.ts';
 
 beforeAll(async () => {
   await tf.setBackend('cpu');
@@ -29,14 +30,16 @@ describe('diffu-GRPO trainer', () => {
     expect(last).toBeGreaterThan(first + 0.15);
   });
 
-  it('importance_sampling_level: sequence (GSPO) trains with the trajectory estimator in one part, logs the sequence ratio, memory flat', async () => {
+  it('importance_sampling_level: sequence (GSPO) trains with the trajectory estimator in one part, logs the sequence ratio, memory flat, yields between steps', async () => {
     const dir = tmp();
     const counts: number[] = [];
+    const probe = yieldProbe();
     const cfg = config(dir, { max_steps: 4 });
     cfg.grpo.importance_sampling_level = 'sequence';
     cfg.grpo.logp_estimator = 'trajectory';
-    await trainGrpo(cfg, { logger: quiet, rewardSource: countTarget, onStep: (s) => counts.push(s.numTensors) });
+    await trainGrpo(cfg, { logger: quiet, rewardSource: countTarget, onStep: (s) => { counts.push(s.numTensors); probe.onStep(); } });
     expect(counts[3]).toBe(counts[1]);
+    expect(probe.yielded).toEqual([true, true, true]);
     const lines = fs.readFileSync(path.join(dir, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, number>);
     for (const l of lines) expect(l['objective/seq_ratio']).toBeGreaterThan(0);
     expect(lines.some((l) => l['objective/seq_ratio'] !== 1)).toBe(true); // mu 2: the second inner update's ratio moves

@@ -8,6 +8,7 @@ import { parseConfig } from '../../src/config/load.ts';
 import { trainConfigSchema, type TrainConfig } from '../../src/config/schema.ts';
 import { loadCheckpoint } from '../../src/checkpoint/checkpoint.ts';
 import { train } from '../../src/train/trainer.ts';
+import { yieldProbe } from '../event_loop.ts';
 
 const quiet = pino({ level: 'silent' });
 
@@ -60,11 +61,13 @@ describe('trainer', () => {
     tf.dispose([...Object.values(ckpt.params), ...Object.values(ckpt.optimizer ?? {})]);
   });
 
-  it('keeps tf.memory().numTensors flat across steps', async () => {
+  it('keeps tf.memory().numTensors flat across steps, and lets the event loop turn between steps', async () => {
     const counts: number[] = [];
-    await train(tinyConfig(tmp(), { max_steps: 20 }), { logger: quiet, onStep: (s) => counts.push(s.numTensors) });
+    const probe = yieldProbe();
+    await train(tinyConfig(tmp(), { max_steps: 20 }), { logger: quiet, onStep: (s) => { counts.push(s.numTensors); probe.onStep(); } });
     expect(counts).toHaveLength(20);
     expect(counts[19]).toBe(counts[1]);
+    expect(probe.yielded).toEqual(Array(19).fill(true));
   });
 
   it('training.workers: 2 threads (half of every micro-batch each) take the same steps as one, flat memory, exact resume', async () => {
