@@ -153,7 +153,9 @@ const PY_ISDIGIT = new RegExp(`^[${PY_DIGIT}\\u00b2\\u00b3\\u00b9\\u1369-\\u1371
  */
 export function d1SudokuReward(completion: string, puzzle: string, solution: string): { score: number; credit: { at: number; value: number }[] } {
   const blocks = [...completion.matchAll(/<answer>([\s\S]*?)<\/answer>/g)];
-  if (blocks.length === 0) return { score: 0, credit: [] };
+  // Cells the completion never answered are judged wrong at its end (rewards/types.ts Credit).
+  const unanswered = (from: number) => [...Array(16).keys()].filter((i) => i >= from && puzzle[i] === '0').map(() => ({ at: completion.length, value: 0 }));
+  if (blocks.length === 0) return { score: 0, credit: unanswered(0) };
   const last = blocks[blocks.length - 1];
   const inner = last[1];
   const lead = inner.length - inner.replace(new RegExp(`^${S}+`, 'u'), '').length;
@@ -164,8 +166,9 @@ export function d1SudokuReward(completion: string, puzzle: string, solution: str
     at += ch.length;
   }
   const { correct, empty } = cellCounts(digits.map((d) => d.ch).join(''), puzzle, solution);
-  if (digits.length === 0 || empty === 0) return { score: 0, credit: [] };
+  if (empty === 0) return { score: 0, credit: [] };
+  if (digits.length === 0) return { score: 0, credit: unanswered(0) };
   const credit: { at: number; value: number }[] = [];
   for (let i = 0; i < Math.min(16, digits.length); i++) if (puzzle[i] === '0') credit.push({ at: digits[i].at, value: digits[i].ch === solution[i] ? 1 / empty : 0 });
-  return { score: correct / empty, credit };
+  return { score: correct / empty, credit: [...credit, ...unanswered(digits.length)] };
 }

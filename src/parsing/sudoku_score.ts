@@ -31,7 +31,8 @@ export function sudokuCellAccuracy(completion: string, puzzle: string, solution:
  * Cell accuracy plus its process credit: each correctly filled empty cell is worth 1/empty, tied to the character
  * offset of its digit in the completion (GRPO's `credit: process`; the credit sums to the accuracy). A wrongly filled
  * empty cell gets an entry of value 0: judged, earned nothing (`grpo.credit_baseline: group` needs to tell judged
- * tokens from the rest). Entries are in cell order.
+ * tokens from the rest), and so does an empty cell the completion never reached (fewer than 16 digits), at the
+ * completion's end (at = its length: the EOS that stopped it short). Entries are in cell order.
  */
 export function sudokuCellCredit(completion: string, puzzle: string, solution: string): { accuracy: number; digits: string; credit: { at: number; value: number }[] } {
   const { digits, offsets } = sudokuCells(completion);
@@ -39,6 +40,6 @@ export function sudokuCellCredit(completion: string, puzzle: string, solution: s
   const empty = emptyCells.length;
   if (empty === 0) return { accuracy: 1, digits, credit: [] };
   const right = (i: number) => digits[i] === solution[i] && i < offsets.length;
-  const credit = emptyCells.filter((i) => i < offsets.length).map((i) => ({ at: offsets[i], value: right(i) ? 1 / empty : 0 }));
+  const credit = emptyCells.map((i) => (i < offsets.length ? { at: offsets[i], value: right(i) ? 1 / empty : 0 } : { at: completion.length, value: 0 }));
   return { accuracy: emptyCells.filter(right).length / empty, digits, credit };
 }

@@ -67,32 +67,33 @@ export function countdownClosenessReward({ completions, rows, args }: { completi
  * whose signed sum is the target solve it; the answer's signs are compared with the solving pattern nearest to them
  * (fewest differing signs; ties: the first in +/− enumeration order) and each sign that agrees earns 1/n, credited at
  * its character, while a sign that disagrees gets a credit entry of 0 (judged: `grpo.credit_baseline: group`). So a
- * right answer scores 1 and a group that repeats one wrong pattern still learns which of its signs are wrong. 0 and
- * no credit when the last <answer> block is not exactly n signed numbers equal to the prompt's numbers in order, or
- * when no sign pattern solves the puzzle (it needs × or ÷). No label is read: numbers and target come from the prompt.
+ * right answer scores 1 and a group that repeats one wrong pattern still learns which of its signs are wrong. 0 when
+ * the last <answer> block is not exactly n signed numbers equal to the prompt's numbers in order, with its n signs
+ * judged wrong at the completion's end (rewards/types.ts Credit); 0 and no credit when no sign pattern solves the
+ * puzzle (it needs × or ÷). No label is read: numbers and target come from the prompt.
  */
 export function countdownSignsScore(completion: string, numbers: number[], target: number): CreditedReward {
-  const none: CreditedReward = { reward: 0, credit: [] };
+  const n = numbers.length;
+  const patterns = Array.from({ length: 1 << n }, (_, mask) => numbers.map((_, i) => (mask & (1 << i) ? -1 : 1)));
+  const solving = patterns.filter((p) => Math.abs(p.reduce((s, x, i) => s + x * numbers[i], 0) - target) <= 1e-9);
+  if (solving.length === 0) return { reward: 0, credit: [] };
+  const malformed: CreditedReward = { reward: 0, credit: numbers.map(() => ({ at: completion.length, value: 0 })) };
   const blocks = [...completion.matchAll(/<answer>([\s\S]*?)<\/answer>/g)];
-  if (blocks.length === 0) return none;
+  if (blocks.length === 0) return malformed;
   const last = blocks[blocks.length - 1];
   const inner = last[1];
   const base = last.index! + '<answer>'.length;
   const terms = [...inner.matchAll(/([+-])\s*(\d+)/g)];
-  if (terms.length !== numbers.length || inner.replace(/([+-])\s*(\d+)/g, '').trim() !== '') return none;
-  if (terms.some((t, i) => Number(t[2]) !== numbers[i])) return none;
+  if (terms.length !== n || inner.replace(/([+-])\s*(\d+)/g, '').trim() !== '') return malformed;
+  if (terms.some((t, i) => Number(t[2]) !== numbers[i])) return malformed;
   const signs = terms.map((t) => (t[1] === '+' ? 1 : -1));
-  let best: number[] | null = null;
+  let best = solving[0];
   let bestDiff = Infinity;
-  for (let mask = 0; mask < 1 << numbers.length; mask++) {
-    const pattern = numbers.map((_, i) => (mask & (1 << i) ? -1 : 1));
-    if (Math.abs(pattern.reduce((s, p, i) => s + p * numbers[i], 0) - target) > 1e-9) continue;
+  for (const pattern of solving) {
     const diff = pattern.filter((p, i) => p !== signs[i]).length;
     if (diff < bestDiff) [best, bestDiff] = [pattern, diff];
   }
-  if (!best) return none;
-  const n = numbers.length;
-  const credit = terms.map((t, i) => ({ at: base + t.index!, value: signs[i] === best![i] ? 1 / n : 0 }));
+  const credit = terms.map((t, i) => ({ at: base + t.index!, value: signs[i] === best[i] ? 1 / n : 0 }));
   return { reward: (n - bestDiff) / n, credit };
 }
 

@@ -129,9 +129,9 @@ function checkShape(values: unknown, completions: string[], name: string): Rewar
   const ok = (v: unknown, j: number) =>
     v === null || finite(v) ||
     (typeof v === 'object' && finite((v as CreditedReward).reward) && Array.isArray((v as CreditedReward).credit) &&
-      (v as CreditedReward).credit.every((c) => finite(c?.value) && Number.isInteger(c?.at) && c.at >= 0 && c.at < completions[j].length));
+      (v as CreditedReward).credit.every((c) => finite(c?.value) && Number.isInteger(c?.at) && c.at >= 0 && c.at <= completions[j].length));
   if (!Array.isArray(values) || values.length !== n || !values.every(ok)) {
-    throw new Error(`reward ${name} must return an array of ${n} finite numbers, nulls or { reward, credit: [{ at, value }] } (at: a character offset of the completion), got ${JSON.stringify(values)?.slice(0, 80)}`);
+    throw new Error(`reward ${name} must return an array of ${n} finite numbers, nulls or { reward, credit: [{ at, value }] } (at: a character offset of the completion, or its length for its end), got ${JSON.stringify(values)?.slice(0, 80)}`);
   }
   return values as RewardValue[];
 }

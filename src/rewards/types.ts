@@ -4,7 +4,12 @@
  * RewardSource is the weighted sum of a config's functions (registry.ts), as the GRPO loop sees it.
  */
 
-/** Part of a reward tied to the completion character (offset `at`) that earned it. */
+/**
+ * Part of a reward tied to the completion character (offset `at`) that earned it. `at` = the completion's length
+ * means its end: the token that ended it (its EOS, else its last token). A reward puts there what it should have
+ * judged but the completion never wrote (a Sudoku cell after an early EOS), so stopping short is judged like
+ * answering wrong instead of going unjudged (`grpo.credit_baseline: group`, rl/advantages.ts).
+ */
 export interface Credit { at: number; value: number }
 export interface CreditedReward { reward: number; credit: Credit[] }
 export type RewardValue = number | null | CreditedReward;

@@ -116,14 +116,17 @@ export function positionAdvantages(rewards: number[], credit: number[][], G: num
 /**
  * Per-token credit against the group's mean per judged token (`grpo.credit: token` with `grpo.credit_baseline:
  * group`; DeepSeekMath §4.1.3's process supervision, which normalises every step reward by the mean over all step
- * rewards of the group's outputs). A token is judged when the reward scored it (a credit entry, even of value 0: the
- * sudoku reward judges every filled empty cell). Each judged token's advantage is its credit minus the group's mean
- * credit per judged token, plus the uncredited rest as an outcome advantage:
+ * rewards of the group's outputs). judged_il counts the reward's judgments on token l (credit entries, even of value 0):
+ * 1 on each digit the sudoku reward scores, and on the EOS of a grid that stopped short one per empty cell it never
+ * wrote (an entry at the completion's end, rewards/types.ts Credit). Each token's advantage is its credit minus the
+ * group's mean credit per judgment times its judgments, plus the uncredited rest as an outcome advantage:
  *   b_g     = Σ_{j in g, l} c_jl / Σ_{j in g, l} judged_jl
- *   A_{i,l} = judged_il · (c_il − b_g) + (u_i − mean_{j in g} u_j),   u_i = r_i − Σ_l c_il
+ *   A_{i,l} = c_il − judged_il · b_g + (u_i − mean_{j in g} u_j),   u_i = r_i − Σ_l c_il
  * (scaled like computeAdvantages). Unlike the position baseline, a cell that all G completions fill the same way still
  * carries signal: right cells are pushed up by (1 − acc)/E and wrong ones down by acc/E on a Sudoku grid with E empty
- * cells and group accuracy acc. Summed over a Sudoku completion's judged tokens it equals r_i − mean (the outcome advantage).
+ * cells and group accuracy acc. When every completion's E cells are judged, a completion's advantages sum to r_i − mean
+ * (the outcome advantage). Before 2026-12-06 21:00 a cell after an early EOS was not judged at all, so stopping short cost
+ * a completion nothing per token, and negative advantages on wrong digits drifted probability into EOS (README).
  *
  * rewards [N]; credit, judged [N][Lg]. Returns [N][Lg].
  */
@@ -142,6 +145,6 @@ export function groupTokenAdvantages(rewards: number[], credit: number[][], judg
   return credit.map((row, i) => {
     const g = Math.floor(i / G);
     const meanRest = sum(rest.slice(g * G, (g + 1) * G)) / G;
-    return row.map((c, l) => ((judged[i][l] ? c - baselines[g] : 0) + rest[i] - meanRest) / divisors[i]);
+    return row.map((c, l) => (c - judged[i][l] * baselines[g] + rest[i] - meanRest) / divisors[i]);
   });
 }

@@ -174,8 +174,10 @@ function commitSteps(commit: Int32Array, Lfull: number, N: number, Lg: number): 
 
 /**
  * Reward credit per completion token [Lg]: each { at, value } (a character offset of the decoded completion) goes to
- * the token whose decoded text contains that character; judged [Lg] is 1 on every token some entry lands on, even one
- * of value 0. `ids` are the completion's tokens up to its first EOS.
+ * the token whose decoded text contains that character, and an entry at the text's end (at = its length) to the
+ * completion's last token (its EOS: what ended it); judged [Lg] counts the entries that land on each token, even of
+ * value 0 (1 on a Sudoku digit; on the EOS of a grid stopped short, one per cell it left out). `ids` are the
+ * completion's tokens up to and including its first EOS.
  */
 export function creditAndJudged(ids: number[], Lg: number, credit: Credit[], tok: { decode(ids: number[], o?: { skipSpecial?: boolean }): string }): { credit: number[]; judged: number[] } {
   const out = new Array<number>(Lg).fill(0);
@@ -188,11 +190,12 @@ export function creditAndJudged(ids: number[], Lg: number, credit: Credit[], tok
   for (let k = 0; k < ids.length && (ends.length === 0 || ends[ends.length - 1] <= lastAt); k++) {
     ends.push(tok.decode(ids.slice(0, k + 1), { skipSpecial: true }).length);
   }
+  const textLength = ends.length > 0 ? ends[ends.length - 1] : 0;
   for (const { at, value } of credit) {
-    const k = ends.findIndex((e) => e > at);
+    const k = at >= textLength && ends.length === ids.length ? Math.min(ids.length, Lg) - 1 : ends.findIndex((e) => e > at);
     if (k < 0) continue;
     out[k] += value;
-    judged[k] = 1;
+    judged[k] += 1;
   }
   return { credit: out, judged };
 }

@@ -159,9 +159,12 @@ describe("Sudoku reward: d1's extract_answer_sudoku + validate_sudoku_solution",
     const { score, credit } = d1SudokuReward(c, puzzle, solution);
     expect(credit.reduce((a, x) => a + x.value, 0)).toBeCloseTo(score, 12);
     expect(c[credit[0].at]).toBe(solution[2]);
-    // A wrong digit at cell 3 is judged (value 0), a clue cell gets no entry.
+    // A wrong digit at cell 3 is judged (value 0), a clue cell gets no entry, and the 10 empty cells after the 4th
+    // digit, never written, are judged wrong at the completion's end.
     const w = `<answer>12${solution[2]}${solution[3] === '1' ? '2' : '1'}</answer>`;
-    expect(d1SudokuReward(w, puzzle, solution).credit).toEqual([{ at: w.indexOf('>') + 3, value: 1 / 12 }, { at: w.indexOf('>') + 4, value: 0 }]);
+    expect(d1SudokuReward(w, puzzle, solution).credit).toEqual([{ at: w.indexOf('>') + 3, value: 1 / 12 }, { at: w.indexOf('>') + 4, value: 0 }, ...Array(10).fill({ at: w.length, value: 0 })]);
+    // No closed block: every empty cell judged wrong at the end.
+    expect(d1SudokuReward(`<answer>${solution}`, puzzle, solution).credit).toEqual(Array(12).fill({ at: solution.length + 8, value: 0 }));
   });
   it('the built-in reward: lenient by default (bare digits score), args.parser d1 gives 0 without a closed block', () => {
     expect(sudokuReward({ completions: [solution], rows })[0].reward).toBe(1);

@@ -92,9 +92,9 @@ describe('countdown_signs (sign-level credit for the signs format)', () => {
     expect(countdownSignsScore('<answer>+ 10+ 10+ 10</answer>', [10, 10, 10], 10).credit.map((x) => x.value)).toEqual([0, 1 / 3, 1 / 3]);
     expect(countdownSignsScore('<answer>+ 10- 10+ 10</answer>', [10, 10, 10], 10).reward).toBe(1);
   });
-  it('0 and no credit: no answer block, other numbers, other order, extra text, or no signed-sum solution', () => {
+  it('0 with the n signs judged wrong at the end: no answer block, other numbers, other order, extra text; 0 and no credit: no signed-sum solution', () => {
     for (const c of ['+ 30-100+ 93', '<answer>+ 30-100+ 94</answer>', '<answer>+100- 30+ 93</answer>', '<answer>+ 30-100+ 93=23</answer>', '<answer>+ 30-100</answer>']) {
-      expect(countdownSignsScore(c, numbers, target)).toEqual({ reward: 0, credit: [] });
+      expect(countdownSignsScore(c, numbers, target)).toEqual({ reward: 0, credit: Array(3).fill({ at: c.length, value: 0 }) });
     }
     expect(countdownSignsScore('<answer>+  2+  3+  4</answer>', [2, 3, 4], 24)).toEqual({ reward: 0, credit: [] }); // needs ×
   });

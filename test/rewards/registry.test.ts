@@ -72,9 +72,10 @@ describe('rewardSourceFromConfig', () => {
     const out = await src.score(['p'], ['1243'], rows);
     expect(out.perFn.sudoku[0]).toBeCloseTo(2 / 12, 10);
     expect(out.total[0]).toBeCloseTo(4 / 12, 10);
-    expect(out.credit![0]).toEqual([{ at: 2, value: 2 / 12 }, { at: 3, value: 2 / 12 }]);
+    // Cells 6-15 were never written: judged wrong (value 0) at the completion's end, offset 4.
+    expect(out.credit![0]).toEqual([{ at: 2, value: 2 / 12 }, { at: 3, value: 2 / 12 }, ...Array(10).fill({ at: 4, value: 0 })]);
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rw-'));
-    fs.writeFileSync(path.join(dir, 'far.mjs'), 'export default ({ completions }) => completions.map((c) => ({ reward: 1, credit: [{ at: c.length, value: 1 }] }));\n');
+    fs.writeFileSync(path.join(dir, 'far.mjs'), 'export default ({ completions }) => completions.map((c) => ({ reward: 1, credit: [{ at: c.length + 1, value: 1 }] }));\n');
     await expect(rewardSourceFromConfig([spec({ module: 'far.mjs' })], dir)).rejects.toThrow(/character offset of the completion/);
   });
 

@@ -132,6 +132,25 @@ describe('groupTokenAdvantages (credit: token, credit_baseline: group)', () => {
     A.forEach((row, i) => expect(row.reduce((a, x) => a + x, 0)).toBeCloseTo(outcome[i], 12));
   });
 
+  it('a grid stopped short: its unwritten cells, judged on its EOS, count against it (hand-computed)', () => {
+    // 4 empty cells, G = 2, positions [c0, c1, c2, c3, EOS]. Completion 0 fills all 4, right at 0-2 (r 0.75).
+    // Completion 1 writes 2 cells (right at 0) and then EOS at position 2: its cells 2 and 3 are judged on that token.
+    const credit = [[0.25, 0.25, 0.25, 0, 0], [0.25, 0, 0, 0, 0]];
+    const judged = [[1, 1, 1, 1, 0], [1, 1, 2, 0, 0]];
+    const rewards = [0.75, 0.25];
+    const b = 1 / 8; // 4 right cells (credit 1.0) over 8 judgments
+    const A = groupTokenAdvantages(rewards, credit, judged, 2, 'none');
+    const want = [[0.25 - b, 0.25 - b, 0.25 - b, -b, 0], [0.25 - b, -b, -2 * b, 0, 0]];
+    A.forEach((row, i) => row.forEach((a, l) => expect(a).toBeCloseTo(want[i][l], 12)));
+    // Every completion's 4 cells judged: advantages sum to the outcome advantage r_i − mean (±0.25).
+    const outcome = computeAdvantages(rewards, 2, 'none').advantages;
+    A.forEach((row, i) => expect(row.reduce((a, x) => a + x, 0)).toBeCloseTo(outcome[i], 12));
+    // Before 2026-12-06 the two unwritten cells were not judged: 6 judgments, b = 1/6, and completion 1's advantages
+    // summed to 0.25 − 2/6 ≈ −0.083 instead of its outcome advantage −0.25: stopping short cost less than wrong digits.
+    const old = groupTokenAdvantages(rewards, credit, [[1, 1, 1, 1, 0], [1, 1, 0, 0, 0]], 2, 'none');
+    expect(old[1].reduce((a, x) => a + x, 0)).toBeCloseTo(0.25 - 2 / 6, 12);
+  });
+
   it('is the outcome advantage at every token when nothing is judged; scaled like the outcome advantages', () => {
     const rewards = [0.2, 0.9, 0.4, 1];
     const none = rewards.map(() => [0, 0, 0]);

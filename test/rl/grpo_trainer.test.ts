@@ -357,6 +357,17 @@ describe('rollout', () => {
     expect(judged).toEqual([1, 0, 1, 0, 0]);
   });
 
+  it('creditAndJudged puts entries at the text\'s end on the token that ended it (its EOS), counting judgments', () => {
+    const pieces = ['ab', 'c', 'de', '<eos>'];
+    const multi = { decode: (ids: number[], o?: { skipSpecial?: boolean }) => ids.map((i) => (o?.skipSpecial && i === 3 ? '' : pieces[i])).join('') };
+    // text 'abcde' (5 characters): two cells never written, judged at offset 5 -> the EOS, token 3.
+    const end = creditAndJudged([0, 1, 2, 3], 6, [{ at: 4, value: 0.25 }, { at: 5, value: 0 }, { at: 5, value: 0 }], multi);
+    expect(end.credit).toEqual([0, 0, 0.25, 0, 0, 0]);
+    expect(end.judged).toEqual([0, 0, 1, 2, 0, 0]);
+    // No EOS (the completion filled all Lg positions): its last token.
+    expect(creditAndJudged([0, 1, 2], 3, [{ at: 5, value: 0 }], multi).judged).toEqual([0, 0, 1]);
+  });
+
   it('creditAndJudged puts each credited character on the token that decodes to it', () => {
     const pieces = ['ab', 'c', 'de', '<eos>'];
     const multi = { decode: (ids: number[], o?: { skipSpecial?: boolean }) => ids.map((i) => (o?.skipSpecial && i === 3 ? '' : pieces[i])).join('') };
