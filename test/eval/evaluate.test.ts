@@ -100,15 +100,17 @@ describe('eval statistics and Sudoku scoring', () => {
     expect(sudokuCellAccuracy('12', puzzle, solution).accuracy).toBe(0); // padded with 0s
     expect(sudokuCellAccuracy('1243', puzzle, solution).accuracy).toBeCloseTo(2 / 12, 10);
   });
-  it('process credit: 1/empty at the character of each correct empty cell, 0 at each wrong one, summing to the accuracy', () => {
+  it('process credit: 1/empty at the character of each correct empty cell, 0 at each wrong or unwritten one, summing to the accuracy', () => {
     const puzzle = '1200340000000000';
     const solution = '1243342143122134';
-    // '1243' fills cells 2 and 3 correctly: their digits sit at offsets 2 and 3.
-    expect(sudokuCellCredit('1243', puzzle, solution).credit).toEqual([{ at: 2, value: 1 / 12 }, { at: 3, value: 1 / 12 }]);
+    // '1243' fills cells 2 and 3 correctly: their digits sit at offsets 2 and 3; cells 6-15 are never written, judged
+    // wrong (0) at the completion's end, offset 4.
+    const unwritten = (at: number) => Array(10).fill({ at, value: 0 });
+    expect(sudokuCellCredit('1243', puzzle, solution).credit).toEqual([{ at: 2, value: 1 / 12 }, { at: 3, value: 1 / 12 }, ...unwritten(4)]);
     // In tags, after some text, with a wrong digit at cell 3 (judged: value 0): offsets point into the completion string.
     const text = 'x <answer>1 2 4 1</answer>';
     const { credit, accuracy } = sudokuCellCredit(text, puzzle, solution);
-    expect(credit).toEqual([{ at: text.indexOf('4'), value: 1 / 12 }, { at: text.lastIndexOf('1'), value: 0 }]);
+    expect(credit).toEqual([{ at: text.indexOf('4'), value: 1 / 12 }, { at: text.lastIndexOf('1'), value: 0 }, ...unwritten(text.length)]);
     expect(accuracy).toBeCloseTo(1 / 12, 12);
     const full = sudokuCellCredit(solution, puzzle, solution);
     expect(full.credit.map((c) => c.at)).toEqual([2, 3, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15]);
