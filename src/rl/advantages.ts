@@ -125,7 +125,7 @@ export function positionAdvantages(rewards: number[], credit: number[][], G: num
  * (scaled like computeAdvantages). Unlike the position baseline, a cell that all G completions fill the same way still
  * carries signal: right cells are pushed up by (1 − acc)/E and wrong ones down by acc/E on a Sudoku grid with E empty
  * cells and group accuracy acc. When every completion's E cells are judged, a completion's advantages sum to r_i − mean
- * (the outcome advantage). Before 2026-12-06 21:00 a cell after an early EOS was not judged at all, so stopping short cost
+ * (the outcome advantage). Before 2026-12-06 a cell after an early EOS was not judged at all, so stopping short cost
  * a completion nothing per token, and negative advantages on wrong digits drifted probability into EOS (README).
  *
  * rewards [N]; credit, judged [N][Lg]. Returns [N][Lg].

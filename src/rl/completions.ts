@@ -190,9 +190,10 @@ export function creditAndJudged(ids: number[], Lg: number, credit: Credit[], tok
   for (let k = 0; k < ids.length && (ends.length === 0 || ends[ends.length - 1] <= lastAt); k++) {
     ends.push(tok.decode(ids.slice(0, k + 1), { skipSpecial: true }).length);
   }
+  // An entry at the end keeps the loop above going to the last token, so ends then spans all of ids.
   const textLength = ends.length > 0 ? ends[ends.length - 1] : 0;
   for (const { at, value } of credit) {
-    const k = at >= textLength && ends.length === ids.length ? Math.min(ids.length, Lg) - 1 : ends.findIndex((e) => e > at);
+    const k = at >= textLength ? ids.length - 1 : ends.findIndex((e) => e > at);
     if (k < 0) continue;
     out[k] += value;
     judged[k] += 1;
