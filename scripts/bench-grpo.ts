@@ -10,6 +10,7 @@
  *                   [--recompute]                   (training.recompute: gradient checkpointing per block)
  *                   [--sampler llada|eb|threshold|prophet|dus|remdm] [--cache none|prefix|dual] [--gamma γ]
  *                   [--threshold τ] [--is-cap c]  (the rollout sampler, README "Faster sampling"; grpo.importance_sampling_cap)
+ *                   [--sampler-steps n]  (sampler.steps over the 64 tokens, 2 blocks of 32; default 32: 2 tokens per call)
  *                   [--checkpoint DIR]  (a trained Countdown policy instead of the fresh model, e.g. the signed-sum
  *                   trace SFT of configs/countdown-sft.yaml: the fast samplers only save calls on confident logits)
  * `--workers 2` runs data-parallel worker threads (training.workers; grad_accum = workers): one core each.
@@ -48,6 +49,7 @@ const { values: args } = parseArgs({
     threshold: { type: 'string' },
     'is-cap': { type: 'string' },
     checkpoint: { type: 'string' },
+    'sampler-steps': { type: 'string', default: '32' },
   },
 });
 const num = (v: string | undefined) => (v === undefined ? undefined : Number(v));
@@ -87,7 +89,7 @@ async function main(): Promise<void> {
       init_from: initDir,
       data: { task: 'countdown', num_train: P * (measured + 1) },
       rewards: [{ name: 'countdown' }],
-      sampler: { ...sampler, gen_length: GEN, block_length: 32, steps: 32, temperature: 0.9 },
+      sampler: { ...sampler, gen_length: GEN, block_length: 32, steps: Number(args['sampler-steps']), temperature: 0.9 },
       grpo: {
         objective: args.objective, num_generations: G, prompts_per_step: P, num_iterations: Number(args.mu), log_rollouts: 0,
         ...readBy(args.objective, { beta: 0.04, logp_estimator: args.estimator, ...(args['is-cap'] ? { importance_sampling_cap: num(args['is-cap']) } : {}) }),
@@ -128,7 +130,7 @@ async function main(): Promise<void> {
   process.stdout.write(
     JSON.stringify({
       bench: 'grpo', backend: args.backend, shape: `${P} prompts x ${G} completions x ${GEN} tokens`, mu: Number(args.mu), objective: args.objective, estimator: args.estimator, workers: Number(args.workers), recompute: args.recompute,
-      sampler: config.sampler.name, cache: config.sampler.cache, gamma: config.sampler.gamma, threshold: config.sampler.threshold, is_cap: config.grpo.importance_sampling_cap,
+      sampler: config.sampler.name, sampler_steps: config.sampler.steps, cache: config.sampler.cache, gamma: config.sampler.gamma, threshold: config.sampler.threshold, is_cap: config.grpo.importance_sampling_cap,
       checkpoint: args.checkpoint ?? null, params_M: +(paramCount / 1e6).toFixed(2),
       generation_s: +mean('generation_s').toFixed(2), rewards_s: +mean('rewards_s').toFixed(3), logprobs_s: +mean('logprobs_s').toFixed(2),
       update_s: +mean('update_s').toFixed(2), step_s: +mean('step_s').toFixed(2),
