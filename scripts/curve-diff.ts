@@ -11,6 +11,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
+import { readMetrics } from '../src/report/load.ts';
 
 const { values: args, positionals } = parseArgs({
   allowPositionals: true,
@@ -23,20 +24,14 @@ if (positionals.length !== 2) {
 const key = args.key;
 const window = Number(args.window);
 
-/** step → metrics of one run (the step lines of metrics.jsonl: those that carry `key`). */
+/** step → metrics of one run (the step lines of its metrics.jsonl that carry `key`; report/load.ts reads the file). */
 function readRun(dir: string): Map<number, Record<string, number>> {
   const file = path.join(dir, 'metrics.jsonl');
   if (!fs.existsSync(file)) {
     process.stderr.write(`${file}: not found (give a run folder written by yarn train:grpo)\n`);
     process.exit(1);
   }
-  const rows = new Map<number, Record<string, number>>();
-  for (const line of fs.readFileSync(file, 'utf8').split('\n')) {
-    if (!line.trim()) continue;
-    const m = JSON.parse(line) as Record<string, number>;
-    if (typeof m[key] === 'number' && typeof m.step === 'number') rows.set(m.step, m);
-  }
-  return rows;
+  return new Map(readMetrics(file).filter((m) => typeof m[key] === 'number').map((m) => [m.step, m]));
 }
 
 const mean = (v: number[]) => v.reduce((a, x) => a + x, 0) / v.length;

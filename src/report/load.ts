@@ -62,7 +62,7 @@ export function readJsonLines(file: string): unknown[] {
   });
 }
 
-function readMetrics(file: string): MetricsRow[] {
+export function readMetrics(file: string): MetricsRow[] {
   if (!fs.existsSync(file)) return [];
   return readJsonLines(file).map((obj, i) => {
     const row: MetricsRow = {};
