@@ -16,6 +16,7 @@ import { grpoConfigSchema, trainConfigSchema } from '../config/schema.ts';
 import { ConfigError } from '../errors.ts';
 import os from 'node:os';
 import { runInThread } from '../backend/threads.ts';
+import { averageCheckpoints } from '../checkpoint/average.ts';
 import { latestStep, readLatest } from '../checkpoint/resolve.ts';
 import type { EvalSummary } from '../eval/evaluate.ts';
 import { generateRows, writeHeldOut } from '../tasks/generate.ts';
@@ -35,9 +36,14 @@ interface CellRecord {
 export interface CellResult {
   cell: Cell;
   maxSteps: number;
-  /** The selected checkpoint, its step and held-out score, and the whole held-out curve. */
-  selected: { dir: string; step: number; accuracy: number };
+  /**
+   * The selected checkpoint, its step and held-out score (`averaged`: the steps whose weights it averages, when the
+   * average won), and the held-out curve of the single checkpoints.
+   */
+  selected: { dir: string; step: number; accuracy: number; averaged?: number[] };
   curve: { step: number; accuracy: number }[];
+  /** The run's weight average (`average_last`) and its held-out score, whether or not it was selected. */
+  average?: { dir: string; steps: number[]; accuracy: number };
   trainSeconds: number;
   evals: Record<string, Scored>;
 }
@@ -89,9 +95,9 @@ export async function runStudy(o: StudyOptions): Promise<{ results: CellResult[]
       failed.push({ id: cell.id, log: e.message });
       continue;
     }
-    const { selected, curve } = await select(cell, plan, sets, o.dataDir, logger);
+    const { selected, curve, average } = await select(cell, plan, sets, o.dataDir, logger);
     const evals = await testEvals(selected.dir, plan, sets, o.dataDir, logger);
-    const r: CellResult = { cell, maxSteps: maxSteps.get(cell.id)!, selected, curve, trainSeconds: seconds, evals };
+    const r: CellResult = { cell, maxSteps: maxSteps.get(cell.id)!, selected, curve, ...(average ? { average } : {}), trainSeconds: seconds, evals };
     if (cell.kind === 'sft') sftOf.set(cell.seed, r);
     results.push(r);
     o.onResult?.(results);
@@ -105,6 +111,11 @@ function done(cell: Cell, initFrom: string | null, maxSteps: number, plan: Study
   if (!fs.existsSync(recordFile) || latestStep(cell.dir) < maxSteps) return false;
   if (JSON.stringify((JSON.parse(fs.readFileSync(recordFile, 'utf8')) as CellRecord).args) !== JSON.stringify(trainerArgs(cell, initFrom))) return false;
   const ckpts = checkpoints(cell.dir);
+  const avg = cell.spec.average_last ? averageOf(cell, ckpts) : null;
+  if (avg) {
+    if (!averageCurrent(avg)) return false;
+    ckpts.push({ dir: avg.dir, step: Infinity });
+  }
   if (!ckpts.every((c) => cachedSelect(c.dir, selectKey(plan, sets)) !== null)) return false;
   return ckpts.some((c) => plan.evals.every((e) => cachedTest(path.join(c.dir, 'test', e.name), evalKey(e, sets.evals[e.name] ?? null))));
 }
@@ -208,21 +219,50 @@ function checkpoints(runDir: string): { dir: string; step: number }[] {
     .map((e) => ({ dir: path.join(runDir, e), step: Number(e.slice(5)) }));
 }
 
-/** Scores every checkpoint of the cell on the held-out selection set (cached per checkpoint); the best is selected. */
+/** `average_last`: where the cell's weight average lives and which checkpoints it averages (the last K saved). */
+function averageOf(cell: Cell, ckpts: { dir: string; step: number }[]): { dir: string; sources: { dir: string; step: number }[] } {
+  const k = cell.spec.average_last!;
+  if (ckpts.length < k) throw new ConfigError(`${cell.id}: average_last is ${k} but ${cell.dir} holds ${ckpts.length} step-* checkpoint(s); save more often (save_every) or average fewer`);
+  return { dir: path.join(cell.dir, 'average', `last${k}`), sources: ckpts.slice(-k) };
+}
+
+/** The average on disk was made from exactly these checkpoints (config.json's averaged_from). */
+function averageCurrent(avg: ReturnType<typeof averageOf>): boolean {
+  const file = path.join(avg.dir, 'config.json');
+  if (!fs.existsSync(file)) return false;
+  const from = (JSON.parse(fs.readFileSync(file, 'utf8')) as { averaged_from?: string[] }).averaged_from;
+  const runDir = path.dirname(avg.dir);
+  return JSON.stringify(from) === JSON.stringify(avg.sources.map((c) => path.relative(runDir, c.dir)));
+}
+
+/**
+ * Scores every checkpoint of the cell (and its weight average, with `average_last`) on the held-out selection set
+ * (cached per checkpoint); the best is selected (ties: the earliest checkpoint; the average wins only outright).
+ */
 async function select(cell: Cell, plan: StudyPlan, sets: HeldOut, dataDir: string, logger: Logger) {
   const all = checkpoints(cell.dir);
   if (all.length === 0) throw new ConfigError(`${cell.id}: ${cell.dir} holds no step-* checkpoint to select from`);
+  const avg = cell.spec.average_last ? averageOf(cell, all) : null;
+  if (avg && !averageCurrent(avg)) {
+    await averageCheckpoints(avg.sources.map((c) => c.dir), path.dirname(avg.dir), path.basename(avg.dir)); // replaces a stale one whole
+  }
+  const candidates = avg ? [...all, { dir: avg.dir, step: Infinity }] : all;
   const key = selectKey(plan, sets);
-  const todo = all.filter((c) => cachedSelect(c.dir, key) === null);
+  const todo = candidates.filter((c) => cachedSelect(c.dir, key) === null);
   const backend = await currentBackend();
   const scored = await scoreAll(todo.map((c) => ({ backend, dir: c.dir, spec: selectSpec(plan), testFile: sets.select, dataDir, base: null })));
   todo.forEach((c, i) => fs.writeFileSync(path.join(c.dir, 'select.json'), JSON.stringify({ accuracy: scored[i].summary.accuracy, key })));
   const curve = all.map((c) => ({ step: c.step, accuracy: cachedSelect(c.dir, key)! }));
   const best = curve.reduce((b, p) => (p.accuracy > b.accuracy ? p : b)); // ties: the earliest
-  const selected = { dir: all.find((c) => c.step === best.step)!.dir, step: best.step, accuracy: best.accuracy };
+  let selected: CellResult['selected'] = { dir: all.find((c) => c.step === best.step)!.dir, step: best.step, accuracy: best.accuracy };
+  let average: CellResult['average'];
+  if (avg) {
+    average = { dir: avg.dir, steps: avg.sources.map((c) => c.step), accuracy: cachedSelect(avg.dir, key)! };
+    if (average.accuracy > best.accuracy) selected = { dir: avg.dir, step: all[all.length - 1].step, accuracy: average.accuracy, averaged: average.steps };
+  }
   fs.writeFileSync(path.join(cell.dir, 'select.jsonl'), curve.map((p) => JSON.stringify(p)).join('\n') + '\n');
-  logger.info({ cell: cell.id, step: selected.step, heldout: +selected.accuracy.toFixed(4) }, 'study: selected');
-  return { selected, curve };
+  logger.info({ cell: cell.id, step: selected.step, ...(selected.averaged ? { averaged: selected.averaged } : {}), heldout: +selected.accuracy.toFixed(4) }, 'study: selected');
+  return { selected, curve, average };
 }
 
 /** The plan's evaluations of the selected checkpoint, each cached in <checkpoint>/test/<eval name>.jsonl (+ .key). */

@@ -14,6 +14,8 @@ export interface ResultRow {
   kind: string;
   seed: number;
   step: number;
+  /** The steps whose weights the selected checkpoint averages (`average_last`), when the average was selected. */
+  averaged?: number[];
   max_steps: number;
   heldout: number;
   train_seconds: number;
@@ -33,7 +35,7 @@ export function resultRows(results: CellResult[]): ResultRow[] {
         ...(base ? { gain: pairedDifference(base.scores, e.scores) } : {}),
       };
     }
-    return { run: r.cell.spec.name, kind: r.cell.kind, seed: r.cell.seed, step: r.selected.step, max_steps: r.maxSteps, heldout: r.selected.accuracy, train_seconds: r.trainSeconds, evals };
+    return { run: r.cell.spec.name, kind: r.cell.kind, seed: r.cell.seed, step: r.selected.step, ...(r.selected.averaged ? { averaged: r.selected.averaged } : {}), max_steps: r.maxSteps, heldout: r.selected.accuracy, train_seconds: r.trainSeconds, evals };
   });
 }
 
@@ -53,7 +55,7 @@ export function markdown(plan: StudyPlan, rows: ResultRow[]): string {
       const v = r.evals[e.name];
       if (!v) continue;
       const gain = v.gain ? `${signed(v.gain.mean)} [${signed(v.gain.ci95[0])}, ${signed(v.gain.ci95[1])}]` : '(start)';
-      out.push(`| ${r.run} | ${r.seed} | ${r.step}/${r.max_steps} | ${pct(r.heldout)} | ${pct(v.accuracy)} [${pct(v.ci95[0])}, ${pct(v.ci95[1])}] |${solve ? ` ${pct(v.solve_rate ?? 0)} |` : ''} ${gain} | ${fmtTime(r.train_seconds)} |`);
+      out.push(`| ${r.run} | ${r.seed} | ${r.averaged ? `avg ${r.averaged[0]}–${r.averaged[r.averaged.length - 1]}` : r.step}/${r.max_steps} | ${pct(r.heldout)} | ${pct(v.accuracy)} [${pct(v.ci95[0])}, ${pct(v.ci95[1])}] |${solve ? ` ${pct(v.solve_rate ?? 0)} |` : ''} ${gain} | ${fmtTime(r.train_seconds)} |`);
     }
     out.push('', '| run | seeds | mean accuracy | mean gain | seeds with paired CI > 0 |', '|---|---|---|---|---|');
     for (const run of [...new Set(rows.map((r) => r.run))]) {
@@ -77,7 +79,7 @@ export function fmtTime(seconds: number): string {
 export function writeResults(plan: StudyPlan, results: CellResult[]): string {
   const rows = resultRows(results);
   const md = markdown(plan, rows);
-  fs.writeFileSync(path.join(plan.out_dir, 'results.json'), JSON.stringify({ plan, rows, curves: results.map((r) => ({ run: r.cell.spec.name, seed: r.cell.seed, dir: r.cell.dir, heldout: r.curve })) }, null, 2));
+  fs.writeFileSync(path.join(plan.out_dir, 'results.json'), JSON.stringify({ plan, rows, curves: results.map((r) => ({ run: r.cell.spec.name, seed: r.cell.seed, dir: r.cell.dir, heldout: r.curve, ...(r.average ? { average: { steps: r.average.steps, heldout: r.average.accuracy } } : {}) })) }, null, 2));
   fs.writeFileSync(path.join(plan.out_dir, 'results.md'), md);
   return md;
 }

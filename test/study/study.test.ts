@@ -57,6 +57,7 @@ describe('study plan', () => {
     expect(bad({ ...base, sft: { ...base.sft, config: 'nope.yaml' } })).toThrow(/sft\.config: nope\.yaml does not exist/);
     expect(bad({ ...base, select: { n: 0, seed: 1 } })).toThrow(/plan\.yaml: select\.n: /);
     expect(bad({ ...base, seeds: [1, 1] })).toThrow(/a seed is listed twice/);
+    expect(bad({ ...base, methods: [{ ...base.methods[0], average_last: 1 }] })).toThrow(/methods\.0\.average_last/);
     expect(bad({ ...base, evals: [{ ...base.evals[0], name: 'Test Set' }] })).toThrow(/evals\.0\.name/);
     expect(bad({ ...base, select: { ...base.select, arithmetic_small: true } })).toThrow(/select\.arithmetic_small: only task 'arithmetic'/);
     expect(bad({ ...base, evals: [{ ...base.evals[0], generated: { n: 4, seed: 1, arithmetic_small: true } }] })).toThrow(/evals\.0\.generated\.arithmetic_small/);
@@ -122,6 +123,29 @@ describe('yarn study (micro grid)', () => {
     fs.writeFileSync(path.join(rl.cell.dir, 'latest'), 'step-000001');
     await runStudy({ plan, dataDir: DATA_DIR, logger, only: ['rl'] });
     expect(fs.readFileSync(final).equals(weights)).toBe(true);
+
+    // average_last: the weights averaged over the last 2 checkpoints are one more candidate, scored on the held-out
+    // set and selected only if strictly better than every single checkpoint; the training is not repeated.
+    const averaged = { ...plan, methods: [{ ...plan.methods[0], average_last: 2 }] };
+    const trained = JSON.parse(fs.readFileSync(path.join(rl.cell.dir, 'study.json'), 'utf8')).seconds;
+    const { results: withAvg } = await runStudy({ plan: averaged, dataDir: DATA_DIR, logger, only: ['seed0/rl'] });
+    const a = withAvg[1];
+    expect(a.average!.steps).toEqual([1, 2]);
+    expect(a.average!.dir).toBe(path.join(rl.cell.dir, 'average', 'last2'));
+    expect(JSON.parse(fs.readFileSync(path.join(a.average!.dir, 'config.json'), 'utf8')).averaged_from).toEqual(['../step-000001', '../step-000002']);
+    expect(JSON.parse(fs.readFileSync(path.join(a.average!.dir, 'select.json'), 'utf8')).accuracy).toBe(a.average!.accuracy);
+    const bestSingle = Math.max(...a.curve.map((p) => p.accuracy));
+    expect(a.selected.accuracy).toBe(Math.max(bestSingle, a.average!.accuracy));
+    expect(a.selected.averaged).toEqual(a.average!.accuracy > bestSingle ? [1, 2] : undefined);
+    expect(a.selected.dir === a.average!.dir).toBe(a.average!.accuracy > bestSingle);
+    expect(JSON.parse(fs.readFileSync(path.join(rl.cell.dir, 'study.json'), 'utf8')).seconds).toBe(trained);
+    expect(fs.readFileSync(final).equals(weights)).toBe(true);
+    const { results: avgAgain } = await runStudy({ plan: averaged, dataDir: DATA_DIR, logger, only: ['no-such-cell'] });
+    expect(avgAgain[1].average).toEqual(a.average); // finished and scored: listed without recomputing
+    const avgRow = { ...resultRows(withAvg)[1], averaged: [120, 140, 160, 180, 200], max_steps: 200 };
+    expect(markdown(plan, [avgRow])).toContain('| rl | 0 | avg 120–200/200 |');
+    await expect(runStudy({ plan: { ...plan, methods: [{ ...plan.methods[0], average_last: 3 }] }, dataDir: DATA_DIR, logger, only: ['seed0/rl'] }))
+      .rejects.toThrow(/seed0\/rl: average_last is 3 but .* holds 2 step-\* checkpoint/);
 
     // A trainer that fails (here: a reward module that does not exist) is reported, and the other cells still run.
     const broken = { ...plan, methods: [...plan.methods, { ...plan.methods[0], name: 'broken', set: [...plan.methods[0].set, 'rewards=[{module: ./no-such-reward.ts}]'] }] };
