@@ -10,6 +10,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { parse } from 'yaml';
 import { z } from 'zod';
+import { loadConfig } from '../config/load.ts';
+import { grpoConfigSchema, trainConfigSchema, type GrpoConfig, type TrainConfig } from '../config/schema.ts';
 import { ConfigError } from '../errors.ts';
 
 const name = z.string().regex(/^[a-z0-9][a-z0-9_.-]*$/, 'lowercase letters, digits, _ . - (it names a folder)');
@@ -148,4 +150,14 @@ export function trainerArgs(cell: Cell, initFrom: string | null): string[] {
     args.push('--set', `init_from=${initFrom}`);
   }
   return args;
+}
+
+/**
+ * The cell's resolved trainer config: its config file with the `--set`s of trainerArgs, checked as the trainer checks
+ * it (a ConfigError names the key). `initFrom` only fills in init_from; RL cells get a placeholder when it is not known.
+ */
+export function loadCellConfig(cell: Cell, initFrom = 'checkpoints/placeholder'): TrainConfig | GrpoConfig {
+  const sets = trainerArgs(cell, initFrom).filter((_, i, a) => a[i - 1] === '--set');
+  if (cell.trainer === 'sft') return loadConfig(cell.spec.config, trainConfigSchema, sets).config;
+  return loadConfig(cell.spec.config, grpoConfigSchema, sets).config;
 }

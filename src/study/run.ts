@@ -11,8 +11,6 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
-import { loadConfig } from '../config/load.ts';
-import { grpoConfigSchema, trainConfigSchema } from '../config/schema.ts';
 import { ConfigError } from '../errors.ts';
 import os from 'node:os';
 import { runInThread } from '../backend/threads.ts';
@@ -20,7 +18,7 @@ import { averageCheckpoints } from '../checkpoint/average.ts';
 import { latestStep, readLatest } from '../checkpoint/resolve.ts';
 import type { EvalSummary } from '../eval/evaluate.ts';
 import { generateRows, writeHeldOut } from '../tasks/generate.ts';
-import { cells, trainerArgs, type Cell, type EvalSpec, type StudyPlan } from './plan.ts';
+import { cells, loadCellConfig, trainerArgs, type Cell, type EvalSpec, type StudyPlan } from './plan.ts';
 import { currentBackend, scoreCheckpoint, type ScoreJob, type Scored } from './score.ts';
 
 const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -146,9 +144,7 @@ function cachedTest(base: string, key: string): boolean {
 }
 
 function configSteps(cell: Cell): number {
-  const sets = trainerArgs(cell, 'placeholder').filter((_, i, a) => a[i - 1] === '--set');
-  if (cell.trainer === 'sft') return loadConfig(cell.spec.config, trainConfigSchema, sets).config.training.max_steps;
-  return loadConfig(cell.spec.config, grpoConfigSchema, sets).config.training.max_steps;
+  return loadCellConfig(cell).training.max_steps;
 }
 
 /** The generated held-out sets, written once into <out_dir>/heldout/ (a plan that changes them must use a new out_dir). */
