@@ -25,7 +25,7 @@ const MAX_SEQ_LEN = 34; // a Sudoku prompt (17) + gen_length 17
 
 interface Case {
   name: string;
-  cli: 'train_grpo' | 'train' | 'eval' | 'sample' | 'score' | 'quickstart' | 'study';
+  cli: 'train_grpo' | 'train' | 'eval' | 'sample' | 'score' | 'quickstart' | 'study' | 'average';
   args: () => string[];
   /** Every pattern must match the one error line. */
   expect: RegExp[];
@@ -157,6 +157,8 @@ const CASES: Case[] = [
     expect: [/plain\.jsonl:2: plain row: field 'prompt' is missing/],
   },
   { name: 'sample-block-length', cli: 'sample', args: () => ['--checkpoint', at('ckpt'), '--prompt', '1=', '--gen-length', '16', '--block-length', '5'], expect: [/--block-length: \(5\) must divide --gen-length \(16\)/] },
+  { name: 'average-one-checkpoint', cli: 'average', args: () => ['--out', at('out', 'avg-one'), at('ckpt')], expect: [/give at least two checkpoint directories/], out: at('out', 'avg-one') },
+  { name: 'average-missing-checkpoint', cli: 'average', args: () => ['--out', at('out', 'avg-missing'), at('ckpt'), at('nope')], expect: [/checkpoint 2: .*nope does not exist/], out: at('out', 'avg-missing') },
   { name: 'score-answer-vocab', cli: 'score', args: () => ['--checkpoint', at('ckpt'), '--prompt', '1=', '--answer', 'x'], expect: [/--answer: char tokenizer: character "x" is not in the vocabulary/] },
   {
     name: 'quickstart-fresh-keeps-output', cli: 'quickstart',
