@@ -11,6 +11,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
+import { pairedDifference } from '../src/eval/stats.ts';
 import { readMetrics } from '../src/report/load.ts';
 
 const { values: args, positionals } = parseArgs({
@@ -42,13 +43,10 @@ const fmt = (x: number) => (x >= 0 ? '+' : '') + x.toFixed(3);
 for (let lo = 1; lo <= last; lo += window) {
   const steps = [...Array(Math.min(window, last - lo + 1)).keys()].map((i) => lo + i).filter((s) => a.has(s) && b.has(s));
   if (steps.length < 2) continue;
-  const d = steps.map((s) => b.get(s)![key] - a.get(s)![key]);
-  const md = mean(d);
-  const sd = Math.sqrt(d.reduce((acc, x) => acc + (x - md) ** 2, 0) / (d.length - 1));
-  const half = (1.96 * sd) / Math.sqrt(d.length);
-  const A = mean(steps.map((s) => a.get(s)![key]));
-  const B = mean(steps.map((s) => b.get(s)![key]));
-  process.stdout.write(`steps ${lo}-${steps[steps.length - 1]}: A ${A.toFixed(3)}  B ${B.toFixed(3)}  B-A ${fmt(md)} [${fmt(md - half)}, ${fmt(md + half)}]\n`);
+  const A = steps.map((s) => a.get(s)![key]);
+  const B = steps.map((s) => b.get(s)![key]);
+  const d = pairedDifference(A, B);
+  process.stdout.write(`steps ${lo}-${steps[steps.length - 1]}: A ${mean(A).toFixed(3)}  B ${mean(B).toFixed(3)}  B-A ${fmt(d.mean)} [${fmt(d.ci95[0])}, ${fmt(d.ci95[1])}]\n`);
 }
 const avg = (r: Map<number, Record<string, number>>, k: string) => mean([...r.values()].map((m) => m[k] ?? 0));
 process.stdout.write(

@@ -18,13 +18,13 @@ import { loadCheckpoint, saveCheckpoint } from './checkpoint.ts';
 export async function averageCheckpoints(dirs: string[], runDir: string, name: string): Promise<string> {
   if (dirs.length === 0) throw new ConfigError('averageCheckpoints: no checkpoint to average');
   const first = loadCheckpoint(dirs[0]);
-  first.optimizer && Object.values(first.optimizer).forEach((t) => t.dispose());
+  tf.dispose(Object.values(first.optimizer ?? {})); // only the model weights are averaged
   const modelOf = ({ averaged_from: _, ...model }: Record<string, unknown>) => JSON.stringify(model);
   let sum: Record<string, tf.Tensor> = first.params; // [in, out] layout, summed in float32
   try {
     for (const dir of dirs.slice(1)) {
       const c = loadCheckpoint(dir);
-      c.optimizer && Object.values(c.optimizer).forEach((t) => t.dispose());
+      tf.dispose(Object.values(c.optimizer ?? {}));
       try {
         if (modelOf(c.config) !== modelOf(first.config)) throw new ConfigError(`averageCheckpoints: ${dir}/config.json differs from ${first.dir}'s (the model config)`);
         if (c.tokenizerJson !== first.tokenizerJson) throw new ConfigError(`averageCheckpoints: ${dir}/tokenizer.json differs from ${first.dir}'s`);
