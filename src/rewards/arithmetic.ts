@@ -108,3 +108,39 @@ export function arithmeticSteps(a: { prompts: string[]; completions: string[] })
     return { reward: credit.reduce((t, p) => t + p.value, 0), credit };
   });
 }
+
+/**
+ * `arithmetic_facts` (ours; label-free): every digit of every worked line's result is judged against the line's own
+ * operands. For each `a op b = c` line of the <reasoning> block the right result r = a op b is computed (no label: the
+ * operands are the completion's own); c's digit k is right when c has as many digits as r and its k-th digit is r's.
+ * Reward = the number of right result digits: each judged digit is credited 1 when right and judged with 0 when wrong,
+ * so `grpo.credit: token` with `credit_baseline: group` gives a right digit v·(1 − a) and a wrong one −v·a, a the
+ * group's digit accuracy and v the reward's weight (the Sudoku recipe's per-cell credit). Every digit is worth the same
+ * whatever the completion's length: with 1/judged per digit a right digit of a longer completion would sit below the
+ * group's mean per judged digit and be pushed down. The price: a completion that writes more right lines earns more,
+ * so keep it beside a correctness reward. Why: after SFT on 500 worked solutions of the single-digit
+ * problems, 51 of the 60% wrong answers on the held-out problems have a miscomputed line (`7 * 6 = 48`): a one-digit
+ * fact that a verifier can judge without the answer. Whether the right operation was used stays gsm8k_correctness's.
+ * No worked line: reward 0, judged once with 0 at the completion's end (a completion that stops short is judged).
+ */
+export function arithmeticFacts(a: { prompts: string[]; completions: string[] }): CreditedReward[] {
+  return a.completions.map((c) => {
+    const open = c.indexOf('<reasoning>');
+    const start = open < 0 ? 0 : open + '<reasoning>'.length;
+    const rest = c.slice(start);
+    const close = rest.search(/<\/reasoning>|<answer>/);
+    const body = open < 0 ? '' : close < 0 ? rest : rest.slice(0, close);
+    const lines = [...body.matchAll(/^[ \t]*(\d+)[ \t]*([-+*/])[ \t]*(\d+)[ \t]*=[ \t]*(\d+)[ \t]*$/dgm)];
+    if (lines.length === 0) return { reward: 0, credit: [{ at: c.length, value: 0 }] };
+    const judged: { at: number; right: boolean }[] = [];
+    for (const m of lines) {
+      const [, x, op, y, z] = m;
+      const r = evaluateArithmetic(`${x}${op}${y}`);
+      const want = r !== null && Number.isInteger(r) && r >= 0 ? String(r) : null; // a remainder or a negative: no digit can be right
+      const at = start + m.indices![4][0];
+      for (let k = 0; k < z.length; k++) judged.push({ at: at + k, right: want !== null && want.length === z.length && want[k] === z[k] });
+    }
+    const credit = judged.map((j) => ({ at: j.at, value: j.right ? 1 : 0 }));
+    return { reward: credit.reduce((t, p) => t + p.value, 0), credit };
+  });
+}

@@ -14,7 +14,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { ConfigError } from '../errors.ts';
-import { arithmeticSteps } from './arithmetic.ts';
+import { arithmeticFacts, arithmeticSteps } from './arithmetic.ts';
 import { codeTestsReward } from './code_tests.ts';
 import { countdownClosenessReward, countdownReward, countdownSignsReward } from './countdown.ts';
 import { mathBoxed, mathFormat } from './math.ts';
@@ -40,6 +40,8 @@ export const BUILTIN_REWARDS: Record<string, RewardFn> = {
   gsm8k_correctness: gsm8kCorrectness,
   /** Worked `a op b = c` lines (ours, label-free): operands from the question or earlier lines, computed right, answer = last result. */
   arithmetic_steps: arithmeticSteps,
+  /** Each digit of each worked line's result judged against the line's own operands (ours, label-free): the number of right digits, each credited. */
+  arithmetic_facts: arithmeticFacts,
   /** MATH: 2.0 when the last \boxed{} is equivalent to the gold answer; format up to 1.0 (d1: 0.75, see rewards/math.ts). */
   math_boxed: mathBoxed,
   math_format: mathFormat,
