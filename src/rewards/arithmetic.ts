@@ -62,6 +62,21 @@ export function evaluateArithmetic(text: string): number | null {
 }
 
 /**
+ * The worked `a op b = c` lines of a completion's <reasoning> block (up to </reasoning> or <answer>), each with its
+ * regex match (groups 1–4: a, op, b, c, with indices) and `start`, the offset of the block's body in the completion,
+ * so that `start + m.indices[g][0]` is group g's character in the completion. null without a <reasoning> tag.
+ */
+export function workedLines(completion: string): { start: number; lines: RegExpExecArray[] } | null {
+  const open = completion.indexOf('<reasoning>');
+  if (open < 0) return null;
+  const start = open + '<reasoning>'.length;
+  const rest = completion.slice(start);
+  const close = rest.search(/<\/reasoning>|<answer>/);
+  const body = close < 0 ? rest : rest.slice(0, close);
+  return { start, lines: [...body.matchAll(/^[ \t]*(\d+)[ \t]*([-+*/])[ \t]*(\d+)[ \t]*=[ \t]*(\d+)[ \t]*$/dgm)] };
+}
+
+/**
  * `arithmetic_steps` (ours; a label-free process reward for GSM8K-style worked solutions): reads the `a op b = c`
  * lines of the completion's <reasoning> block and checks what can be checked without the answer:
  *   grounded  each operand is a number of the prompt or the result of an earlier line (the question's numbers copied);
@@ -75,14 +90,10 @@ export function evaluateArithmetic(text: string): number | null {
  */
 export function arithmeticSteps(a: { prompts: string[]; completions: string[] }): CreditedReward[] {
   return a.completions.map((c, i) => {
-    const open = c.indexOf('<reasoning>');
-    if (open < 0) return { reward: 0, credit: [] };
-    const start = open + '<reasoning>'.length;
-    const rest = c.slice(start);
-    const close = rest.search(/<\/reasoning>|<answer>/);
-    const body = close < 0 ? rest : rest.slice(0, close);
+    const worked = workedLines(c);
+    if (!worked) return { reward: 0, credit: [] };
+    const { start, lines } = worked;
     const known = new Set((a.prompts[i] ?? '').match(/\d+/g) ?? []);
-    const lines = [...body.matchAll(/^[ \t]*(\d+)[ \t]*([-+*/])[ \t]*(\d+)[ \t]*=[ \t]*(\d+)[ \t]*$/dgm)];
     if (lines.length === 0) return { reward: 0, credit: [] };
     const credit: Credit[] = [];
     // A number's credit is shared by its digits: the digit that is wrong (45 for 42: the 5) must get the signal.
@@ -125,12 +136,7 @@ export function arithmeticSteps(a: { prompts: string[]; completions: string[] })
  */
 export function arithmeticFacts(a: { prompts: string[]; completions: string[] }): CreditedReward[] {
   return a.completions.map((c) => {
-    const open = c.indexOf('<reasoning>');
-    const start = open < 0 ? 0 : open + '<reasoning>'.length;
-    const rest = c.slice(start);
-    const close = rest.search(/<\/reasoning>|<answer>/);
-    const body = open < 0 ? '' : close < 0 ? rest : rest.slice(0, close);
-    const lines = [...body.matchAll(/^[ \t]*(\d+)[ \t]*([-+*/])[ \t]*(\d+)[ \t]*=[ \t]*(\d+)[ \t]*$/dgm)];
+    const { start, lines } = workedLines(c) ?? { start: 0, lines: [] };
     if (lines.length === 0) return { reward: 0, credit: [{ at: c.length, value: 0 }] };
     const judged: { at: number; right: boolean }[] = [];
     for (const m of lines) {
