@@ -64,7 +64,9 @@ describe('runSandboxed: ordinary programs', () => {
       const spans = outs.map((o) => o.trim().split(/\s+/).map(Number));
       return Math.max(...spans.map(([a]) => spans.filter(([s, e]) => s <= a && a < e).length));
     };
+    const t0 = Date.now();
     const two = await Promise.all([1, 2, 3, 4].map(() => runSandboxed(sleep)));
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(3000); // two waves of 2 (load only lengthens it)
     expect(two.every((r) => r.status === 'ok')).toBe(true);
     expect(maxOverlap(two.map((r) => r.stdout))).toBeLessThanOrEqual(2); // never a third beside two
     setSandboxConcurrency(4);
