@@ -9,7 +9,7 @@
  * It is exact when the cached columns' keys/values cannot change: always for layer 0 (they depend only on the token
  * and its position), so for a 1-layer model, and for every model at the first step of each block (test/model/block_cache.test.ts).
  *
- * The no-gradient fast path: plain tf.matMul (no customGrad wrapper, no saved tensors) and the same op order as
+ * The no-gradient fast path: plain tf.matMul, RMSNorm and RoPE (no customGrad wrapper, no saved tensors) and the same op order as
  * model.ts `forward`, so a window of [0, L) gives forward's logits up to float rounding.
  * Positions are column indices of the left-padded batch, as in model.ts (RoPE at absolute columns).
  */
@@ -18,7 +18,7 @@ import { ShapeError } from '../errors.ts';
 import { headDim, type ModelConfig } from './config.ts';
 import { cachedAttention } from './kv_cache.ts';
 import { blockName, forward, PREFIX, type Params } from './model.ts';
-import { applyRope, makeRope, rmsNorm, silu, type Rope } from './ops.ts';
+import { applyRope, makeRope, rmsNormNoGrad as rmsNorm, silu, type Rope } from './ops.ts';
 
 /** Additive bias on padded keys (model.ts PAD_BIAS). */
 const PAD_BIAS = -1e9;
@@ -63,8 +63,8 @@ export function forwardWindow(params: Params, cfg: ModelConfig, ids: tf.Tensor2D
   let h = tf.gather(params[`${PREFIX}wte.weight`], tf.reshape(tf.slice(ids, [0, start], [N, T]), [N * T])) as tf.Tensor2D; // [N·T, d]
   for (let i = 0; i < cfg.n_layers; i++) {
     const x = rmsNorm(h, params[blockName(i, 'attn_norm')] as tf.Tensor1D, cfg.norm_eps); // [N·T, d]
-    const q = applyRope(heads(x, W(i, 'q_proj')), rope);
-    const k = applyRope(heads(x, W(i, 'k_proj')), rope);
+    const q = applyRope(heads(x, W(i, 'q_proj')), rope, false);
+    const k = applyRope(heads(x, W(i, 'k_proj')), rope, false);
     const v = heads(x, W(i, 'v_proj'));
     keys.push(k);
     values.push(v);
@@ -90,7 +90,12 @@ function windowRope(L: number, start: number, end: number, dh: number, theta: nu
 /** The model as a sampling LogitsFn (sampling/types.ts) that also offers the windowed pass for `cache: prefix | dual`. */
 export function modelDenoiser(params: Params, cfg: ModelConfig): ((ids: tf.Tensor2D, mask: tf.Tensor2D | null) => tf.Tensor3D) & {
   window: (ids: tf.Tensor2D, mask: tf.Tensor2D | null, start: number, end: number, kv: ColumnKv | null) => WindowOutput;
+  cols?: (ids: tf.Tensor2D, mask: tf.Tensor2D | null, start: number, end: number) => tf.Tensor3D;
 } {
   const fn = (ids: tf.Tensor2D, mask: tf.Tensor2D | null) => forward(params, cfg, ids, mask);
-  return Object.assign(fn, { window: (ids: tf.Tensor2D, mask: tf.Tensor2D | null, start: number, end: number, kv: ColumnKv | null) => forwardWindow(params, cfg, ids, mask, start, end, kv) });
+  return Object.assign(fn, {
+    window: (ids: tf.Tensor2D, mask: tf.Tensor2D | null, start: number, end: number, kv: ColumnKv | null) => forwardWindow(params, cfg, ids, mask, start, end, kv),
+    // a causal model has no column-restricted pass (model.ts refuses it): its samplers get whole rows
+    ...(cfg.causal ? {} : { cols: (ids: tf.Tensor2D, mask: tf.Tensor2D | null, start: number, end: number) => forward(params, cfg, ids, mask, [start, end]) }),
+  });
 }

@@ -120,10 +120,30 @@ export interface MainStream {
  * attends to keys ≤ l; its logits predict the token at l + 1). Returns float32 logits [B, L, V].
  * Creates no tidy of its own: call it inside tf.tidy / tf.variableGrads.
  */
-export function forward(params: Params, cfg: ModelConfig, ids: tf.Tensor2D, attentionMask: tf.Tensor2D | null = null): tf.Tensor3D {
+export function forward(params: Params, cfg: ModelConfig, ids: tf.Tensor2D, attentionMask: tf.Tensor2D | null = null, cols: Columns | null = null): tf.Tensor3D {
   const [B, L] = ids.shape;
-  const h = runBlocks(params, cfg, ids, attentionMask, false).hidden;
-  return tf.reshape(lmHead(params, cfg, h), [B, L, cfg.vocab_size]) as tf.Tensor3D;
+  const [start, end] = checkColumns(cols, L, cfg);
+  const h = runBlocks(params, cfg, ids, attentionMask, false, [start, end]).hidden; // [B·(end − start), d]
+  return tf.reshape(lmHead(params, cfg, h), [B, end - start, cfg.vocab_size]) as tf.Tensor3D;
+}
+
+/**
+ * Columns [start, end) whose logits a caller wants (`forward`'s last argument; null = all). Every block but the last
+ * still runs on every column (the last block's keys and values attend to all of them), but the last block's queries,
+ * attention output, SwiGLU and the LM head run on these columns only: the samplers read one semi-autoregressive
+ * block's logits, so a 32-column block of an 80-column row skips 60% of the last block's work (the same logits: a
+ * test). Bidirectional models only (a causal model's cached decoding is kv_cache.ts).
+ */
+export type Columns = readonly [number, number];
+
+function checkColumns(cols: Columns | null, L: number, cfg: ModelConfig): [number, number] {
+  if (cols === null) return [0, L];
+  const [start, end] = cols;
+  if (!(Number.isInteger(start) && Number.isInteger(end) && start >= 0 && start < end && end <= L)) {
+    throw new ShapeError(`forward: columns [${start}, ${end}) must lie inside [0, ${L})`);
+  }
+  if (cfg.causal && (start !== 0 || end !== L)) throw new ShapeError('forward: logits of some columns only are for the bidirectional model (config causal is true)');
+  return [start, end];
 }
 
 /** The same pass as `forward`, keeping its last hidden state and every layer's keys and values (MainStream). */
@@ -144,7 +164,8 @@ export function causalBias(L: number): tf.Tensor2D {
   return tf.tensor2d(b, [L, L]);
 }
 
-function runBlocks(params: Params, cfg: ModelConfig, ids: tf.Tensor2D, attentionMask: tf.Tensor2D | null, keep: boolean): MainStream {
+/** cols: the columns the LAST block computes its output for (forward's `Columns`); the default, and with keep, all. */
+function runBlocks(params: Params, cfg: ModelConfig, ids: tf.Tensor2D, attentionMask: tf.Tensor2D | null, keep: boolean, cols: Columns | null = null): MainStream {
   assertShape('forward: ids', ids.shape, [null, null], '[B, L]');
   if (ids.dtype !== 'int32') throw new ShapeError(`forward: ids must be int32, got ${ids.dtype}`);
   const [B, L] = ids.shape;
@@ -165,8 +186,14 @@ function runBlocks(params: Params, cfg: ModelConfig, ids: tf.Tensor2D, attention
   // The tensors a recomputed block reads but never differentiates; its backward pass gets them back as saved copies
   // (the originals are freed when the forward pass's tidy ends, before any backward pass runs).
   const consts: tf.Tensor[] = [rope.cos, rope.sin, rope.rot, ...(bias ? [bias] : [])];
+  const narrow = !keep && cols !== null && (cols[0] !== 0 || cols[1] !== L) ? cols : null; // the last block's columns
   for (let i = 0; i < cfg.n_layers; i++) {
     const x = h;
+    if (narrow && i === cfg.n_layers - 1) {
+      // not recomputed: on a few columns the last block's activations are the small part of the pass
+      h = tf.tidy(() => blockForward(params, cfg, i, x, B, L, bias, rope, narrow).next);
+      continue;
+    }
     if (recompute) {
       // Gradient checkpointing (recompute.ts): only x is kept for the backward pass, which runs the block again.
       const names = BLOCK_WEIGHTS.map((w) => blockName(i, w));
@@ -195,29 +222,43 @@ function runBlocks(params: Params, cfg: ModelConfig, ids: tf.Tensor2D, attention
 /** The weights of block i, by their name's last part (blockName). */
 const BLOCK_WEIGHTS = ['attn_norm', 'q_proj', 'k_proj', 'v_proj', 'attn_out', 'ff_norm', 'ff_proj', 'up_proj', 'ff_out'];
 
-/** Block i: x [B·L, d] -> the next residual stream [B·L, d], with the layer's keys (after RoPE) and values. */
-function blockForward(params: Record<string, tf.Tensor>, cfg: ModelConfig, i: number, x: tf.Tensor2D, B: number, L: number, bias: tf.Tensor2D | tf.Tensor3D | null, rope: Rope): { next: tf.Tensor2D; k: tf.Tensor3D; v: tf.Tensor3D } {
-  const a = attentionBlock(params, cfg, i, rmsNorm(x, params[blockName(i, 'attn_norm')] as tf.Tensor1D, cfg.norm_eps), B, L, bias, rope);
-  const mid = tf.add(x, a.out) as tf.Tensor2D; // [B·L, d]
-  const nrm = rmsNorm(mid, params[blockName(i, 'ff_norm')] as tf.Tensor1D, cfg.norm_eps); // [B·L, d]
-  const gate = matMul2d(nrm, params[blockName(i, 'ff_proj')] as tf.Tensor2D); // [B·L, m]
-  const up = matMul2d(nrm, params[blockName(i, 'up_proj')] as tf.Tensor2D); // [B·L, m]
-  const next = tf.add(mid, matMul2d(swiglu(gate, up), params[blockName(i, 'ff_out')] as tf.Tensor2D)) as tf.Tensor2D; // [B·L, d]
+/**
+ * Block i: x [B·L, d] -> the next residual stream [B·T, d], with the layer's keys (after RoPE) and values of all L
+ * columns. cols: the output's columns [start, end), T = end − start (null: all, T = L).
+ */
+function blockForward(params: Record<string, tf.Tensor>, cfg: ModelConfig, i: number, x: tf.Tensor2D, B: number, L: number, bias: tf.Tensor2D | tf.Tensor3D | null, rope: Rope, cols: Columns | null = null): { next: tf.Tensor2D; k: tf.Tensor3D; v: tf.Tensor3D } {
+  const a = attentionBlock(params, cfg, i, rmsNorm(x, params[blockName(i, 'attn_norm')] as tf.Tensor1D, cfg.norm_eps), B, L, bias, rope, cols);
+  const mid = tf.add(cols ? columnsOf(x, B, L, cols) : x, a.out) as tf.Tensor2D; // [B·T, d]
+  const nrm = rmsNorm(mid, params[blockName(i, 'ff_norm')] as tf.Tensor1D, cfg.norm_eps); // [B·T, d]
+  const gate = matMul2d(nrm, params[blockName(i, 'ff_proj')] as tf.Tensor2D); // [B·T, m]
+  const up = matMul2d(nrm, params[blockName(i, 'up_proj')] as tf.Tensor2D); // [B·T, m]
+  const next = tf.add(mid, matMul2d(swiglu(gate, up), params[blockName(i, 'ff_out')] as tf.Tensor2D)) as tf.Tensor2D; // [B·T, d]
   return { next, k: a.k, v: a.v };
 }
 
-/** x [B·L, d] (already attn_norm'ed) -> attn_out(attention) [B·L, d], with the keys (after RoPE) and values [B·H, L, dh]. */
-function attentionBlock(params: Record<string, tf.Tensor>, cfg: ModelConfig, i: number, x: tf.Tensor2D, B: number, L: number, bias: tf.Tensor2D | tf.Tensor3D | null, rope: Rope): { out: tf.Tensor2D; k: tf.Tensor3D; v: tf.Tensor3D } {
+/** Rows of columns [start, end) of x [B·L, d] -> [B·(end − start), d]. */
+function columnsOf(x: tf.Tensor2D, B: number, L: number, [start, end]: Columns): tf.Tensor2D {
+  const d = x.shape[1];
+  return tf.reshape(tf.slice(tf.reshape(x, [B, L, d]), [0, start, 0], [B, end - start, d]), [B * (end - start), d]) as tf.Tensor2D;
+}
+
+/**
+ * x [B·L, d] (already attn_norm'ed) -> attn_out(attention) [B·T, d] for the queries of columns `cols` (null: all,
+ * T = L), with the keys (after RoPE) and values of every column [B·H, L, dh].
+ */
+function attentionBlock(params: Record<string, tf.Tensor>, cfg: ModelConfig, i: number, x: tf.Tensor2D, B: number, L: number, bias: tf.Tensor2D | tf.Tensor3D | null, rope: Rope, cols: Columns | null = null): { out: tf.Tensor2D; k: tf.Tensor3D; v: tf.Tensor3D } {
   const H = cfg.n_heads;
   const dh = headDim(cfg);
-  const heads = (w: string): tf.Tensor3D => {
-    const y = tf.reshape(matMul2d(x, params[blockName(i, w)] as tf.Tensor2D), [B, L, H, dh]); // [B, L, H, dh]
-    return tf.reshape(tf.transpose(y, [0, 2, 1, 3]), [B * H, L, dh]) as tf.Tensor3D; // [B·H, L, dh]
+  const heads = (rows: tf.Tensor2D, T: number, w: string): tf.Tensor3D => {
+    const y = tf.reshape(matMul2d(rows, params[blockName(i, w)] as tf.Tensor2D), [B, T, H, dh]); // [B, T, H, dh]
+    return tf.reshape(tf.transpose(y, [0, 2, 1, 3]), [B * H, T, dh]) as tf.Tensor3D; // [B·H, T, dh]
   };
-  const q = applyRope(heads('q_proj'), rope);
-  const k = applyRope(heads('k_proj'), rope);
-  const v = heads('v_proj');
-  const o = biasedAttention(q, k, v, bias, 1 / Math.sqrt(dh)); // [B·H, L, dh]
-  const merged = tf.reshape(tf.transpose(tf.reshape(o, [B, H, L, dh]), [0, 2, 1, 3]), [B * L, cfg.d_model]) as tf.Tensor2D; // [B·L, d]
+  const T = cols ? cols[1] - cols[0] : L;
+  const qRope = cols ? { cos: tf.slice(rope.cos, [cols[0], 0], [T, dh]), sin: tf.slice(rope.sin, [cols[0], 0], [T, dh]), rot: rope.rot } : rope;
+  const q = applyRope(heads(cols ? columnsOf(x, B, L, cols) : x, T, 'q_proj'), qRope); // [B·H, T, dh]
+  const k = applyRope(heads(x, L, 'k_proj'), rope); // [B·H, L, dh]
+  const v = heads(x, L, 'v_proj');
+  const o = biasedAttention(q, k, v, bias, 1 / Math.sqrt(dh)); // [B·H, T, dh]
+  const merged = tf.reshape(tf.transpose(tf.reshape(o, [B, H, T, dh]), [0, 2, 1, 3]), [B * T, cfg.d_model]) as tf.Tensor2D; // [B·T, d]
   return { out: matMul2d(merged, params[blockName(i, 'attn_out')] as tf.Tensor2D), k, v };
 }

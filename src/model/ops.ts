@@ -69,22 +69,24 @@ export function attention(q: tf.Tensor3D, k: tf.Tensor3D, v: tf.Tensor3D, keyBia
  *   dv = pᵀ dO, dp = dO vᵀ, dS = p ⊙ (dp − D), dqs = dS k, dk = dSᵀ qs.
  */
 export function biasedAttention(q: tf.Tensor3D, k: tf.Tensor3D, v: tf.Tensor3D, keyBias: tf.Tensor2D | tf.Tensor3D | null, scale: number): tf.Tensor3D {
-  const [n, T, dh] = q.shape;
-  assertShape('attention: q', q.shape, [null, null, null], '[n, T, dh]');
-  assertShape('attention: k', k.shape, [n, T, dh], `[n, T, dh] = [${n}, ${T}, ${dh}]`);
+  // Tq queries against T keys: Tq < T when only some positions' outputs are wanted (model.ts, the last block's `cols`)
+  const [n, Tq, dh] = q.shape;
+  const T = k.shape[1];
+  assertShape('attention: q', q.shape, [null, null, null], '[n, Tq, dh]');
+  assertShape('attention: k', k.shape, [n, null, dh], `[n, T, dh] = [${n}, T, ${dh}]`);
   assertShape('attention: v', v.shape, [n, T, dh], `[n, T, dh] = [${n}, ${T}, ${dh}]`);
   let bias: tf.Tensor | null = null;
   if (keyBias) {
     const B = keyBias.shape[0];
-    if (keyBias.rank === 3) assertShape('attention: bias', keyBias.shape, [B, T, T], `[B, T, T] with T = ${T}`); // per query (causal)
+    if (keyBias.rank === 3) assertShape('attention: bias', keyBias.shape, [B, Tq, T], `[B, Tq, T] with Tq = ${Tq}, T = ${T}`); // per query (causal)
     else assertShape('attention: keyBias', keyBias.shape, [B, T], `[B, T] with T = ${T}`);
     if (B < 1 || n % B !== 0) throw new ShapeError(`attention: keyBias batch ${B} does not divide n = B·H = ${n}`);
-    bias = keyBias.rank === 3 ? tf.reshape(keyBias, [B, 1, T, T]) : tf.reshape(keyBias, [B, 1, 1, T]);
+    bias = keyBias.rank === 3 ? tf.reshape(keyBias, [B, 1, Tq, T]) : tf.reshape(keyBias, [B, 1, 1, T]);
   }
   const core = tf.customGrad(((qq: tf.Tensor3D, kk: tf.Tensor3D, vv: tf.Tensor3D, save: Saver) => {
-    let s = bmm(qq, transpose3d(kk)); // [n, T, T]
-    if (bias) s = tf.reshape(tf.add(tf.reshape(s, [bias.shape[0], -1, T, T]), bias), [n, T, T]);
-    const p = tf.softmax(s); // [n, T, T]
+    let s = bmm(qq, transpose3d(kk)); // [n, Tq, T]
+    if (bias) s = tf.reshape(tf.add(tf.reshape(s, [bias.shape[0], -1, Tq, T]), bias), [n, Tq, T]);
+    const p = tf.softmax(s); // [n, Tq, T]
     const o = bmm(p, vv); // [n, T, dh]
     save([qq, kk, vv, p, o]);
     return {
@@ -92,10 +94,10 @@ export function biasedAttention(q: tf.Tensor3D, k: tf.Tensor3D, v: tf.Tensor3D, 
       gradFunc: (dO: tf.Tensor3D, saved: tf.Tensor[]) => {
         const [sq, sk, sv, sp, so] = saved;
         const dv = bmm(transpose3d(sp), dO); // [n, T, dh]
-        const dp = bmm(dO, transpose3d(sv)); // [n, T, T]
-        const D = tf.sum(tf.mul(dO, so), -1, true); // [n, T, 1] = rowsum(dp ⊙ p)
-        const dS = tf.mul(sp, tf.sub(dp, D)); // [n, T, T]
-        const dq = bmm(dS, sk); // [n, T, dh]
+        const dp = bmm(dO, transpose3d(sv)); // [n, Tq, T]
+        const D = tf.sum(tf.mul(dO, so), -1, true); // [n, Tq, 1] = rowsum(dp ⊙ p)
+        const dS = tf.mul(sp, tf.sub(dp, D)); // [n, Tq, T]
+        const dq = bmm(dS, sk); // [n, Tq, dh]
         const dk = bmm(transpose3d(dS), sq); // [n, T, dh]
         return [dq, dk, dv];
       },
@@ -130,6 +132,15 @@ export function rmsNorm(x: tf.Tensor2D, w: tf.Tensor1D, eps: number): tf.Tensor2
     };
   }) as unknown as GradFunc);
   return f(x, w) as tf.Tensor2D;
+}
+
+/**
+ * rmsNorm's forward without its customGrad wrapper, for passes that are never differentiated (the sampler's cached
+ * window pass, block_cache.ts): the same ops in the same order, so the same values, without a gradient scope per call.
+ */
+export function rmsNormNoGrad(x: tf.Tensor2D, w: tf.Tensor1D, eps: number): tf.Tensor2D {
+  const r = tf.rsqrt(tf.add(tf.mean(tf.square(x), -1, true), eps)); // [N, 1]
+  return tf.mul(tf.mul(x, r), w);
 }
 
 /** x [N, d] -> Σ over rows [d], as ones [1, N] @ x (a fast-path matmul on wasm). No gradient: for backward passes. */
@@ -214,9 +225,11 @@ const rotateHalfGrad = tf.customGrad(((x: tf.Tensor2D, rot: tf.Tensor2D, save: S
 }) as unknown as GradFunc);
 
 /** x [n, T, dh] -> x · cos + rotate_half(x) · sin (LLaDA's apply_rotary_pos_emb, positions 0..T−1). */
-export function applyRope(x: tf.Tensor3D, rope: Rope): tf.Tensor3D {
+export function applyRope(x: tf.Tensor3D, rope: Rope, grad = true): tf.Tensor3D {
   const [n, T, dh] = x.shape;
   assertShape('applyRope: cos', rope.cos.shape, [T, dh], `[T, dh] = [${T}, ${dh}]`);
-  const rotated = tf.reshape(rotateHalfGrad(tf.reshape(x, [n * T, dh]), rope.rot), [n, T, dh]); // [n, T, dh]
+  const flat = tf.reshape(x, [n * T, dh]) as tf.Tensor2D;
+  // grad false: the same matmul without the customGrad wrapper (passes that are never differentiated)
+  const rotated = tf.reshape(grad ? rotateHalfGrad(flat, rope.rot) : tf.matMul(flat, rope.rot), [n, T, dh]); // [n, T, dh]
   return tf.add(tf.mul(x, rope.cos), tf.mul(rotated, rope.sin));
 }

@@ -17,6 +17,12 @@ export type LogitsFn = ((ids: tf.Tensor2D, attentionMask: tf.Tensor2D | null) =>
    * returns every column's keys/values). Without it, `cache` is refused.
    */
   window?: (ids: tf.Tensor2D, attentionMask: tf.Tensor2D | null, start: number, end: number, kv: KvColumns | null) => KvColumns & { logits: tf.Tensor3D };
+  /**
+   * Optional exact pass that returns only columns [start, end)'s logits [N, end − start, V] (model.ts `forward`'s
+   * `cols`: the last block runs on those columns only). The samplers read one block's logits, so without a cache they
+   * ask for the current block's; without it they get the whole row and read the same block.
+   */
+  cols?: (ids: tf.Tensor2D, attentionMask: tf.Tensor2D | null, start: number, end: number) => tf.Tensor3D;
 };
 
 /** Per layer [N·H, T, dh]: keys (RoPE applied) and values, as model/block_cache.ts ColumnKv. */

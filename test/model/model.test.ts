@@ -141,6 +141,36 @@ describe('LLaDA transformer', () => {
     disposeParams(p);
   });
 
+  it('cols: the last block on some columns only gives the full pass’s logits there, and the same gradients', () => {
+    const p = initParams(cfg);
+    const ids = tf.tensor2d(IDS, [B, L], 'int32');
+    const mask = tf.tensor2d(MASK, [B, L], 'int32');
+    const full = tf.tidy(() => forward(p, cfg, ids, mask).arraySync());
+    const before = tf.memory().numTensors;
+    for (const [s, e] of [[0, 3], [2, 5], [4, 7], [6, 7]] as const) {
+      const part = tf.tidy(() => forward(p, cfg, ids, mask, [s, e]).arraySync());
+      expect([part.length, part[0].length, part[0][0].length]).toEqual([B, e - s, cfg.vocab_size]);
+      for (let b = 0; b < B; b++) expect(relErr(full[b].slice(s, e).flat(), part[b].flat())).toBeLessThan(1e-5);
+      // a loss on those columns: the same gradient for every parameter as through the full pass
+      const colW = tf.tensor2d(WEIGHTS.map((r) => r.map((w, l) => (l >= s && l < e ? w + 0.5 : 0))));
+      const lossOn = (logits: tf.Tensor3D, from: number) => {
+        const w = tf.slice(colW, [0, from], [B, logits.shape[1]]); // [B, T]
+        return tf.sum(tf.mul(tf.logSumExp(logits, -1), w)) as tf.Scalar; // Σ w · logsumexp(logits) on [s, e)
+      };
+      const gFull = tf.variableGrads(() => lossOn(tf.slice(forward(p, cfg, ids, mask), [0, s, 0], [B, e - s, -1]), s));
+      const gPart = tf.variableGrads(() => lossOn(forward(p, cfg, ids, mask, [s, e]), s));
+      expect(Math.abs(gFull.value.dataSync()[0] - gPart.value.dataSync()[0])).toBeLessThan(1e-4);
+      for (const v of Object.values(p)) expect(relErr(gFull.grads[v.name].dataSync(), gPart.grads[v.name].dataSync()), v.name).toBeLessThan(1e-4);
+      tf.dispose([colW, gFull.value, gPart.value, ...Object.values(gFull.grads), ...Object.values(gPart.grads)]);
+    }
+    expect(tf.memory().numTensors).toBe(before);
+    expect(() => forward(p, cfg, ids, mask, [3, 3])).toThrow(/forward: columns \[3, 3\) must lie inside \[0, 7\)/);
+    expect(() => forward(p, cfg, ids, mask, [5, 8])).toThrow(/columns \[5, 8\)/);
+    expect(() => forward(p, { ...cfg, causal: true }, ids, mask, [2, 5])).toThrow(/bidirectional model \(config causal is true\)/);
+    tf.dispose([ids, mask]);
+    disposeParams(p);
+  });
+
   it('leaks no tensors: forward + gradients inside tf.tidy', () => {
     const p = initParams(cfg);
     const ids = tf.tensor2d(IDS, [B, L], 'int32');

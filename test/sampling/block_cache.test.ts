@@ -63,6 +63,28 @@ describe('block KV cache in generate', () => {
     }
   });
 
+  it('without a cache the model computes the last block on the current block’s columns only: the same samples as whole rows', async () => {
+    const model = modelDenoiser(two.params, two.cfg);
+    let narrowed = 0;
+    const fn: LogitsFn = Object.assign((ids: tf.Tensor2D, am: tf.Tensor2D | null) => model(ids, am), {
+      cols: (ids: tf.Tensor2D, am: tf.Tensor2D | null, start: number, end: number) => (narrowed++, model.cols!(ids, am, start, end)),
+    });
+    const whole: LogitsFn = (ids, am) => model(ids, am); // the same model without the column-restricted pass
+    const samplers = [...ADAPTIVE, { sampler: 'dus' as const, extra: {} }, { sampler: 'remdm' as const, extra: { steps: 16 } }];
+    for (const { sampler, extra } of samplers) {
+      for (const more of sampler === 'remdm' ? [{}, { cfg_scale: 1 }] : [{}, { cfg_scale: 1 }, { eos_fill: true }]) {
+        const opts = { ...base, prompts: [[1, 2, 3], [4]], ...extra, ...more, sampler, block_length: 4, temperature: 0.7, record_logps: true };
+        const a = await generate(fn, { ...opts, rng: new Rng(4) });
+        const b = await generate(whole, { ...opts, rng: new Rng(4) });
+        expect(a.full, `${sampler} ${JSON.stringify(more)}`).toEqual(b.full);
+        expect(a.nfe).toBe(b.nfe);
+        expect(narrowed).toBeGreaterThan(0);
+        narrowed = 0;
+        a.logps!.flat().forEach((x, i) => expect(x).toBeCloseTo(b.logps!.flat()[i], 5));
+      }
+    }
+  });
+
   it('is refused for a LogitsFn without a windowed pass', async () => {
     await expect(generate(contextLogits(1), { ...base, sampler: 'llada', cache: 'prefix', rng: new Rng(1) })).rejects.toThrow(/cache \("prefix"\) needs the model's windowed forward/);
   });
