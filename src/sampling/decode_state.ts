@@ -106,9 +106,10 @@ function callChecked(ctx: DecodeContext, ids: tf.Tensor2D, am: tf.Tensor2D | nul
 
 /**
  * One model call on `rows` rows: a full pass, or with the block cache a full pass at the block's first call (its
- * keys/values kept, for the rows it ran) and afterwards only the window (prefix: [start, L), dual: [start, end)), its
- * logits padded with zeros to [rows, L, V] (the samplers read only the current block). `live`: which batch rows these
- * are (null = all); a row finished at the block's first call never comes back, so the cache always holds the rows asked.
+ * keys/values kept, for the rows it ran) and afterwards only the window (prefix: [start, L), dual: [start, end)).
+ * The samplers read only the current block's logits, so every pass asks for those alone (the last transformer block
+ * runs on the block's columns, model.ts `Columns`) and pads them with zeros to [rows, L, V]. `live`: which batch rows
+ * these are (null = all); a row finished at the block's first call never comes back, so the cache always holds the rows asked.
  */
 function runModel(ctx: DecodeContext, ids: tf.Tensor2D, am: tf.Tensor2D | null, rows: number, live: number[] | null): tf.Tensor3D {
   const c = ctx.cache;
@@ -123,11 +124,11 @@ function runModel(ctx: DecodeContext, ids: tf.Tensor2D, am: tf.Tensor2D | null, 
     return padColumns(inBlock, rows, ctx.L, start, end);
   }
   if (c.kv === null) {
-    const full = windowFn(ids, am, 0, ctx.L, null);
+    const full = windowFn(ids, am, 0, ctx.L, null, [c.start, c.end]); // every column's keys/values, the block's logits
     c.kv = { keys: full.keys.map((k) => tf.keep(k)), values: full.values.map((v) => tf.keep(v)) };
     c.rows = live ?? Array.from({ length: rows }, (_, n) => n);
     ctx.positions += rows * ctx.L;
-    return full.logits;
+    return padColumns(full.logits, rows, ctx.L, c.start, c.end);
   }
   const end = c.mode === 'prefix' ? ctx.L : c.end;
   const held = c.rows!;
@@ -136,9 +137,9 @@ function runModel(ctx: DecodeContext, ids: tf.Tensor2D, am: tf.Tensor2D | null, 
   const same = at.length === held.length && at.every((j, i) => j === i);
   const kvRows = same ? null : tf.tensor1d(at.flatMap((j) => Array.from({ length: heads }, (_, h) => j * heads + h)), 'int32'); // [rows·H]
   const pick = (t: tf.Tensor3D): tf.Tensor3D => (kvRows ? (tf.gather(t, kvRows) as tf.Tensor3D) : t);
-  const out = windowFn(ids, am, c.start, end, { keys: c.kv.keys.map(pick), values: c.kv.values.map(pick) });
+  const out = windowFn(ids, am, c.start, end, { keys: c.kv.keys.map(pick), values: c.kv.values.map(pick) }, [c.start, c.end]);
   ctx.positions += rows * (end - c.start);
-  return padColumns(out.logits, rows, ctx.L, c.start, end);
+  return padColumns(out.logits, rows, ctx.L, c.start, c.end);
 }
 
 /** logits [rows, end − start, V] of columns [start, end) -> [rows, L, V], zeros in the other columns. */

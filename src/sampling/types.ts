@@ -14,9 +14,10 @@ export type LogitsFn = ((ids: tf.Tensor2D, attentionMask: tf.Tensor2D | null) =>
   /**
    * Optional windowed pass for `cache: prefix | dual` (model/block_cache.ts forwardWindow): logits [N, end − start, V]
    * of columns [start, end) only, the other columns' keys/values read from `kv` (null: the whole row, which also
-   * returns every column's keys/values). Without it, `cache` is refused.
+   * returns every column's keys/values); with `logitCols` [s, e) only those columns' logits [N, e − s, V]. Without it,
+   * `cache` is refused.
    */
-  window?: (ids: tf.Tensor2D, attentionMask: tf.Tensor2D | null, start: number, end: number, kv: KvColumns | null) => KvColumns & { logits: tf.Tensor3D };
+  window?: (ids: tf.Tensor2D, attentionMask: tf.Tensor2D | null, start: number, end: number, kv: KvColumns | null, logitCols?: readonly [number, number] | null) => KvColumns & { logits: tf.Tensor3D };
   /**
    * Optional exact pass that returns only columns [start, end)'s logits [N, end − start, V] (model.ts `forward`'s
    * `cols`: the last block runs on those columns only). The samplers read one block's logits, so without a cache they

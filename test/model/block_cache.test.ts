@@ -51,6 +51,24 @@ describe('forwardWindow (block KV cache)', () => {
     tf.dispose([ids, am]);
   });
 
+  it('logitCols: only those columns’ logits, the same numbers, and every window column’s keys/values', () => {
+    const ids = tf.tensor2d(IDS, undefined, 'int32');
+    const am = tf.tensor2d(AM);
+    const before = tf.memory().numTensors;
+    tf.tidy(() => {
+      const full = forwardWindow(deep.params, deep.cfg, ids, am, 0, L, null);
+      const part = forwardWindow(deep.params, deep.cfg, ids, am, 0, L, null, [4, 7]);
+      expect(part.logits.shape).toEqual([2, 3, 12]);
+      expect(maxDiff(part.logits, tf.slice(full.logits, [0, 4, 0], [-1, 3, -1]))).toBeLessThan(1e-4);
+      part.keys.forEach((k, i) => expect(maxDiff(k, full.keys[i])).toBe(0));
+      const win = forwardWindow(deep.params, deep.cfg, ids, am, 4, L, full, [4, 7]); // a prefix-cache window, block logits
+      expect(maxDiff(win.logits, tf.slice(full.logits, [0, 4, 0], [-1, 3, -1]))).toBeLessThan(1e-4);
+      expect(() => forwardWindow(deep.params, deep.cfg, ids, am, 4, 7, full, [3, 7])).toThrow(/logit columns \[3, 7\) must lie inside the window \[4, 7\)/);
+    });
+    expect(tf.memory().numTensors).toBe(before);
+    tf.dispose([ids, am]);
+  });
+
   it('exact for a 1-layer model after the window’s tokens change (layer-0 keys/values depend only on token and position)', () => {
     const am = tf.tensor2d(AM);
     const old = tf.tensor2d(IDS, undefined, 'int32');
