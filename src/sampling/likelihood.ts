@@ -109,6 +109,18 @@ export function callChecked(logitsFn: LogitsFn, ids: tf.Tensor2D, am: tf.Tensor2
   return out.dtype === 'float32' ? out : tf.cast(out, 'float32');
 }
 
+/**
+ * Logits of the last Lg columns only [N, Lg, V] (a completion's, in the estimators): the LogitsFn's column-restricted
+ * pass when it has one (the model's: its last block then runs on those columns only), else a slice of the whole row.
+ */
+export function callTail(logitsFn: LogitsFn, ids: tf.Tensor2D, am: tf.Tensor2D | null, Lg: number): tf.Tensor3D {
+  const [N, L] = ids.shape;
+  if (!logitsFn.cols || Lg === L) return tf.slice(callChecked(logitsFn, ids, am), [0, L - Lg, 0], [N, Lg, -1]) as tf.Tensor3D;
+  const out = logitsFn.cols(ids, am, L - Lg, L);
+  assertShape('logitsFn.cols output', out.shape, [N, Lg, null], `[${N}, ${Lg}, V]`);
+  return out.dtype === 'float32' ? out : tf.cast(out, 'float32');
+}
+
 /** log softmax(logits)[targets]: logits [N, T, V], targets int32 [N, T] → [N, T]. Differentiable on every backend. */
 export function targetLogProbs(logits: tf.Tensor3D, targets: tf.Tensor2D): tf.Tensor2D {
   const V = logits.shape[2];

@@ -1,9 +1,11 @@
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { Rng } from '../../src/rng.ts';
-import { mcLogLikelihood, stratifiedMaskCounts } from '../../src/sampling/likelihood.ts';
+import { callTail, mcLogLikelihood, stratifiedMaskCounts } from '../../src/sampling/likelihood.ts';
+import { modelDenoiser } from '../../src/model/block_cache.ts';
+import { disposeParams } from '../../src/model/model.ts';
 import type { LogitsFn } from '../../src/sampling/types.ts';
-import { MASK, V, logSoftmax, maskAwareTable, tableLogits, useBackend } from './helpers.ts';
+import { MASK, V, logSoftmax, maskAwareTable, tableLogits, tinyModel, useBackend } from './helpers.ts';
 
 beforeAll(() => useBackend('cpu'));
 
@@ -72,5 +74,27 @@ describe('mcLogLikelihood', () => {
   it('rejects mc_num not divisible by batch_size', async () => {
     await expect(mcLogLikelihood(tableLogits(4, 1).fn, [1], [2, 3, 4], { maskId: MASK, rng: new Rng(1), mc_num: 10, batch_size: 4 }))
       .rejects.toThrow(/mc_num \(10\) must be a positive multiple of batch_size \(4\)/);
+  });
+});
+
+describe('callTail', () => {
+  it('the last Lg columns’ logits: through the model’s column pass, the same numbers as a slice of the whole row', () => {
+    const { cfg, params } = tinyModel(2, 4);
+    const model = modelDenoiser(params, cfg);
+    const ids = tf.tensor2d([[10, 1, 2, MASK, MASK, 3], [4, 5, 6, MASK, 7, MASK]], undefined, 'int32');
+    const am = tf.tensor2d([[0, 1, 1, 1, 1, 1], [1, 1, 1, 1, 1, 1]]);
+    const before = tf.memory().numTensors;
+    let narrowed = 0;
+    const spy: LogitsFn = Object.assign((x: tf.Tensor2D, m: tf.Tensor2D | null) => model(x, m), {
+      cols: (x: tf.Tensor2D, m: tf.Tensor2D | null, s: number, e: number) => (narrowed++, model.cols!(x, m, s, e)),
+    });
+    const [viaCols, viaWhole, all] = tf.tidy(() => [callTail(spy, ids, am, 3), callTail((x, m) => model(x, m), ids, am, 3), callTail(spy, ids, am, 6)].map((t) => t.arraySync()));
+    expect(narrowed).toBe(1); // Lg = L asks for the whole row
+    expect([viaCols.length, viaCols[0].length, viaCols[0][0].length]).toEqual([2, 3, V]);
+    viaCols.flat(2).forEach((x, i) => expect(x).toBeCloseTo(viaWhole.flat(2)[i], 4));
+    expect(all[0].slice(3).flat()).toEqual(viaWhole[0].flat());
+    expect(tf.memory().numTensors).toBe(before);
+    tf.dispose([ids, am]);
+    disposeParams(params);
   });
 });

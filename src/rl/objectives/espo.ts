@@ -46,7 +46,7 @@ import type { Rng } from '../../rng.ts';
 import type { GrpoSection } from '../../config/schema.ts';
 import { forward } from '../../model/model.ts';
 import { select } from '../../sampling/decode_state.ts';
-import { callChecked, targetLogProbs } from '../../sampling/likelihood.ts';
+import { callTail, targetLogProbs } from '../../sampling/likelihood.ts';
 import type { LogitsFn } from '../../sampling/types.ts';
 import { stopGradient } from './d1_loss.ts';
 import type { Draw, MicroTensors, Objective, PolicyModel, Scores } from './types.ts';
@@ -177,8 +177,8 @@ export function espoElbo(logitsFn: LogitsFn, ids: tf.Tensor2D, attentionMask: tf
       const p = tf.reshape(tf.slice(ratio, [s, 0], [1, n]), [n, 1]); // [n, 1]
       const scored = complement ? tf.sub(1, mA) : mA; // [n, Lg]: the tokens this view masks and scores
       const hit = tf.concat([tf.zeros([n, L - Lg], 'bool'), tf.greater(scored, 0)], 1); // [n, L]; the prompt is never masked
-      const logits = callChecked(logitsFn, select<tf.Tensor2D>(hit, tf.scalar(maskId, 'int32'), ids), attentionMask); // [n, L, V]
-      const lp = targetLogProbs(tf.slice(logits, [0, L - Lg, 0], [n, Lg, -1]), tf.slice(ids, [0, L - Lg], [n, Lg])); // [n, Lg]
+      const tail = callTail(logitsFn, select<tf.Tensor2D>(hit, tf.scalar(maskId, 'int32'), ids), attentionMask, Lg); // [n, Lg, V]
+      const lp = targetLogProbs(tail, tf.slice(ids, [0, L - Lg], [n, Lg])); // [n, Lg]
       // 1/p, or ESPO's complement weight 1/((Lg − x)/(Lg + 1)); a view that masks nothing (x = 0 or Lg) has only zero
       // terms, so its divisor is kept off 0.
       const w = tf.maximum(complement ? tf.sub(Lg / (Lg + 1), p) : p, 1e-12); // [n, 1]

@@ -14,7 +14,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { ConfigError, ShapeError, assertShape } from '../../errors.ts';
 import { select } from '../../sampling/decode_state.ts';
-import { callChecked, targetLogProbs } from '../../sampling/likelihood.ts';
+import { callTail, targetLogProbs } from '../../sampling/likelihood.ts';
 import type { LogitsFn } from '../../sampling/types.ts';
 
 /**
@@ -63,8 +63,7 @@ export function oneStepLogProbs(logitsFn: LogitsFn, ids: tf.Tensor2D, prompt: nu
     const maskable = typeof prompt === 'number' ? tf.logicalNot(completion) : prompt; // [., L]
     const isMask = tf.logicalOr(completion, promptMaskHits(maskable, am, N, L, p, opts.maskSeed, 'oneStepLogProbs')); // [N, L]
     const noisy = select<tf.Tensor2D>(isMask, tf.scalar(opts.maskId, 'int32'), ids); // [N, L]
-    const logits = callChecked(logitsFn, noisy, am); // [N, L, V]
-    const tail = tf.slice(logits, [0, L - Lg, 0], [N, Lg, -1]); // [N, Lg, V]
+    const tail = callTail(logitsFn, noisy, am, Lg); // [N, Lg, V]
     return targetLogProbs(tail, tf.slice(ids, [0, L - Lg], [N, Lg])); // [N, Lg]
   });
 }
@@ -91,8 +90,7 @@ export function coupledLogProbs(logitsFn: LogitsFn, ids: tf.Tensor2D, promptMask
     const maskB = tf.logicalOr(promptHit, tf.logicalAnd(completion, tf.logicalNot(inA)));
     const mId = tf.scalar(opts.maskId, 'int32');
     const noisy = tf.concat([select<tf.Tensor2D>(maskA, mId, ids), select<tf.Tensor2D>(maskB, mId, ids)], 0); // [2N, L]
-    const logits = callChecked(logitsFn, noisy, am ? tf.concat([am, am], 0) : null); // [2N, L, V]
-    const tail = tf.slice(logits, [0, L - Lg, 0], [2 * N, Lg, -1]); // [2N, Lg, V]
+    const tail = callTail(logitsFn, noisy, am ? tf.concat([am, am], 0) : null, Lg); // [2N, Lg, V]
     const target = tf.slice(ids, [0, L - Lg], [N, Lg]); // [N, Lg]
     const lp = targetLogProbs(tail, tf.concat([target, target], 0)); // [2N, Lg]
     const [lpA, lpB] = tf.split(lp, 2, 0) as [tf.Tensor2D, tf.Tensor2D];
@@ -147,8 +145,7 @@ export function trajectoryLogProbs(
     for (let j = only ?? 0; j < (only === null ? n : only + 1); j++) {
       const st = passStep(j, states); // scalar step, or per-row steps [N, 1]
       const state = select<tf.Tensor2D>(tf.logicalOr(promptHit, tf.greaterEqual(stepFull, st)), mId, ids); // [N, L]
-      const logits = callChecked(logitsFn, state, am); // [N, L, V]
-      const lp = targetLogProbs(tf.slice(logits, [0, L - Lg, 0], [N, Lg, -1]), target); // [N, Lg]
+      const lp = targetLogProbs(callTail(logitsFn, state, am, Lg), target); // [N, Lg]
       out = tf.add(out, tf.mul(lp, tf.cast(tf.equal(step, st), 'float32'))); // keep the tokens committed at this step
     }
     return out;

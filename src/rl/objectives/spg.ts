@@ -157,8 +157,11 @@ export function spgLogProbs(model: PolicyModel, mb: MicroTensors, draw: SpgDraw,
     const ids = repeatRows(tf.slice(mb.ids, [r0, 0], [c, L]), T); // [c·T, L]
     const isMask = tf.slice(draw.isMask, [r0 * T, 0], [c * T, L]); // [c·T, L]
     const noisy = select<tf.Tensor2D>(isMask, tf.scalar(model.cfg.mask_token_id, 'int32'), ids); // [c·T, L]
-    const logits = forward(model.params, model.cfg, noisy, repeatRows(tf.slice(mb.attentionMask, [r0, 0], [c, L]), T)); // [c·T, L, V]
-    const tail = tf.slice(logits, [0, L - Lg, 0], [c * T, Lg, -1]); // [c·T, Lg, V]
+    const am = repeatRows(tf.slice(mb.attentionMask, [r0, 0], [c, L]), T); // [c·T, L]
+    // the completion's logits only (model.ts Columns: the last block on those columns); a causal model has no such pass
+    const tail = model.cfg.causal
+      ? tf.slice(forward(model.params, model.cfg, noisy, am), [0, L - Lg, 0], [c * T, Lg, -1]) as tf.Tensor3D
+      : forward(model.params, model.cfg, noisy, am, [L - Lg, L]); // [c·T, Lg, V]
     return targetLogProbs(tail, tf.slice(ids, [0, L - Lg], [c * T, Lg])); // [c·T, Lg]
   });
 }
