@@ -164,7 +164,12 @@ export function groupAdvantages(
   };
   const tokenAdvantages = !credit ? null // [N][Lg]
     : o.grpo.credit === 'token' ? token() : processAdvantages(rewards, credit, steps!, G, scale_rewards);
-  return { advantages: adv.advantages, fracZeroStd: adv.fracZeroStd, meanGroupStd: adv.meanGroupStd, tokenAdvantages };
+  // grpo.drop_negative_advantages: learn only from what beat its group's mean (RAFT-like); Math.max also turns −0 into 0
+  const floor = (a: number) => (o.grpo.drop_negative_advantages ? Math.max(a, 0) : a);
+  return {
+    advantages: adv.advantages.map(floor), fracZeroStd: adv.fracZeroStd, meanGroupStd: adv.meanGroupStd,
+    tokenAdvantages: tokenAdvantages?.map((row) => row.map(floor)) ?? null,
+  };
 }
 
 /** Commit steps [N][Lg] of the completion positions from the flat [N, Lfull] record (≥ 1; prompt tokens are at 0). */

@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { computeAdvantages, groupTokenAdvantages, positionAdvantages, processAdvantages } from '../../src/rl/advantages.ts';
 import { Rng } from '../../src/rng.ts';
+import { grpoSchema } from '../../src/config/schema.ts';
+import { groupAdvantages } from '../../src/rl/completions.ts';
 
 describe('computeAdvantages', () => {
   it('d1: reward minus group mean, no std division', () => {
@@ -160,5 +162,29 @@ describe('groupTokenAdvantages (credit: token, credit_baseline: group)', () => {
 
   it('refuses judged rows that do not match the rewards', () => {
     expect(() => groupTokenAdvantages([1, 0], [[1], [0]], [[1]], 2, 'none')).toThrow(/2 rewards but 2 credit rows and 1 judged rows/);
+  });
+});
+
+describe('grpo.drop_negative_advantages', () => {
+  const o = (drop: boolean, credit: 'outcome' | 'token' = 'outcome') => ({
+    grpo: grpoSchema.parse({ num_generations: 3, drop_negative_advantages: drop, credit, ...(credit === 'token' ? { credit_baseline: 'group' } : {}) }),
+    sampler: { sampler: 'llada' as const, gen_length: 2 },
+    grad_accum: 1,
+  });
+
+  it('sets negative advantages to 0, per completion and per token, and leaves the rest as GRPO computes them', () => {
+    // group [1, 2, 6]: mean 3 → −2, −1, +3; group [4, 4, 4] flat
+    const rewards = [1, 2, 6, 4, 4, 4];
+    expect(groupAdvantages(rewards, null, null, o(false), null).advantages).toEqual([-2, -1, 3, 0, 0, 0]);
+    const dropped = groupAdvantages(rewards, null, null, o(true), null);
+    expect(dropped.advantages).toEqual([0, 0, 3, 0, 0, 0]);
+    expect(dropped.fracZeroStd).toBe(0.5); // the group statistics are those of the rewards
+    // per-token credit (one judged token each, group baseline): token advantages credit − group mean credit, floored
+    const credit = [[1, 0], [0, 0], [1, 0], [0, 0], [0, 0], [0, 0]];
+    const judged = [[1, 0], [1, 0], [1, 0], [1, 0], [1, 0], [1, 0]];
+    const kept = groupAdvantages([1, 0, 1, 0, 0, 0], credit, null, o(false, 'token'), judged).tokenAdvantages!;
+    const floored = groupAdvantages([1, 0, 1, 0, 0, 0], credit, null, o(true, 'token'), judged).tokenAdvantages!;
+    expect(kept.flat().some((a) => a < 0)).toBe(true);
+    expect(floored).toEqual(kept.map((row) => row.map((a) => Math.max(a, 0))));
   });
 });
