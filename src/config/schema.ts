@@ -225,11 +225,7 @@ export const grpoSchema = z.strictObject({
   epsilon_high: z.number().gt(0).nullable().default(null),
   /** Advantage scaling: none = r - group mean (d1); group / batch divide by the std (TRL). */
   scale_rewards: z.enum(['none', 'group', 'batch']).default('none'),
-  /**
-   * Negative advantages set to 0 (per completion and per token): only completions better than their group's mean are
-   * learned from, none is pushed down. With ESPO at μ = 1 the update is then fine-tuning on the policy's own better
-   * completions weighted by how much better (reward-ranked fine-tuning, RAFT, Dong et al. 2023). Default false (GRPO).
-   */
+  /** Negative advantages (per completion and token) set to 0: learn only from what beat the group mean (RAFT-like). */
   drop_negative_advantages: z.boolean().default(false),
   /** Token aggregation of the loss. */
   loss_type: z.enum(['bnpo', 'grpo', 'dr_grpo']).default('bnpo'),
