@@ -17,8 +17,8 @@ import * as tf from '@tensorflow/tfjs';
 import { ShapeError } from '../errors.ts';
 import { headDim, type ModelConfig } from './config.ts';
 import { cachedAttention } from './kv_cache.ts';
-import { blockName, forward, PREFIX, type Columns, type Params } from './model.ts';
-import { applyRope, makeRope, rmsNormNoGrad as rmsNorm, silu, type Rope } from './ops.ts';
+import { blockName, columnsOf, forward, PREFIX, type Columns, type Params } from './model.ts';
+import { applyRope, makeRope, rmsNormNoGrad as rmsNorm, ropeColumns, silu, type Rope } from './ops.ts';
 
 /** Additive bias on padded keys (model.ts PAD_BIAS). */
 const PAD_BIAS = -1e9;
@@ -60,9 +60,8 @@ export function forwardWindow(params: Params, cfg: ModelConfig, ids: tf.Tensor2D
   // the last block's query columns, relative to the window: [a, b) (all of it without logitCols)
   const [a, b] = logitCols ? [logitCols[0] - start, logitCols[1] - start] : [0, T];
   const Tq = b - a;
-  const rowsOf = (x: tf.Tensor2D): tf.Tensor2D => (Tq === T ? x
-    : (tf.reshape(tf.slice(tf.reshape(x, [N, T, cfg.d_model]), [0, a, 0], [N, Tq, cfg.d_model]), [N * Tq, cfg.d_model]) as tf.Tensor2D)); // [N·Tq, d]
-  const ropeQ = Tq === T ? rope : { cos: tf.slice(rope.cos, [a, 0], [Tq, dh]), sin: tf.slice(rope.sin, [a, 0], [Tq, dh]), rot: rope.rot };
+  const rowsOf = (x: tf.Tensor2D): tf.Tensor2D => columnsOf(x, N, T, [a, b]); // [N·Tq, d]
+  const ropeQ = Tq === T ? rope : ropeColumns(rope, a, b);
   const splice = (cached: tf.Tensor3D, fresh: tf.Tensor3D): tf.Tensor3D => {
     const parts = [fresh];
     if (start > 0) parts.unshift(tf.slice(cached, [0, 0, 0], [-1, start, -1]));
@@ -96,7 +95,7 @@ export function forwardWindow(params: Params, cfg: ModelConfig, ids: tf.Tensor2D
 function windowRope(L: number, start: number, end: number, dh: number, theta: number): Rope {
   const full = makeRope(L, dh, theta);
   if (start === 0 && end === L) return full;
-  return { cos: tf.slice(full.cos, [start, 0], [end - start, dh]), sin: tf.slice(full.sin, [start, 0], [end - start, dh]), rot: full.rot };
+  return ropeColumns(full, start, end);
 }
 
 /** The model as a sampling LogitsFn (sampling/types.ts) that also offers the windowed pass for `cache: prefix | dual`. */

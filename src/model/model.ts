@@ -11,7 +11,7 @@ import * as tf from '@tensorflow/tfjs';
 import { ShapeError, assertShape } from '../errors.ts';
 import { Rng } from '../rng.ts';
 import { headDim, type ModelConfig } from './config.ts';
-import { applyRope, biasedAttention, makeRope, matMul2d, rmsNorm, swiglu, type Rope } from './ops.ts';
+import { applyRope, biasedAttention, makeRope, matMul2d, rmsNorm, ropeColumns, swiglu, type Rope } from './ops.ts';
 import { recomputeEnabled, recomputed } from './recompute.ts';
 
 export type Params = Record<string, tf.Variable>;
@@ -237,7 +237,7 @@ function blockForward(params: Record<string, tf.Tensor>, cfg: ModelConfig, i: nu
 }
 
 /** Rows of columns [start, end) of x [B·L, d] -> [B·(end − start), d]. */
-function columnsOf(x: tf.Tensor2D, B: number, L: number, [start, end]: Columns): tf.Tensor2D {
+export function columnsOf(x: tf.Tensor2D, B: number, L: number, [start, end]: Columns): tf.Tensor2D {
   const d = x.shape[1];
   return tf.reshape(tf.slice(tf.reshape(x, [B, L, d]), [0, start, 0], [B, end - start, d]), [B * (end - start), d]) as tf.Tensor2D;
 }
@@ -254,8 +254,7 @@ function attentionBlock(params: Record<string, tf.Tensor>, cfg: ModelConfig, i: 
     return tf.reshape(tf.transpose(y, [0, 2, 1, 3]), [B * H, T, dh]) as tf.Tensor3D; // [B·H, T, dh]
   };
   const T = cols ? cols[1] - cols[0] : L;
-  const qRope = cols ? { cos: tf.slice(rope.cos, [cols[0], 0], [T, dh]), sin: tf.slice(rope.sin, [cols[0], 0], [T, dh]), rot: rope.rot } : rope;
-  const q = applyRope(heads(cols ? columnsOf(x, B, L, cols) : x, T, 'q_proj'), qRope); // [B·H, T, dh]
+  const q = applyRope(heads(cols ? columnsOf(x, B, L, cols) : x, T, 'q_proj'), cols ? ropeColumns(rope, cols[0], cols[1]) : rope); // [B·H, T, dh]
   const k = applyRope(heads(x, L, 'k_proj'), rope); // [B·H, L, dh]
   const v = heads(x, L, 'v_proj');
   const o = biasedAttention(q, k, v, bias, 1 / Math.sqrt(dh)); // [B·H, T, dh]

@@ -215,6 +215,12 @@ export function makeRope(T: number, dh: number, theta: number): Rope {
   return { cos: tf.tensor2d(cos, [T, dh]), sin: tf.tensor2d(sin, [T, dh]), rot: tf.tensor2d(rotateHalfMatrix(dh), [dh, dh]) };
 }
 
+/** The RoPE tables of columns [start, end) of `rope` (the same rotation matrix). */
+export function ropeColumns(rope: Rope, start: number, end: number): Rope {
+  const dh = rope.cos.shape[1];
+  return { cos: tf.slice(rope.cos, [start, 0], [end - start, dh]), sin: tf.slice(rope.sin, [start, 0], [end - start, dh]), rot: rope.rot };
+}
+
 /** rotate_half as x @ R with R constant: its gradient is dy @ Rᵀ = −(dy @ R) (R is a signed permutation, R² = −I). */
 const rotateHalfGrad = tf.customGrad(((x: tf.Tensor2D, rot: tf.Tensor2D, save: Saver) => {
   save([rot]);
