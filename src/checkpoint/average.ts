@@ -2,8 +2,8 @@
  * Weight averaging of checkpoints of one run: θ̄ = (1/K) Σ_k θ_k over the model weights (not the optimizer state).
  * LAWA (Kaddour 2022, "Stop wasting my time! Saving days of ImageNet and BERT training with latest weight averaging")
  * averages the latest K checkpoints; SWA (Izmailov et al. 2018) the iterates of a constant-lr tail. Late in an RL run
- * the policy wanders around a plateau from one checkpoint to the next (README "The study": ±2–3 points held-out between
- * neighbours); the average sits nearer its middle.
+ * the policy wanders around a plateau from one checkpoint to the next (docs/study/sudoku-scarce.md: ±2–3 points held-out
+ * between neighbours); the average sits nearer its middle.
  *
  * The checkpoints must share the model config and tokenizer (so: the same run, or runs of the same model); the
  * average is written with `saveCheckpoint` (atomic, `latest` of `runDir` points at it) and records its sources in

@@ -161,7 +161,7 @@ export type TrainConfig = z.infer<typeof trainConfigSchema>;
 // diffu-GRPO (d1). Defaults are d1's where d1 sets them (diffu-grpo/slurm_scripts, train.yaml; research/d1-grpo.md).
 
 export const samplerSchema = z.strictObject({
-  /** llada (low-confidence remasking, semi-AR blocks) | dus | remdm | threshold | eb | prophet (README "Samplers"). */
+  /** llada (low-confidence remasking, semi-AR blocks) | dus | remdm | threshold | eb | prophet (README "Performance"). */
   name: z.enum(['llada', 'dus', 'remdm', 'threshold', 'eb', 'prophet']).default('llada'),
   gen_length: positiveInt.default(64),
   /** d1 RL: 32. */

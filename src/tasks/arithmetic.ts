@@ -6,7 +6,7 @@
  * `small` (data.arithmetic_small): every number in the question that is not a product is a single digit (1-9), so an
  * operand is one token of the digit-split BPE and each step is a one-digit fact (sums <= 18, products <= 81). The
  * standard ranges (operands up to 60, 2-digit sums with carries) are more than the 0.96M model learns in 2,000 SFT
- * steps (README, "Arithmetic word problems"); the small ranges keep the same five templates and wording.
+ * steps (docs/study/arithmetic.md); the small ranges keep the same five templates and wording.
  */
 import { ConfigError } from '../errors.ts';
 import { Rng } from '../rng.ts';
