@@ -29,11 +29,12 @@ runMain(async () => {
     .option('threshold', { type: 'number', describe: 'threshold sampler: confidence to commit' })
     .options(FAST_SAMPLER_OPTIONS)
     .option('parser', { choices: EVAL_PARSERS, default: 'd1' as const, describe: "gsm8k/math500/countdown/sudoku scorer: d1's eval parsers exactly, or the lenient ones (README)" })
-    .option('batch-size', { type: 'number', default: 64 })
+    .option('samples', { type: 'number', default: 1, describe: 'completions per item (needs --temperature > 0): adds unbiased pass@k for k = 1, 2, 4, … and this number' })
+    .option('batch-size', { type: 'number', default: 64, describe: 'rows per generation batch (items × samples)' })
     .option('backend', { choices: ['auto', 'tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'] as const, default: 'auto' as const })
     .option('data-dir', { type: 'string', describe: 'data directory (default: $DIFFRL_DATA_DIR, else the repository data/ folder)' })
     .option('test-file', { type: 'string', describe: "evaluate on this file (the task's test-file format: .csv or .jsonl) instead of the test set, e.g. a held-out generated set" })
-    .option('out', { type: 'string', describe: 'results base path (default <checkpoint>/eval/<task>-<n>-seed<seed>)' })
+    .option('out', { type: 'string', describe: 'results base path (default <checkpoint>/eval/<task>-<n>-seed<seed>[-samples<k>])' })
     .option('l2d-steps', { type: 'string', describe: 'L2D checkpoint: ODE steps per token, a comma list (e.g. 1,2,4,8,16); prints the scaling table with the base LM (0 steps)' })
     .option('l2d-method', { choices: ['euler', 'midpoint'] as const, describe: "L2D: the ODE solver (default: the checkpoint's, midpoint)" })
     .strict()
@@ -43,9 +44,13 @@ runMain(async () => {
   // Flags, checkpoint, test set and prompt lengths, before the compute backend loads or anything is written.
   checkNumbers(argv, {
     subset: { int: true, min: 1 }, seed: { int: true, min: 0 }, 'gen-length': { int: true, min: 1 }, 'block-length': { int: true, min: 1 },
-    steps: { int: true, min: 1 }, temperature: { min: 0 }, threshold: { gt: 0, max: 1 }, 'batch-size': { int: true, min: 1 },
+    steps: { int: true, min: 1 }, temperature: { min: 0 }, threshold: { gt: 0, max: 1 }, 'batch-size': { int: true, min: 1 }, samples: { int: true, min: 1 },
   });
   refuseForeignFlags(argv, argv.sampler as SamplerName | undefined, FAST_FLAG_SAMPLERS);
+  // ReMDM samples from its nucleus whatever the temperature; every other sampler is deterministic at temperature 0.
+  if (argv.samples > 1 && !(argv.temperature! > 0) && argv.sampler !== 'remdm') {
+    throw new ConfigError(`--samples ${argv.samples} draws ${argv.samples} completions per item: it needs --temperature > 0 (greedy decoding gives ${argv.samples} copies of one)`);
+  }
   const fast = fastSamplerArgs(argv);
   const dataDir = resolveDataDir(argv['data-dir']);
   const sampler = { sampler: argv.sampler, gen_length: argv['gen-length'], block_length: argv['block-length'], steps: argv.steps };
@@ -61,6 +66,7 @@ runMain(async () => {
   await setupBackend(argv.backend as BackendName, (msg, fields) => logger.info(fields, msg));
   if (isL2d || (ckptConfig as Record<string, unknown>).causal === true) {
     refuseDiffusionFlags(['sampler', 'block-length', 'steps', 'threshold', ...Object.keys(FAST_SAMPLER_OPTIONS)], dir);
+    if (argv.samples > 1) throw new ConfigError(`--samples is for diffusion checkpoints; ${dir} decodes left to right (L2D or causal)`);
     const { evalLeftToRight } = await import('../l2d/eval_cli.ts'); // causal base or L2D: left to right with a KV cache
     return evalLeftToRight(dir, argv, { dataDir, steps: l2dSteps ?? null, method: argv['l2d-method'] ?? null }, logger);
   }
@@ -75,6 +81,7 @@ runMain(async () => {
     dataDir,
     testFile: argv['test-file'],
     batch_size: argv['batch-size'],
+    samples: argv.samples,
     sampler: { sampler: argv.sampler, gen_length: argv['gen-length'], block_length: argv['block-length'], steps: argv.steps, temperature: argv.temperature, threshold: argv.threshold, ...fast },
     onProgress: (done, total) => {
       if (!bar) return logger.info({ done, total }, 'eval progress');
@@ -83,7 +90,7 @@ runMain(async () => {
     },
   });
   bar?.stop();
-  const base = argv.out ?? path.join(dir, 'eval', `${argv.task}-${summary.n}-seed${argv.seed}`);
+  const base = argv.out ?? path.join(dir, 'eval', `${argv.task}-${summary.n}-seed${argv.seed}${argv.samples > 1 ? `-samples${argv.samples}` : ''}`);
   writeEvalResults(base, summary, items);
   process.stdout.write(JSON.stringify({ ...summary, results: `${base}.jsonl` }) + '\n');
   model.dispose();

@@ -15,7 +15,7 @@ import { cachedDecoder } from '../model/kv_cache.ts';
 import { generate, generateAutoregressive, type GenerateOptions, type GenerateResult } from '../sampling/index.ts';
 import type { Tokenizer } from '../tokenizer/index.ts';
 import { yieldToEventLoop } from '../engine/step.ts';
-import { meanInterval, wilson } from './stats.ts';
+import { meanInterval, passAtK, wilson } from './stats.ts';
 import { loadEvalItems, taskSpec, type EvalParser, type EvalTask } from './tasks.ts';
 
 export interface EvalOptions {
@@ -32,6 +32,11 @@ export interface EvalOptions {
   batch_size: number;
   /** Sampler settings; unset ones take the task's defaults (d1 eval: greedy, steps = gen_length / 2, block 32). */
   sampler: Partial<Omit<GenerateOptions, 'prompts' | 'maskId' | 'eosId' | 'padId' | 'rng' | 'num_generations'>>;
+  /**
+   * Completions per item (default 1). With S > 1 each item is sampled S times (needs a stochastic sampler), the rows
+   * hold every sample, `accuracy` is the mean over all of them and the summary adds unbiased pass@k.
+   */
+  samples?: number;
   onProgress?: (done: number, total: number) => void;
 }
 
@@ -45,6 +50,8 @@ export interface EvalItem {
   score: number;
   /** Sudoku: every one of the 16 cells right. */
   solved?: boolean;
+  /** Which of the item's samples this row is (only with `samples` > 1). */
+  sample?: number;
 }
 
 export interface EvalSummary {
@@ -63,6 +70,10 @@ export interface EvalSummary {
   /** Sudoku: fraction of puzzles with the whole grid right, and its Wilson 95% CI. */
   solve_rate?: number;
   solve_ci95?: [number, number];
+  /** With `samples` S > 1: S, and the mean over items of the unbiased pass@k (a sample passes when it scores 1: the
+   * exact answer, every Sudoku cell, every unit test) for k = 1, 2, 4, … and S. */
+  samples?: number;
+  pass_at_k?: Record<string, number>;
 }
 
 /** Generation for a batch when the model brings its own (L2D, l2d/generate.ts); else the sampler options decide. */
@@ -77,18 +88,22 @@ export async function evaluate(model: { params: Params; cfg: ModelConfig; tokeni
   const sampler = { ...spec.sampler, ...Object.fromEntries(Object.entries(o.sampler).filter(([, v]) => v !== undefined)) } as GenerateOptions;
   const rng = new Rng(o.seed, 'eval-sampling');
   const { cfg, tokenizer: tok } = model;
+  const S = o.samples ?? 1;
+  if (!Number.isInteger(S) || S < 1) throw new Error(`evaluate: samples must be an integer >= 1, got ${S}`);
+  const perBatch = Math.max(1, Math.floor(o.batch_size / S)); // items per batch: batch_size rows in all
   const items: EvalItem[] = [];
   let nfe = 0;
   let positions = 0;
   const t0 = performance.now();
-  for (let start = 0; start < chosen.length; start += o.batch_size) {
+  for (let start = 0; start < chosen.length; start += perBatch) {
     await yieldToEventLoop();
-    const idx = chosen.slice(start, start + o.batch_size);
+    const idx = chosen.slice(start, start + perBatch);
     const prompts = idx.map((i) => spec.prompt(all[i]));
     // A causal model decodes left to right with its KV cache (the sampler's name and steps do not apply).
     const run: GenerateFn = model.generate ?? (cfg.causal ? (g) => generateAutoregressive(cachedDecoder(model.params, cfg), g) : (g) => generate(modelDenoiser(model.params, cfg), g));
     const out = await run({
       ...sampler,
+      ...(S > 1 ? { num_generations: S } : {}), // row = item·S + sample
       prompts: prompts.map((p) => tok.encode(p)),
       maskId: cfg.mask_token_id,
       eosId: cfg.eos_token_id,
@@ -98,20 +113,24 @@ export async function evaluate(model: { params: Params; cfg: ModelConfig; tokeni
     nfe += out.nfe;
     positions += out.positions ?? 0;
     for (let j = 0; j < idx.length; j++) {
-      const seq = out.sequences[j];
-      const eos = seq.indexOf(cfg.eos_token_id);
-      const completion = tok.decode(eos === -1 ? seq : seq.slice(0, eos), { skipSpecial: true });
-      const { score, parsed, solved } = await spec.score(completion, all[idx[j]], parser);
-      items.push({ index: idx[j], prompt: prompts[j], completion, parsed, gold: spec.gold(all[idx[j]]), score, ...(solved === undefined ? {} : { solved }) });
+      for (let s = 0; s < S; s++) {
+        const seq = out.sequences[j * S + s];
+        const eos = seq.indexOf(cfg.eos_token_id);
+        const completion = tok.decode(eos === -1 ? seq : seq.slice(0, eos), { skipSpecial: true });
+        const { score, parsed, solved } = await spec.score(completion, all[idx[j]], parser);
+        items.push({ index: idx[j], prompt: prompts[j], completion, parsed, gold: spec.gold(all[idx[j]]), score, ...(solved === undefined ? {} : { solved }), ...(S > 1 ? { sample: s } : {}) });
+      }
     }
-    o.onProgress?.(items.length, chosen.length);
+    o.onProgress?.(items.length / S, chosen.length);
   }
   const scores = items.map((i) => i.score);
+  // Per item: the mean of its samples (its score when S = 1); the CI is over items, whose samples are correlated.
+  const perItem = Array.from({ length: items.length / S }, (_, j) => scores.slice(j * S, (j + 1) * S).reduce((a, b) => a + b, 0) / S);
   const summary: EvalSummary = {
     task: o.task,
     accuracy: scores.reduce((a, b) => a + b, 0) / Math.max(scores.length, 1),
-    ci95: meanInterval(scores),
-    n: items.length,
+    ci95: meanInterval(perItem),
+    n: perItem.length,
     seconds: (performance.now() - t0) / 1000,
     nfe,
     positions,
@@ -124,6 +143,12 @@ export async function evaluate(model: { params: Params; cfg: ModelConfig; tokeni
     const solved = items.filter((i) => i.solved).length;
     summary.solve_rate = solved / Math.max(items.length, 1);
     summary.solve_ci95 = wilson(solved, items.length);
+  }
+  if (S > 1) {
+    const passes = Array.from({ length: perItem.length }, (_, j) => items.slice(j * S, (j + 1) * S).filter((i) => i.score === 1).length);
+    const ks = [...new Set([...Array.from({ length: Math.floor(Math.log2(S)) + 1 }, (_, e) => 2 ** e), S])];
+    summary.samples = S;
+    summary.pass_at_k = Object.fromEntries(ks.map((k) => [String(k), passes.reduce((a, c) => a + passAtK(S, c, k), 0) / Math.max(passes.length, 1)]));
   }
   return { summary, items };
 }
@@ -141,6 +166,7 @@ export function writeEvalResults(base: string, summary: EvalSummary, items: Eval
     score: Float64Array.from(items, (i) => i.score),
     parser: items.map(() => summary.parser),
     ...(summary.task === 'sudoku' ? { solved: items.map((i) => i.solved === true) } : {}),
+    ...(summary.samples ? { sample: Int32Array.from(items, (i) => i.sample ?? 0) } : {}),
   });
   fs.writeFileSync(`${base}.arrow`, tableToIPC(table, 'file'));
 }

@@ -37,3 +37,18 @@ export function pairedDifference(a: number[], b: number[], z = 1.96): { mean: nu
   const half = (z * sd) / Math.sqrt(diffs.length);
   return { mean, ci95: [mean - half, mean + half] };
 }
+
+/**
+ * Unbiased pass@k of one item from n samples of which c passed (Chen et al. 2021, the HumanEval paper):
+ * 1 − C(n−c, k) / C(n, k), the chance that k of the n samples drawn without replacement hold at least one pass.
+ * Computed as a running product, so large n does not overflow.
+ */
+export function passAtK(n: number, c: number, k: number): number {
+  if (!Number.isInteger(n) || !Number.isInteger(c) || !Number.isInteger(k) || n < 1 || c < 0 || c > n || k < 1 || k > n) {
+    throw new Error(`passAtK: need integers 0 <= c <= n and 1 <= k <= n, got n ${n}, c ${c}, k ${k}`);
+  }
+  if (n - c < k) return 1;
+  let allFail = 1; // C(n−c, k) / C(n, k) = Π_{i=n−c+1..n} (1 − k / i)
+  for (let i = n - c + 1; i <= n; i++) allFail *= 1 - k / i;
+  return 1 - allFail;
+}

@@ -131,6 +131,7 @@ const CASES: Case[] = [
   { name: 'eval-subset-too-large', cli: 'eval', args: () => ['--checkpoint', at('ckpt'), '--task', 'sudoku', '--subset', '501'], expect: [/--subset \(501\) must be at most the 500 items of the sudoku test set/] },
   { name: 'eval-gen-length-too-long', cli: 'eval', args: () => ['--checkpoint', at('ckpt'), '--task', 'sudoku', '--gen-length', '34', '--block-length', '34'], expect: [/sudoku test item \d+: the prompt is 17 tokens; with --gen-length 34 that is 51, more than max_seq_len 34/] },
   { name: 'eval-truncated-checkpoint', cli: 'eval', args: () => ['--checkpoint', at('truncated'), '--task', 'sudoku'], expect: [/truncated\/model\.safetensors: .*truncated\?/] },
+  { name: 'eval-samples-greedy', cli: 'eval', args: () => ['--checkpoint', at('ckpt'), '--task', 'sudoku', '--samples', '4'], expect: [/--samples 4 draws 4 completions per item: it needs --temperature > 0/] },
   { name: 'eval-unknown-task', cli: 'eval', args: () => ['--checkpoint', at('ckpt'), '--task', 'chess'], expect: [/Invalid values: Argument: task, Given: "chess"/, /see yarn eval --help/] },
   grpo('grad-accum', [/training\.grad_accum: \(3\) must divide grpo\.prompts_per_step \(4\)/], { training: { grad_accum: 3 } }),
   grpo('workers', [/training\.workers: \(2\) must divide training\.grad_accum \(1\)/], { training: { workers: 2 } }),

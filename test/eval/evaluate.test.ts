@@ -133,3 +133,56 @@ describe('code tasks (sandboxed pass@1)', () => {
     expect((await mb.score('```python\n' + String(rows[0].code) + '\n```', rows[0])).score).toBe(1);
   });
 });
+
+describe('several samples per item: unbiased pass@k', () => {
+  it('passAtK by hand (n 4): c 1 → 1/4, 1 − C(3,2)/C(4,2) = 1/2, 1; c 2, k 2 → 5/6; none or all', async () => {
+    const { passAtK } = await import('../../src/eval/stats.ts');
+    expect([1, 2, 4].map((k) => passAtK(4, 1, k))).toEqual([0.25, 0.5, 1]);
+    expect(passAtK(4, 2, 2)).toBeCloseTo(5 / 6, 12);
+    expect(passAtK(4, 0, 3)).toBe(0);
+    expect(passAtK(4, 4, 1)).toBe(1);
+    // a large n against C(n−c, k) / C(n, k) in logs
+    const logChoose = (a: number, b: number) => Array.from({ length: b }, (_, i) => Math.log((a - b + 1 + i) / (1 + i))).reduce((x, y) => x + y, 0);
+    expect(passAtK(200, 10, 100)).toBeCloseTo(1 - Math.exp(logChoose(190, 100) - logChoose(200, 100)), 12);
+    expect(() => passAtK(4, 5, 1)).toThrow(/0 <= c <= n/);
+  });
+
+  it('S samples per item: S rows each, accuracy = pass@1, pass@k from the passes per item, CI over items', async () => {
+    const { taskSpec, loadEvalItems } = await import('../../src/eval/tasks.ts');
+    const model = loadModel(ckpt);
+    const dataDir = resolveDataDir();
+    const spec = taskSpec('sudoku');
+    const byPrompt = new Map(loadEvalItems('sudoku', dataDir, null).map((it) => [spec.prompt(it), spec.gold(it)]));
+    const seen: number[] = [];
+    // Item j of each batch (in order) gets its solution in its first (order % 5) samples, a wrong grid in the others.
+    let order = 0;
+    const fake = async (g: { prompts: number[][]; num_generations?: number }) => {
+      const S = g.num_generations ?? 1;
+      seen.push(g.prompts.length * S);
+      const sequences = g.prompts.flatMap((p) => {
+        const solution = byPrompt.get(model.tokenizer.decode(p, { skipSpecial: true }))!;
+        const c = order++ % 5;
+        return Array.from({ length: S }, (_, s) => model.tokenizer.encode(s < c ? solution : '1'.repeat(16)));
+      });
+      return { sequences, full: sequences, nfe: 1, positions: 0, promptLengths: [] } as never;
+    };
+    const { summary, items } = await evaluate({ ...model, generate: fake }, { task: 'sudoku', subset: 5, seed: 1, parser: 'lenient', dataDir, batch_size: 8, samples: 4, sampler: { gen_length: 17 } });
+    expect(seen).toEqual([8, 8, 4]); // 2 items × 4 samples per batch of 8 rows
+    expect(items).toHaveLength(20);
+    expect(items.map((i) => i.sample)).toEqual(Array.from({ length: 20 }, (_, r) => r % 4));
+    expect(summary.n).toBe(5);
+    expect(summary.samples).toBe(4);
+    // passes per item 0, 1, 2, 3, 4 (c = 0 … 4)
+    const passes = Array.from({ length: 5 }, (_, j) => items.slice(j * 4, j * 4 + 4).filter((i) => i.score === 1).length);
+    expect(passes).toEqual([0, 1, 2, 3, 4]);
+    expect(summary.pass_at_k!['1']).toBeCloseTo((0 + 1 / 4 + 2 / 4 + 3 / 4 + 1) / 5, 12);
+    expect(summary.pass_at_k!['2']).toBeCloseTo((0 + 1 / 2 + 5 / 6 + 1 + 1) / 5, 12);
+    expect(summary.pass_at_k!['4']).toBeCloseTo(4 / 5, 12);
+    expect(Object.keys(summary.pass_at_k!)).toEqual(['1', '2', '4']);
+    // the wrong grid '1111…' still gets the cells that happen to be 1, so accuracy ≥ pass@1; the CI is over the 5 items
+    expect(summary.accuracy).toBeGreaterThanOrEqual(summary.pass_at_k!['1']);
+    const perItem = Array.from({ length: 5 }, (_, j) => items.slice(j * 4, j * 4 + 4).reduce((a, i) => a + i.score, 0) / 4);
+    expect(summary.ci95).toEqual(meanInterval(perItem));
+    model.dispose();
+  });
+});
