@@ -59,14 +59,15 @@ runMain(async () => {
   if (l2dSteps?.some((n) => !Number.isInteger(n) || n < 0)) throw new ConfigError(`--l2d-steps must be a comma list of integers >= 0, got '${argv['l2d-steps']}'`);
   const isL2d = (ckptConfig as Record<string, unknown>).l2d !== undefined;
   if ((l2dSteps || argv['l2d-method']) && !isL2d) throw new ConfigError(`--l2d-steps and --l2d-method need an L2D checkpoint (yarn train:l2d); ${dir} is not one`);
+  const leftToRight = isL2d || (ckptConfig as Record<string, unknown>).causal === true;
+  if (leftToRight && argv.samples > 1) throw new ConfigError(`--samples is for diffusion checkpoints; ${dir} decodes left to right (L2D or causal)`);
   const [{ setupBackend }, { loadModel }, { evaluate, writeEvalResults }] = await Promise.all([
     import('../backend/backend.ts'), import('../checkpoint/load_model.ts'), import('../eval/evaluate.ts'),
   ]);
   const logger = createLogger();
   await setupBackend(argv.backend as BackendName, (msg, fields) => logger.info(fields, msg));
-  if (isL2d || (ckptConfig as Record<string, unknown>).causal === true) {
+  if (leftToRight) {
     refuseDiffusionFlags(['sampler', 'block-length', 'steps', 'threshold', ...Object.keys(FAST_SAMPLER_OPTIONS)], dir);
-    if (argv.samples > 1) throw new ConfigError(`--samples is for diffusion checkpoints; ${dir} decodes left to right (L2D or causal)`);
     const { evalLeftToRight } = await import('../l2d/eval_cli.ts'); // causal base or L2D: left to right with a KV cache
     return evalLeftToRight(dir, argv, { dataDir, steps: l2dSteps ?? null, method: argv['l2d-method'] ?? null }, logger);
   }

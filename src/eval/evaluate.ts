@@ -124,8 +124,10 @@ export async function evaluate(model: { params: Params; cfg: ModelConfig; tokeni
     o.onProgress?.(items.length / S, chosen.length);
   }
   const scores = items.map((i) => i.score);
-  // Per item: the mean of its samples (its score when S = 1); the CI is over items, whose samples are correlated.
-  const perItem = Array.from({ length: items.length / S }, (_, j) => scores.slice(j * S, (j + 1) * S).reduce((a, b) => a + b, 0) / S);
+  // Rows item by item (S each); the CIs are over items, since the samples of one item are correlated.
+  const byItem = Array.from({ length: items.length / S }, (_, j) => items.slice(j * S, (j + 1) * S));
+  const meanOf = (rows: EvalItem[], f: (i: EvalItem) => number) => rows.reduce((a, i) => a + f(i), 0) / rows.length;
+  const perItem = byItem.map((rows) => meanOf(rows, (i) => i.score)); // its score when S = 1
   const summary: EvalSummary = {
     task: o.task,
     accuracy: scores.reduce((a, b) => a + b, 0) / Math.max(scores.length, 1),
@@ -142,10 +144,10 @@ export async function evaluate(model: { params: Params; cfg: ModelConfig; tokeni
     // d1 reports cell accuracy pooled over cells (Σcorrect / Σempty): the item mean here, since every puzzle of its test file has 8 empty cells.
     const solved = items.filter((i) => i.solved).length;
     summary.solve_rate = solved / Math.max(items.length, 1);
-    summary.solve_ci95 = wilson(solved, items.length);
+    summary.solve_ci95 = S === 1 ? wilson(solved, items.length) : meanInterval(byItem.map((rows) => meanOf(rows, (i) => (i.solved ? 1 : 0))));
   }
   if (S > 1) {
-    const passes = Array.from({ length: perItem.length }, (_, j) => items.slice(j * S, (j + 1) * S).filter((i) => i.score === 1).length);
+    const passes = byItem.map((rows) => rows.filter((i) => i.score === 1).length);
     const ks = [...new Set([...Array.from({ length: Math.floor(Math.log2(S)) + 1 }, (_, e) => 2 ** e), S])];
     summary.samples = S;
     summary.pass_at_k = Object.fromEntries(ks.map((k) => [String(k), passes.reduce((a, c) => a + passAtK(S, c, k), 0) / Math.max(passes.length, 1)]));
