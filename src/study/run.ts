@@ -71,17 +71,22 @@ export async function runStudy(o: StudyOptions): Promise<{ results: CellResult[]
   // An --only value that is a whole cell id (seed1/sft) selects that cell alone; any other value, every id containing it.
   const ids = new Set(all.map((c) => c.id));
   const picks = (id: string) => o.only!.some((s) => (ids.has(s) ? id === s : id.includes(s)));
-  const wanted = all.filter((c) => !o.only?.length || picks(c.id) || (c.kind === 'sft' && all.some((m) => m.seed === c.seed && m.kind === 'method' && picks(m.id))));
+  // A picked cell brings the cells it starts from (its SFT run, and a method named by `start` with its own start).
+  const wanted = all.filter((c) => !o.only?.length || picks(c.id));
+  for (let i = 0; i < wanted.length; i++) {
+    const start = all.find((c) => c.id === wanted[i].startId);
+    if (start && !wanted.includes(start)) wanted.push(start);
+  }
   // Every config loads (and so is checked) before any run starts.
   const maxSteps = new Map(all.map((c) => [c.id, configSteps(c)]));
   const sets = heldOutSets(plan, o.dataDir);
   const results: CellResult[] = [];
   const failed: FailedCell[] = [];
-  const sftOf = new Map<number, CellResult>();
+  const byId = new Map<string, CellResult>();
   for (const cell of all) {
-    const sft = sftOf.get(cell.seed);
-    if (cell.kind === 'method' && !sft) continue; // its SFT start is neither wanted nor done
-    const start = cell.kind === 'method' ? sft!.selected.dir : null;
+    const from = cell.startId === null ? null : byId.get(cell.startId);
+    if (from === undefined) continue; // its start is neither wanted nor done
+    const start = from === null ? null : from.selected.dir;
     // Cells left out by --only still appear in the results when they are finished and scored (nothing is computed).
     if (!wanted.includes(cell) && !done(cell, start, maxSteps.get(cell.id)!, plan, sets)) continue;
     let seconds: number;
@@ -96,7 +101,7 @@ export async function runStudy(o: StudyOptions): Promise<{ results: CellResult[]
     const { selected, curve, average } = await select(cell, plan, sets, o.dataDir, logger);
     const evals = await testEvals(selected.dir, plan, sets, o.dataDir, logger);
     const r: CellResult = { cell, maxSteps: maxSteps.get(cell.id)!, selected, curve, ...(average ? { average } : {}), trainSeconds: seconds, evals };
-    if (cell.kind === 'sft') sftOf.set(cell.seed, r);
+    byId.set(cell.id, r);
     results.push(r);
     o.onResult?.(results);
   }

@@ -1,6 +1,6 @@
 /**
- * A study's results: per run and seed, each eval's accuracy with its 95% CI, the paired gain over the seed's own SFT
- * start (same items) with its 95% CI, the selected step and the training wall-clock; per run, the mean over seeds.
+ * A study's results: per run and seed, each eval's accuracy with its 95% CI, the paired gain over the run's start
+ * (same items: the seed's SFT run, or the method a `start` names) with its 95% CI, the selected step and the training wall-clock; per run, the mean over seeds.
  * Written as results.json (every number) and results.md (the tables README shows).
  */
 import fs from 'node:fs';
@@ -13,6 +13,8 @@ export interface ResultRow {
   run: string;
   kind: string;
   seed: number;
+  /** The method whose selected checkpoint the run started from (and its gain is paired against), when not the SFT run. */
+  from?: string;
   step: number;
   /** The steps whose weights the selected checkpoint averages (`average_last`), when the average was selected. */
   averaged?: number[];
@@ -23,9 +25,11 @@ export interface ResultRow {
 }
 
 export function resultRows(results: CellResult[]): ResultRow[] {
+  const byId = new Map(results.map((r) => [r.cell.id, r]));
   const sft = new Map(results.filter((r) => r.cell.kind === 'sft').map((r) => [r.cell.seed, r]));
   return results.map((r) => {
-    const start = r.cell.kind === 'sft' ? null : sft.get(r.cell.seed) ?? null;
+    // A method's gain is paired against its own start; a reference's against the seed's SFT run.
+    const start = r.cell.kind === 'sft' ? null : (r.cell.startId ? byId.get(r.cell.startId) : sft.get(r.cell.seed)) ?? null;
     const evals: ResultRow['evals'] = {};
     for (const [name, e] of Object.entries(r.evals)) {
       const base = start?.evals[name];
@@ -35,7 +39,7 @@ export function resultRows(results: CellResult[]): ResultRow[] {
         ...(base ? { gain: pairedDifference(base.scores, e.scores) } : {}),
       };
     }
-    return { run: r.cell.spec.name, kind: r.cell.kind, seed: r.cell.seed, step: r.selected.step, ...(r.selected.averaged ? { averaged: r.selected.averaged } : {}), max_steps: r.maxSteps, heldout: r.selected.accuracy, train_seconds: r.trainSeconds, evals };
+    return { run: r.cell.spec.name, kind: r.cell.kind, seed: r.cell.seed, ...(r.cell.spec.start ? { from: r.cell.spec.start } : {}), step: r.selected.step, ...(r.selected.averaged ? { averaged: r.selected.averaged } : {}), max_steps: r.maxSteps, heldout: r.selected.accuracy, train_seconds: r.trainSeconds, evals };
   });
 }
 
@@ -49,13 +53,13 @@ export function markdown(plan: StudyPlan, rows: ResultRow[]): string {
     const where = e.generated ? `${e.generated.n} generated held-out items (seed ${e.generated.seed})` : `${e.subset ?? 'all'} items of the ${e.task} test file`;
     const solve = rows.some((r) => r.evals[e.name]?.solve_rate !== undefined);
     out.push(`### ${e.name}: ${e.task}, ${where}, greedy, ${e.steps} steps, ${e.parser} parser`, '');
-    out.push(`| run | seed | selected step | held-out | accuracy [95% CI] |${solve ? ' solve rate |' : ''} gain over its SFT start [paired 95% CI] | train time |`);
+    out.push(`| run | seed | selected step | held-out | accuracy [95% CI] |${solve ? ' solve rate |' : ''} gain over its start [paired 95% CI] | train time |`);
     out.push(`|---|---|---|---|---|${solve ? '---|' : ''}---|---|`);
     for (const r of rows) {
       const v = r.evals[e.name];
       if (!v) continue;
       const gain = v.gain ? `${signed(v.gain.mean)} [${signed(v.gain.ci95[0])}, ${signed(v.gain.ci95[1])}]` : '(start)';
-      out.push(`| ${r.run} | ${r.seed} | ${r.averaged ? `avg ${r.averaged[0]}–${r.averaged[r.averaged.length - 1]}` : r.step}/${r.max_steps} | ${pct(r.heldout)} | ${pct(v.accuracy)} [${pct(v.ci95[0])}, ${pct(v.ci95[1])}] |${solve ? ` ${pct(v.solve_rate ?? 0)} |` : ''} ${gain} | ${fmtTime(r.train_seconds)} |`);
+      out.push(`| ${r.from ? `${r.run} (from ${r.from})` : r.run} | ${r.seed} | ${r.averaged ? `avg ${r.averaged[0]}–${r.averaged[r.averaged.length - 1]}` : r.step}/${r.max_steps} | ${pct(r.heldout)} | ${pct(v.accuracy)} [${pct(v.ci95[0])}, ${pct(v.ci95[1])}] |${solve ? ` ${pct(v.solve_rate ?? 0)} |` : ''} ${gain} | ${fmtTime(r.train_seconds)} |`);
     }
     out.push('', '| run | seeds | mean accuracy | mean gain | seeds with paired CI > 0 |', '|---|---|---|---|---|');
     for (const run of [...new Set(rows.map((r) => r.run))]) {

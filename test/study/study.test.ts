@@ -46,7 +46,7 @@ describe('study plan', () => {
     expect(args).toContain('run.seed=3');
     expect(args).toContain('training.save_every=1');
     expect(args).toContain('init_from=somewhere/step-000006');
-    expect(() => trainerArgs(c[1], null)).toThrow(/needs its SFT start/);
+    expect(() => trainerArgs(c[1], null)).toThrow(/needs its start/);
   });
 
   it('refuses duplicate names, keys the study sets, a missing config and a bad key, naming them', () => {
@@ -61,6 +61,20 @@ describe('study plan', () => {
     expect(bad({ ...base, evals: [{ ...base.evals[0], name: 'Test Set' }] })).toThrow(/evals\.0\.name/);
     expect(bad({ ...base, select: { ...base.select, arithmetic_small: true } })).toThrow(/select\.arithmetic_small: only task 'arithmetic'/);
     expect(bad({ ...base, evals: [{ ...base.evals[0], generated: { n: 4, seed: 1, arithmetic_small: true } }] })).toThrow(/evals\.0\.generated\.arithmetic_small/);
+    expect(bad({ ...base, methods: [{ ...base.methods[0], set: ['model.init_from=x'] }] })).toThrow(/methods\.0\.set: 'model\.init_from=x' is set by the study/);
+    expect(bad({ ...base, references: [{ ...base.sft, name: 'longer', trainer: 'sft' }] })).toThrow(/references\.0\.trainer: only methods have it/);
+    expect(bad({ ...base, methods: [{ ...base.methods[0], start: 'later' }, { ...base.methods[0], name: 'later' }] })).toThrow(/methods\.0\.start: 'later' is not a method listed before 'rl'/);
+  });
+
+  it('expands an SFT-continuation method (model.init_from) and a method that starts from another method', () => {
+    const base = microPlan(path.join(dir, 'out'));
+    const more = { name: 'more-sft', config: base.sft.config, set: base.sft.set, save_every: 3, trainer: 'sft' as const };
+    const plan = loadPlan(writePlan({ ...base, methods: [more, { ...base.methods[0], start: 'more-sft' }] }, dir));
+    const c = cells(plan);
+    expect(c.map((x) => [x.id, x.trainer, x.startId])).toEqual([['seed0/sft', 'sft', null], ['seed0/more-sft', 'sft', 'seed0/sft'], ['seed0/rl', 'grpo', 'seed0/more-sft']]);
+    expect(trainerArgs(c[1], 'a/step-000006')).toContain('model.init_from=a/step-000006');
+    expect(trainerArgs(c[1], 'a/step-000006')).not.toContain('init_from=a/step-000006');
+    expect(trainerArgs(c[2], 'b/step-000003')).toContain('init_from=b/step-000003');
   });
 });
 
@@ -165,6 +179,24 @@ describe('yarn study (micro grid)', () => {
     const { results: rescored } = await runStudy({ plan: longer, dataDir: DATA_DIR, logger });
     expect(rescored[1].evals.test.summary.nfe).toBeGreaterThan(rl.evals.test.summary.nfe);
     expect(JSON.parse(fs.readFileSync(path.join(rl.cell.dir, 'step-000001', 'select.json'), 'utf8')).key).toContain('"steps":17');
+
+    // An SFT-continuation method starts from the SFT run's selection (model.init_from), and a method with `start`
+    // from that method's selection; --only on the last brings the cells it starts from, and each gain is paired
+    // against the run's own start.
+    const chained = { ...longer, methods: [
+      { name: 'more-sft', config: plan.sft.config, set: plan.sft.set.map((x) => (x.startsWith('training.max_steps=') ? 'training.max_steps=3' : x)), save_every: 3, trainer: 'sft' as const },
+      { ...plan.methods[0], name: 'rl-after', start: 'more-sft' },
+    ] };
+    const ch = await runStudy({ plan: chained, dataDir: DATA_DIR, logger, only: ['seed0/rl-after'] });
+    expect(ch.failed).toEqual([]);
+    expect(ch.results.map((r) => r.cell.id)).toEqual(['seed0/sft', 'seed0/more-sft', 'seed0/rl-after']);
+    const [s0, more, after] = ch.results;
+    expect(JSON.parse(fs.readFileSync(path.join(more.cell.dir, 'study.json'), 'utf8')).args).toContain(`model.init_from=${s0.selected.dir}`);
+    expect(JSON.parse(fs.readFileSync(path.join(after.cell.dir, 'study.json'), 'utf8')).args).toContain(`init_from=${more.selected.dir}`);
+    const chRows = resultRows(ch.results);
+    expect(chRows[1].evals.test.gain).toEqual(pairedDifference(s0.evals.test.scores, more.evals.test.scores));
+    expect(chRows[2].evals.test.gain).toEqual(pairedDifference(more.evals.test.scores, after.evals.test.scores));
+    expect(markdown(chained, chRows)).toContain('| rl-after (from more-sft) | 0 |');
   }, 300_000); // ~35 s on an idle 2-core machine; generous for a loaded one
 });
 
