@@ -17,6 +17,7 @@
  * (or a line that is not `a op b = c`) would teach the wrong fact; those are counted as dropped.
  */
 import fs from 'node:fs';
+import { pathToFileURL } from 'node:url';
 import { readJsonl } from '../src/data/index.ts';
 import { evaluateArithmetic } from '../src/rewards/arithmetic.ts';
 import { generateArithmeticSet } from '../src/tasks/arithmetic.ts';
@@ -24,24 +25,19 @@ import { generateCountdownSet } from '../src/tasks/countdown.ts';
 import { generateRows, writeHeldOut } from '../src/tasks/generate.ts';
 import { countdownFields } from '../src/tokenizer/templates.ts';
 
-const [cmd, task, ...rest] = process.argv.slice(2);
-if (task !== 'arithmetic' && task !== 'countdown') throw new Error(`task must be arithmetic or countdown, got ${task}`);
 
-if (cmd === 'pool') {
-  const [seed, n, out, ...excludeFiles] = rest;
-  const exclude = new Set<string>();
-  for (const f of excludeFiles) for (const r of readJsonl(f)) exclude.add(task === 'countdown' ? `${r.input}|${r.output}` : String(r.question));
-  const rows = task === 'countdown'
-    ? generateCountdownSet(Number(seed), Number(n), { exclude, signs: true })
-    : generateArithmeticSet(Number(seed), Number(n), { exclude, small: true });
-  writeHeldOut(task, rows as unknown as Record<string, unknown>[], out);
-  console.log(`${out}: ${rows.length} ${task} problems, none of the ${exclude.size} excluded`);
-} else if (cmd === 'build') {
-  const [samplesFile, poolFile, seed, labelsN, evalN, out] = rest;
-  const pool = readJsonl(poolFile);
-  const kept = new Map<number, Set<string>>(); // pool index -> distinct verified answers
+type Row = Record<string, unknown>;
+
+/**
+ * The verified answers of a `yarn eval --samples` file, distinct per pool item: countdown = the `<answer>` text of a
+ * right completion; arithmetic = "{worked lines}\n#### {n}" of a right completion in the SFT template whose every
+ * line is computed right. Returns them by pool index, with how many right answers there were and how many of those
+ * were dropped for a miscomputed (or malformed) line.
+ */
+export function verifiedAnswers(task: 'arithmetic' | 'countdown', samples: Row[]): { kept: Map<number, Set<string>>; right: number; wrongLine: number } {
+  const kept = new Map<number, Set<string>>();
   let right = 0, wrongLine = 0;
-  for (const r of readJsonl(samplesFile)) {
+  for (const r of samples) {
     if (r.summary !== undefined || Number(r.score) !== 1) continue;
     right++;
     const c = String(r.completion);
@@ -59,6 +55,25 @@ if (cmd === 'pool') {
     const i = Number(r.index);
     kept.set(i, (kept.get(i) ?? new Set<string>()).add(answer));
   }
+  return { kept, right, wrongLine };
+}
+
+function main(cmd: string | undefined, task: string | undefined, rest: string[]): void {
+if (task !== 'arithmetic' && task !== 'countdown') throw new Error(`task must be arithmetic or countdown, got ${task}`);
+
+if (cmd === 'pool') {
+  const [seed, n, out, ...excludeFiles] = rest;
+  const exclude = new Set<string>();
+  for (const f of excludeFiles) for (const r of readJsonl(f)) exclude.add(task === 'countdown' ? `${r.input}|${r.output}` : String(r.question));
+  const rows = task === 'countdown'
+    ? generateCountdownSet(Number(seed), Number(n), { exclude, signs: true })
+    : generateArithmeticSet(Number(seed), Number(n), { exclude, small: true });
+  writeHeldOut(task, rows as unknown as Record<string, unknown>[], out);
+  console.log(`${out}: ${rows.length} ${task} problems, none of the ${exclude.size} excluded`);
+} else if (cmd === 'build') {
+  const [samplesFile, poolFile, seed, labelsN, evalN, out] = rest;
+  const pool = readJsonl(poolFile);
+  const { kept, right, wrongLine } = verifiedAnswers(task, readJsonl(samplesFile));
   const row = (r: Record<string, unknown>) => (task === 'countdown' ? { numbers: r.numbers, target: r.target, solution: r.solution } : { question: r.question, answer: r.answer });
   const gen = generateRows(task, Number(seed), Number(labelsN) + Number(evalN), 'data', task === 'countdown' ? { countdownSigns: true } : { arithmeticSmall: true });
   const self = [...kept.entries()].sort((a, b) => a[0] - b[0]).flatMap(([i, answers]) => [...answers].map((a) =>
@@ -68,4 +83,10 @@ if (cmd === 'pool') {
   console.log(`${out}: ${labelsN} labels + ${self.length} verified completions of ${kept.size} / ${pool.length} problems (${right} right answers, ${wrongLine} dropped for a miscomputed line) + ${evalN} eval rows`);
 } else {
   throw new Error('usage: expert-iteration.ts pool|build <task> ... (see the header)');
+}
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  const [cmd, task, ...rest] = process.argv.slice(2);
+  main(cmd, task, rest);
 }
