@@ -25,7 +25,6 @@ import { generateCountdownSet } from '../src/tasks/countdown.ts';
 import { generateRows, writeHeldOut } from '../src/tasks/generate.ts';
 import { countdownFields } from '../src/tokenizer/templates.ts';
 
-
 type Row = Record<string, unknown>;
 
 /**
@@ -59,31 +58,31 @@ export function verifiedAnswers(task: 'arithmetic' | 'countdown', samples: Row[]
 }
 
 function main(cmd: string | undefined, task: string | undefined, rest: string[]): void {
-if (task !== 'arithmetic' && task !== 'countdown') throw new Error(`task must be arithmetic or countdown, got ${task}`);
+  if (task !== 'arithmetic' && task !== 'countdown') throw new Error(`task must be arithmetic or countdown, got ${task}`);
 
-if (cmd === 'pool') {
-  const [seed, n, out, ...excludeFiles] = rest;
-  const exclude = new Set<string>();
-  for (const f of excludeFiles) for (const r of readJsonl(f)) exclude.add(task === 'countdown' ? `${r.input}|${r.output}` : String(r.question));
-  const rows = task === 'countdown'
-    ? generateCountdownSet(Number(seed), Number(n), { exclude, signs: true })
-    : generateArithmeticSet(Number(seed), Number(n), { exclude, small: true });
-  writeHeldOut(task, rows as unknown as Record<string, unknown>[], out);
-  console.log(`${out}: ${rows.length} ${task} problems, none of the ${exclude.size} excluded`);
-} else if (cmd === 'build') {
-  const [samplesFile, poolFile, seed, labelsN, evalN, out] = rest;
-  const pool = readJsonl(poolFile);
-  const { kept, right, wrongLine } = verifiedAnswers(task, readJsonl(samplesFile));
-  const row = (r: Record<string, unknown>) => (task === 'countdown' ? { numbers: r.numbers, target: r.target, solution: r.solution } : { question: r.question, answer: r.answer });
-  const gen = generateRows(task, Number(seed), Number(labelsN) + Number(evalN), 'data', task === 'countdown' ? { countdownSigns: true } : { arithmeticSmall: true });
-  const self = [...kept.entries()].sort((a, b) => a[0] - b[0]).flatMap(([i, answers]) => [...answers].map((a) =>
-    task === 'countdown' ? { ...countdownFields(pool[i]), solution: a } : { question: pool[i].question, answer: a }));
-  const rows = [...gen.slice(0, Number(labelsN)).map(row), ...self, ...gen.slice(Number(labelsN)).map(row)];
-  fs.writeFileSync(out, rows.map((r) => JSON.stringify(r)).join('\n') + '\n');
-  console.log(`${out}: ${labelsN} labels + ${self.length} verified completions of ${kept.size} / ${pool.length} problems (${right} right answers, ${wrongLine} dropped for a miscomputed line) + ${evalN} eval rows`);
-} else {
-  throw new Error('usage: expert-iteration.ts pool|build <task> ... (see the header)');
-}
+  if (cmd === 'pool') {
+    const [seed, n, out, ...excludeFiles] = rest;
+    const exclude = new Set<string>();
+    for (const f of excludeFiles) for (const r of readJsonl(f)) exclude.add(task === 'countdown' ? `${r.input}|${r.output}` : String(r.question));
+    const rows = task === 'countdown'
+      ? generateCountdownSet(Number(seed), Number(n), { exclude, signs: true })
+      : generateArithmeticSet(Number(seed), Number(n), { exclude, small: true });
+    writeHeldOut(task, rows as unknown as Record<string, unknown>[], out);
+    console.log(`${out}: ${rows.length} ${task} problems, none of the ${exclude.size} excluded`);
+  } else if (cmd === 'build') {
+    const [samplesFile, poolFile, seed, labelsN, evalN, out] = rest;
+    const pool = readJsonl(poolFile);
+    const { kept, right, wrongLine } = verifiedAnswers(task, readJsonl(samplesFile));
+    const row = (r: Record<string, unknown>) => (task === 'countdown' ? { numbers: r.numbers, target: r.target, solution: r.solution } : { question: r.question, answer: r.answer });
+    const gen = generateRows(task, Number(seed), Number(labelsN) + Number(evalN), 'data', task === 'countdown' ? { countdownSigns: true } : { arithmeticSmall: true });
+    const self = [...kept.entries()].sort((a, b) => a[0] - b[0]).flatMap(([i, answers]) => [...answers].map((a) =>
+      task === 'countdown' ? { ...countdownFields(pool[i]), solution: a } : { question: pool[i].question, answer: a }));
+    const rows = [...gen.slice(0, Number(labelsN)).map(row), ...self, ...gen.slice(Number(labelsN)).map(row)];
+    fs.writeFileSync(out, rows.map((r) => JSON.stringify(r)).join('\n') + '\n');
+    console.log(`${out}: ${labelsN} labels + ${self.length} verified completions of ${kept.size} / ${pool.length} problems (${right} right answers, ${wrongLine} dropped for a miscomputed line) + ${evalN} eval rows`);
+  } else {
+    throw new Error('usage: expert-iteration.ts pool|build <task> ... (see the header)');
+  }
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {

@@ -4,12 +4,12 @@
  * each run's accuracy and its gain over the start with the paired 95% CI, as `yarn study`'s tables compute it. Rows are
  * matched by item index (and sample, with --samples); the files must hold the same items.
  */
-import fs from 'node:fs';
+import { readJsonl } from '../src/data/index.ts';
 import { pairedDifference } from '../src/eval/stats.ts';
 
 function scores(file: string): Map<string, number> {
-  const rows = fs.readFileSync(file, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { summary?: unknown; index: number; sample?: number; score: number });
-  return new Map(rows.filter((r) => r.summary === undefined).map((r) => [`${r.index}/${r.sample ?? 0}`, Number(r.score)]));
+  const rows = readJsonl(file).filter((r) => r.summary === undefined); // the first line of a `yarn eval` file is its summary
+  return new Map(rows.map((r) => [`${r.index}/${r.sample ?? 0}`, Number(r.score)]));
 }
 const [startFile, ...runs] = process.argv.slice(2);
 if (!startFile || runs.length === 0) throw new Error('usage: paired-gain.ts <start>.jsonl <run>.jsonl [...]');
