@@ -2,7 +2,8 @@
  * One round of expert iteration (rejection-sampling fine-tuning; ReST-EM, Singh et al. 2023; STaR): sample K
  * completions per unlabeled problem from the SFT start, keep the ones the task's checker scores right, and fine-tune
  * on them beside the start's own labels. Research script behind docs/study/arithmetic.md and countdown.md
- * ("Expert iteration"); a round is three commands:
+ * ("Expert iteration"), kept so that those runs repeat as they were made; `yarn train:ei` (src/train/expert_iteration.ts,
+ * which also holds the verification used here) is the same round as one run. Here a round is four commands:
  *
  *   npx tsx scripts/expert-iteration.ts pool  <task> <seed> <n> <pool.jsonl> [held-out files to exclude...]
  *   yarn eval --checkpoint <sft> --task <gsm8k|countdown> --test-file <pool.jsonl> --samples 8 --temperature 0.9 ... --out <samples>
@@ -19,43 +20,13 @@
 import fs from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { readJsonl } from '../src/data/index.ts';
-import { evaluateArithmetic } from '../src/rewards/arithmetic.ts';
+import { verifiedAnswers } from '../src/train/expert_iteration.ts';
 import { generateArithmeticSet } from '../src/tasks/arithmetic.ts';
 import { generateCountdownSet } from '../src/tasks/countdown.ts';
 import { generateRows, writeHeldOut } from '../src/tasks/generate.ts';
 import { countdownFields } from '../src/tokenizer/templates.ts';
 
 type Row = Record<string, unknown>;
-
-/**
- * The verified answers of a `yarn eval --samples` file, distinct per pool item: countdown = the `<answer>` text of a
- * right completion; arithmetic = "{worked lines}\n#### {n}" of a right completion in the SFT template whose every
- * line is computed right. Returns them by pool index, with how many right answers there were and how many of those
- * were dropped for a miscomputed (or malformed) line.
- */
-export function verifiedAnswers(task: 'arithmetic' | 'countdown', samples: Row[]): { kept: Map<number, Set<string>>; right: number; wrongLine: number } {
-  const kept = new Map<number, Set<string>>();
-  let right = 0, wrongLine = 0;
-  for (const r of samples) {
-    if (r.summary !== undefined || Number(r.score) !== 1) continue;
-    right++;
-    const c = String(r.completion);
-    let answer: string | null = null;
-    if (task === 'countdown') answer = /^<answer>([^<]*)<\/answer>$/.exec(c.trim())?.[1] ?? null;
-    else {
-      // Only completions in the SFT template exactly: worked lines `a op b = c`, then the answer.
-      const m = /^<reasoning>\n([\s\S]*?)\n<\/reasoning>\n<answer>\n(-?\d+)\n<\/answer>\n?$/.exec(c);
-      if (!m) continue;
-      const lines = m[1].split('\n').map((l) => /^(\d+) ([-+*/]) (\d+) = (-?\d+)$/.exec(l));
-      if (!lines.every((l) => l !== null && evaluateArithmetic(`${l[1]}${l[2]}${l[3]}`) === Number(l[4]))) { wrongLine++; continue; }
-      answer = `${m[1]}\n#### ${m[2]}`;
-    }
-    if (answer === null) continue;
-    const i = Number(r.index);
-    kept.set(i, (kept.get(i) ?? new Set<string>()).add(answer));
-  }
-  return { kept, right, wrongLine };
-}
 
 function main(cmd: string | undefined, task: string | undefined, rest: string[]): void {
   if (task !== 'arithmetic' && task !== 'countdown') throw new Error(`task must be arithmetic or countdown, got ${task}`);

@@ -10,6 +10,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { parse } from 'yaml';
 import { z } from 'zod';
+import { eiConfigSchema } from '../config/ei_schema.ts';
 import { loadConfig } from '../config/load.ts';
 import { grpoConfigSchema, trainConfigSchema, type GrpoConfig, type TrainConfig } from '../config/schema.ts';
 import { ConfigError } from '../errors.ts';
@@ -33,8 +34,10 @@ const runSpec = z.strictObject({
   /**
    * Methods only. `sft`: the run continues supervised fine-tuning from its start (model.init_from) on the config's
    * labels instead of RL: the control an RL gain has to beat (the SFT start's held-out curve may still be rising).
+   * `ei`: one round of expert iteration from its start (`yarn train:ei`; its set must exclude the selection set from
+   * the pool: expert_iteration.exclude=[<out_dir>/heldout/select.<ext>]).
    */
-  trainer: z.enum(['sft', 'grpo']).optional(),
+  trainer: z.enum(['sft', 'grpo', 'ei']).optional(),
   /** Methods only: start from this earlier method's selected checkpoint (same seed) instead of the SFT run's. */
   start: name.optional(),
 });
@@ -86,6 +89,7 @@ export type RunSpec = z.infer<typeof runSpec>;
 export type EvalSpec = z.infer<typeof evalSpec>;
 
 export type CellKind = 'sft' | 'reference' | 'method';
+export type Trainer = 'sft' | 'grpo' | 'ei';
 
 /** One training run of the grid: where it lives and the exact command-line arguments of its trainer. */
 export interface Cell {
@@ -94,8 +98,8 @@ export interface Cell {
   seed: number;
   spec: RunSpec;
   dir: string;
-  /** 'sft' or 'grpo': which trainer runs it. */
-  trainer: 'sft' | 'grpo';
+  /** Which trainer runs it: `yarn train:sft`, `train:grpo` or `train:ei`. */
+  trainer: Trainer;
   /** The id of the cell whose selected checkpoint it starts from (methods: the seed's SFT run unless `start` names another method). */
   startId: string | null;
 }
@@ -138,6 +142,12 @@ export function loadPlan(file: string): StudyPlan {
     if (m.start !== undefined && !plan.methods.slice(0, i).some((p) => p.name === m.start)) {
       throw new ConfigError(`${file}: methods.${i}.start: '${m.start}' is not a method listed before '${m.name}'`);
     }
+    // Expert iteration samples new problems: the selection set must not be among them (it would select on trained items).
+    const select = path.join(plan.out_dir, 'heldout', `select.${plan.task === 'sudoku' ? 'csv' : 'jsonl'}`);
+    const excludes = m.set.find((s) => s.startsWith('expert_iteration.exclude='));
+    if (m.trainer === 'ei' && !excludes?.includes(select)) {
+      throw new ConfigError(`${file}: methods.${i}.set: an ei method needs expert_iteration.exclude=[${select}, ...] (the pool must not hold selection items)`);
+    }
   });
   return plan;
 }
@@ -146,7 +156,7 @@ export function loadPlan(file: string): StudyPlan {
 export function cells(plan: StudyPlan): Cell[] {
   const out: Cell[] = [];
   for (const seed of plan.seeds) {
-    const cell = (kind: CellKind, spec: RunSpec, trainer: 'sft' | 'grpo', startId: string | null): Cell => ({
+    const cell = (kind: CellKind, spec: RunSpec, trainer: Trainer, startId: string | null): Cell => ({
       id: `seed${seed}/${spec.name}`, kind, seed, spec, trainer, startId, dir: path.join(plan.out_dir, `seed${seed}`, spec.name),
     });
     out.push(cell('sft', plan.sft, 'sft', null));
@@ -164,7 +174,7 @@ export function trainerArgs(cell: Cell, initFrom: string | null): string[] {
   args.push('--set', `training.save_every=${s.save_every}`, '--set', 'training.keep_last=100000');
   if (cell.kind === 'method') {
     if (!initFrom) throw new Error(`trainerArgs: method cell ${cell.id} needs its start`);
-    args.push('--set', `${cell.trainer === 'sft' ? 'model.init_from' : 'init_from'}=${initFrom}`);
+    args.push('--set', `${cell.trainer === 'grpo' ? 'init_from' : 'model.init_from'}=${initFrom}`);
   }
   return args;
 }
@@ -176,5 +186,6 @@ export function trainerArgs(cell: Cell, initFrom: string | null): string[] {
 export function loadCellConfig(cell: Cell, initFrom = 'checkpoints/placeholder'): TrainConfig | GrpoConfig {
   const sets = trainerArgs(cell, initFrom).filter((_, i, a) => a[i - 1] === '--set');
   if (cell.trainer === 'sft') return loadConfig(cell.spec.config, trainConfigSchema, sets).config;
+  if (cell.trainer === 'ei') return loadConfig(cell.spec.config, eiConfigSchema, sets).config;
   return loadConfig(cell.spec.config, grpoConfigSchema, sets).config;
 }

@@ -197,7 +197,7 @@ async function train(cell: Cell, initFrom: string | null, maxSteps: number, logg
   const resume = readLatest(cell.dir) !== null;
   fs.mkdirSync(cell.dir, { recursive: true });
   fs.writeFileSync(recordFile, JSON.stringify(record, null, 2));
-  const script = path.join(REPO_ROOT, 'src', 'cli', cell.trainer === 'sft' ? 'train.ts' : 'train_grpo.ts');
+  const script = path.join(REPO_ROOT, 'src', 'cli', { sft: 'train.ts', grpo: 'train_grpo.ts', ei: 'train_ei.ts' }[cell.trainer]);
   const full = [...(cell.trainer === 'sft' ? ['--objective', 'sft'] : []), ...args, ...(resume ? ['--resume'] : [])];
   logger.info({ cell: cell.id, resume, command: `yarn train:${cell.trainer} ${args.join(' ')}` }, 'study: training');
   const t0 = performance.now();

@@ -9,8 +9,11 @@ export function prepareData(
   config: TrainConfig,
   tokenizerJson: string | null,
   logger: Logger,
+  extraTrain: Example[] = [],
 ): { tokenizer: Tokenizer; trainSet: TokenizedSet; evalSet: TokenizedSet } {
-  const { train, heldOut } = loadExamples(config);
+  const loaded = loadExamples(config);
+  const train = [...loaded.train, ...extraTrain];
+  const heldOut = loaded.heldOut;
   const tokenizer = tokenizerJson ? tokenizerFromJSON(tokenizerJson) : buildTokenizer(config, train);
   const withPrompt = config.objective.type === 'sft';
   const trainSet = tokenize(train, tokenizer, config.data.seq_len, withPrompt);

@@ -28,7 +28,7 @@ import { accumulateGrads, applyGrads, yieldToEventLoop, type MicroLoss } from '.
 import { resolveWorkers, type PooledGrads } from '../engine/parallel.ts';
 import { SftWorkers, type SftMicro } from './sft_workers.ts';
 import { learningRate } from '../engine/schedule.ts';
-import { gatherRows, type TokenizedSet } from './dataset.ts';
+import { gatherRows, type Example, type TokenizedSet } from './dataset.ts';
 import { BatchCursor, type CursorState } from '../engine/cursor.ts';
 import { prepareData } from './prepare.ts';
 import { createLogger, openRunLog } from '../engine/run_log.ts';
@@ -40,6 +40,8 @@ export interface TrainOptions {
   onStep?: (info: { step: number; loss: number; numTensors: number; workerTensors: number[] }) => void;
   /** Stop after this step even if training.max_steps is larger (the schedule still follows max_steps). */
   stopAfter?: number;
+  /** More training examples after the config's (expert iteration's verified completions, train/expert_iteration.ts). */
+  extraTrain?: Example[];
 }
 
 /** A batch for the loss: the model's input ids, the loss weights and (next-token objective) the targets; else targets = the clean ids. */
@@ -85,7 +87,7 @@ export async function train(config: TrainConfig, opts: TrainOptions = {}): Promi
   const resumeDir = opts.resume ? resolveCheckpoint(runDir) : null;
   const initDir = resumeDir ?? (config.model.init_from ? resolveCheckpoint(config.model.init_from) : null);
   const ckpt = initDir ? loadCheckpoint(initDir) : null;
-  const { tokenizer, trainSet, evalSet } = prepareData(config, ckpt?.tokenizerJson ?? null, logger);
+  const { tokenizer, trainSet, evalSet } = prepareData(config, ckpt?.tokenizerJson ?? null, logger, opts.extraTrain ?? []);
   const modelConfig: ModelConfig = ckpt ? (ckpt.config as unknown as ModelConfig) : newModelConfig(config, tokenizer);
   checkTrainConfig(config, ckpt ? { max_seq_len: modelConfig.max_seq_len, source: `checkpoint ${ckpt.dir}` } : null, () => 'config'); // before any file is written
   if (ckpt) checkVocab(modelConfig, tokenizer.vocabSize, initDir!);

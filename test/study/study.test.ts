@@ -197,6 +197,23 @@ describe('yarn study (micro grid)', () => {
     expect(chRows[1].evals.test.gain).toEqual(pairedDifference(s0.evals.test.scores, more.evals.test.scores));
     expect(chRows[2].evals.test.gain).toEqual(pairedDifference(more.evals.test.scores, after.evals.test.scores));
     expect(markdown(chained, chRows)).toContain('| rl-after (from more-sft) | 0 |');
+
+    // An expert-iteration method (`yarn train:ei`) samples from the SFT run's selection on a pool without the
+    // selection set, and fine-tunes from it (the micro model solves nothing: the round adds no rows here).
+    const select = path.join(plan.out_dir, 'heldout', 'select.csv');
+    const ei = { ...longer, methods: [{ name: 'ei', config: plan.sft.config, trainer: 'ei' as const, save_every: 3, set: [
+      ...plan.sft.set.map((x) => (x.startsWith('training.max_steps=') ? 'training.max_steps=3' : x)),
+      'expert_iteration.pool_size=4', 'expert_iteration.samples=2', 'expert_iteration.gen_length=17', 'expert_iteration.block_length=17',
+      'expert_iteration.steps=9', `expert_iteration.exclude=[${select}]`] }] };
+    expect(() => loadPlan(writePlan({ ...ei, methods: [{ ...ei.methods[0], set: ei.methods[0].set.slice(0, -1) }] }, dir))).toThrow(/methods\.0\.set: an ei method needs expert_iteration\.exclude=/);
+    const e = await runStudy({ plan: ei, dataDir: DATA_DIR, logger, only: ['seed0/ei'] });
+    expect(e.failed).toEqual([]);
+    const eiCell = e.results.find((r) => r.cell.id === 'seed0/ei')!;
+    expect(JSON.parse(fs.readFileSync(path.join(eiCell.cell.dir, 'study.json'), 'utf8')).args).toContain(`model.init_from=${e.results[0].selected.dir}`);
+    expect(JSON.parse(fs.readFileSync(path.join(eiCell.cell.dir, 'ei', 'ei.json'), 'utf8'))).toMatchObject({ problems: 4, samples: 8 });
+    const selected = new Set(fs.readFileSync(select, 'utf8').trim().split('\n').slice(1).map((l) => l.split(',')[0]));
+    expect(fs.readFileSync(path.join(eiCell.cell.dir, 'ei', 'pool.csv'), 'utf8').trim().split('\n').slice(1).some((l) => selected.has(l.split(',')[0]))).toBe(false);
+    expect(eiCell.curve.map((p) => p.step)).toEqual([3]);
   }, 300_000); // ~35 s on an idle 2-core machine; generous for a loaded one
 });
 
