@@ -123,24 +123,31 @@ export async function evaluate(model: { params: Params; cfg: ModelConfig; tokeni
     }
     o.onProgress?.(items.length / S, chosen.length);
   }
+  const summary = summarizeItems(o.task, items, S, {
+    seconds: (performance.now() - t0) / 1000, nfe, positions,
+    sampler: model.generate || cfg.causal ? 'autoregressive' : sampler.sampler, gen_length: sampler.gen_length, parser: spec.d1 ? parser : 'unit tests',
+  });
+  return { summary, items };
+}
+
+/**
+ * The summary of scored rows (S per item, item by item): accuracy, the CI over items, Sudoku's solve rate, and with
+ * S > 1 the unbiased pass@k. `meta`: how they were made (also used to merge the rows of several evaluations).
+ */
+export function summarizeItems(task: EvalTask, items: EvalItem[], S: number, meta: Pick<EvalSummary, 'seconds' | 'nfe' | 'positions' | 'sampler' | 'gen_length' | 'parser'>): EvalSummary {
   const scores = items.map((i) => i.score);
   // Rows item by item (S each); the CIs are over items, since the samples of one item are correlated.
   const byItem = Array.from({ length: items.length / S }, (_, j) => items.slice(j * S, (j + 1) * S));
   const meanOf = (rows: EvalItem[], f: (i: EvalItem) => number) => rows.reduce((a, i) => a + f(i), 0) / rows.length;
   const perItem = byItem.map((rows) => meanOf(rows, (i) => i.score)); // its score when S = 1
   const summary: EvalSummary = {
-    task: o.task,
+    task,
     accuracy: scores.reduce((a, b) => a + b, 0) / Math.max(scores.length, 1),
     ci95: meanInterval(perItem),
     n: perItem.length,
-    seconds: (performance.now() - t0) / 1000,
-    nfe,
-    positions,
-    sampler: model.generate || cfg.causal ? 'autoregressive' : sampler.sampler,
-    gen_length: sampler.gen_length,
-    parser: spec.d1 ? parser : 'unit tests',
+    ...meta,
   };
-  if (o.task === 'sudoku') {
+  if (task === 'sudoku') {
     // d1 reports cell accuracy pooled over cells (Σcorrect / Σempty): the item mean here, since every puzzle of its test file has 8 empty cells.
     const solved = items.filter((i) => i.solved).length;
     summary.solve_rate = solved / Math.max(items.length, 1);
@@ -152,7 +159,7 @@ export async function evaluate(model: { params: Params; cfg: ModelConfig; tokeni
     summary.samples = S;
     summary.pass_at_k = Object.fromEntries(ks.map((k) => [String(k), passes.reduce((a, c) => a + passAtK(S, c, k), 0) / Math.max(passes.length, 1)]));
   }
-  return { summary, items };
+  return summary;
 }
 
 /** Writes `<base>.jsonl` (summary line first, then one row per item) and `<base>.arrow` (the item rows). */

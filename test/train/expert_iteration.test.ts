@@ -137,3 +137,32 @@ describe('expert iteration: a round', () => {
     expect(() => load(['expert_iteration.pool=3'])).toThrow(/pool/);
   });
 });
+
+describe('expert iteration: sampling in worker threads', () => {
+  it('splits the pool into contiguous parts and merges them back in pool order (indices, prompts, summary)', async () => {
+    const { train } = await import('../../src/train/trainer.ts');
+    const { samplePool } = await import('../../src/train/ei_sampling.ts');
+    const { trainConfigSchema } = await import('../../src/config/schema.ts');
+    const { formatPrompt } = await import('../../src/tokenizer/templates.ts');
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ei-threads-'));
+    const micro = ['model.d_model=16', 'model.n_layers=1', 'model.n_heads=2', 'model.mlp_hidden=32', 'logging.progress=off', 'data.num_train=40', 'data.num_eval=8', 'training.batch_size=8', 'training.max_steps=2', 'training.eval_every=0', `run.output_dir=${path.join(dir, 'sft')}`];
+    const logger = pino({ level: 'silent' });
+    await train(loadConfig(path.join(REPO_ROOT, 'configs/sudoku-sft.yaml'), trainConfigSchema, micro).config, { logger });
+    const ei = ['expert_iteration.pool_size=6', 'expert_iteration.samples=2', 'expert_iteration.gen_length=17', 'expert_iteration.block_length=17', 'expert_iteration.steps=5', `model.init_from=${path.join(dir, 'sft')}`];
+    const config = (w: number) => loadConfig(path.join(REPO_ROOT, 'configs/sudoku-sft.yaml'), eiConfigSchema, [...micro, ...ei, `training.workers=${w}`]).config as EiConfig;
+    const pool = generatePool('sudoku', 1, 6, DATA_DIR, new Set(), { countdownSigns: false, arithmeticSmall: false });
+    const poolFile = path.join(dir, 'ei', 'pool.csv');
+    fs.mkdirSync(path.dirname(poolFile));
+    fs.writeFileSync(poolFile, ['Puzzle,Solution', ...pool.map((r) => `${r.puzzle},${r.solution}`)].join('\n') + '\n');
+    const items = await samplePool(config(2), 'wasm', poolFile, 'sudoku', DATA_DIR, logger);
+    expect(items.map((i) => [i.index, i.sample])).toEqual([0, 1, 2, 3, 4, 5].flatMap((i) => [[i, 0], [i, 1]]));
+    items.forEach((it) => expect(it.prompt).toBe(formatPrompt('sudoku', pool[it.index])));
+    expect(fs.readdirSync(path.join(dir, 'ei')).sort()).toEqual(['pool.csv', 'samples.arrow', 'samples.jsonl']); // parts removed
+    const summary = JSON.parse(fs.readFileSync(path.join(dir, 'ei', 'samples.jsonl'), 'utf8').split('\n')[0]).summary;
+    expect(summary).toMatchObject({ n: 6, samples: 2 });
+    expect(summary.accuracy).toBeCloseTo(items.reduce((a, i) => a + i.score, 0) / 12, 12);
+    // One thread: the same rows in the same order (other random draws: part k is sampled with seed run.seed + k).
+    const one = await samplePool(config(1), 'wasm', poolFile, 'sudoku', DATA_DIR, logger);
+    expect(one.map((i) => [i.index, i.prompt])).toEqual(items.map((i) => [i.index, i.prompt]));
+  }, 120_000);
+});
