@@ -7,6 +7,7 @@ import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { eiConfigSchema } from '../config/ei_schema.ts';
 import { loadConfig } from '../config/load.ts';
+import { checkEiConfig } from '../train/expert_iteration.ts';
 import { validateTrainRun } from '../config/validate_inputs.ts';
 import { resolveDataDir } from '../data/index.ts';
 import { failOneLine, runMain } from './common.ts';
@@ -25,6 +26,7 @@ runMain(async () => {
   const loaded = loadConfig(argv.config, eiConfigSchema, [...argv.set, 'objective.type=sft']);
   validateTrainRun(loaded, { resume: argv.resume }); // every input, before anything is written
   const { config } = loaded;
+  checkEiConfig(config);
   const [{ setupBackend }, { verifiedExamples }, { samplePool }, { train }, { createLogger }] = await Promise.all([
     import('../backend/backend.ts'), import('../train/expert_iteration.ts'), import('../train/ei_sampling.ts'),
     import('../train/trainer.ts'), import('../engine/run_log.ts'),

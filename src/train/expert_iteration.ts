@@ -109,6 +109,16 @@ function readProblems(file: string): Row[] {
   return file.endsWith('.csv') ? readCsv(file) : readJsonl(file);
 }
 
+/** What a round needs beyond the schema (called before anything loads): returns the generated task. */
+export function checkEiConfig(config: EiConfig): EiTask {
+  const task = config.data.task;
+  if (task !== 'sudoku' && task !== 'countdown' && task !== 'arithmetic') throw new ConfigError(`data.task: expert iteration generates its problems: sudoku, countdown or arithmetic (got '${task}')`);
+  if (config.data.countdown_trace || config.data.countdown_ops) throw new ConfigError('data.countdown_trace / countdown_ops: expert iteration keeps answers only (use countdown_signs or plain answers)');
+  if (!config.model.init_from) throw new ConfigError('model.init_from: expert iteration samples from a trained checkpoint; name it');
+  for (const f of config.expert_iteration.exclude) if (!fs.existsSync(f)) throw new ConfigError(`expert_iteration.exclude: ${f} does not exist`);
+  return task;
+}
+
 /**
  * Builds (or reuses) the round's verified rows and returns them as examples for the SFT. `sample` runs the sampling
  * (injected: the caller owns the model and backend).
@@ -119,10 +129,7 @@ export async function verifiedExamples(
   logger: Logger,
 ): Promise<Example[]> {
   const e = config.expert_iteration;
-  const task = config.data.task;
-  if (task !== 'sudoku' && task !== 'countdown' && task !== 'arithmetic') throw new ConfigError(`data.task: expert iteration generates its problems: sudoku, countdown or arithmetic (got '${task}')`);
-  if (config.data.countdown_trace || config.data.countdown_ops) throw new ConfigError('data.countdown_trace / countdown_ops: expert iteration keeps answers only (use countdown_signs or plain answers)');
-  if (!config.model.init_from) throw new ConfigError('model.init_from: expert iteration samples from a trained checkpoint; name it');
+  const task = checkEiConfig(config);
   const dir = path.join(config.run.output_dir, 'ei');
   const poolFile = path.join(dir, `pool.${task === 'sudoku' ? 'csv' : 'jsonl'}`);
   const made = JSON.stringify({ init_from: config.model.init_from, seed: config.run.seed, data: config.data, expert_iteration: e });
