@@ -2,7 +2,7 @@
  * A study plan (`yarn study --plan configs/study/<name>.yaml`): one task, a grid of SFT starts × RL methods × seeds,
  * and how runs are selected and evaluated. Expanded here into cells; study/run.ts executes them.
  *
- * Every training cell is an ordinary `yarn train:sft` / `yarn train:grpo` run: a base config file plus `--set`
+ * Every training cell is an ordinary `yarn train:sft` / `train:grpo` / `train:ei` run: a base config file plus `--set`
  * overrides. The study adds only run.output_dir, run.seed, init_from (an RL cell starts from its seed's selected SFT
  * checkpoint) and keep_last (every saved checkpoint is kept, so the selection can look at all of them).
  */
