@@ -87,11 +87,9 @@ export function verifiedRows(task: EiTask, pool: Row[], kept: Map<number, Set<st
 /** pool_size generated problems, none of them in `exclude`'s problems (the generator already skips the test file). */
 export function generatePool(task: EiTask, seed: number, n: number, dataDir: string, exclude: Set<string>, opts: { countdownSigns: boolean; arithmeticSmall: boolean }): Row[] {
   const out: Row[] = [];
-  const seen = new Set<string>(exclude);
   for (let size = n + 64; out.length < n; size *= 2) {
     out.length = 0;
-    seen.clear();
-    for (const k of exclude) seen.add(k);
+    const seen = new Set<string>(exclude);
     for (const r of generateRows(task, seed, size, dataDir, opts)) {
       const k = problemKey(task, r);
       if (seen.has(k)) continue; // excluded, or a repeat
@@ -137,7 +135,7 @@ export async function verifiedExamples(
   const verifiedFile = path.join(dir, 'verified.jsonl');
   const toExamples = (rows: Row[]) => rows.map((r) => formatExample(task as TaskName, r));
   if (fs.existsSync(record) && (JSON.parse(fs.readFileSync(record, 'utf8')) as { made: string }).made === made) {
-    const rows = fs.readFileSync(verifiedFile, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as Row);
+    const rows = fs.statSync(verifiedFile).size > 0 ? readJsonl(verifiedFile) : [];
     logger.info({ verified: rows.length, file: verifiedFile }, 'expert iteration: reusing the verified completions');
     return toExamples(rows);
   }
