@@ -12,12 +12,17 @@ export function tsWorker(entry: URL, data: unknown = null): Worker {
   return new Worker(new URL('./worker_boot.mjs', import.meta.url), { workerData: { entry: entry.href, data } });
 }
 
-/** Runs a one-shot entry (it posts exactly one message: { ok, result } or { ok: false, error }) and returns its result. */
-export function runInThread<T>(entry: URL, data: unknown): Promise<T> {
+/**
+ * Runs a one-shot entry and returns its result: the entry posts any number of `{ progress }` messages (passed to
+ * onProgress), then exactly one `{ ok, result }` or `{ ok: false, error }`.
+ */
+export function runInThread<T>(entry: URL, data: unknown, onProgress?: (p: unknown) => void): Promise<T> {
   return new Promise((resolve, reject) => {
     const w = tsWorker(entry, data);
     let settled = false;
-    w.once('message', (m: { ok: boolean; result?: T; error?: string }) => {
+    // `{ progress }` messages go to onProgress; the one `{ ok, result | error }` message ends the job.
+    w.on('message', (m: { ok: boolean; result?: T; error?: string } | { progress: unknown }) => {
+      if ('progress' in m) { onProgress?.(m.progress); return; }
       settled = true;
       if (m.ok) resolve(m.result as T);
       else reject(new Error(m.error));

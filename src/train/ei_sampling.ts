@@ -56,7 +56,13 @@ export async function samplePool(config: EiConfig, backend: BackendName, poolFil
       return file;
     });
     logger.info({ workers: W, problems_each: n }, 'expert iteration: sampling in worker threads');
-    const out = await Promise.all(parts.map((f, k) => runInThread<{ summary: EvalSummary; items: EvalItem[] }>(new URL('./ei_sample_worker.ts', import.meta.url), job(f, config.run.seed + k))));
+    // Progress: each thread reports its part's problems done; logged as the pool's total, as in one thread.
+    const done = new Array<number>(W).fill(0);
+    const progress = (k: number) => (p: unknown) => {
+      done[k] = (p as { done: number }).done;
+      logger.info({ done: done.reduce((a, b) => a + b, 0), total: e.pool_size }, 'expert iteration: sampling progress');
+    };
+    const out = await Promise.all(parts.map((f, k) => runInThread<{ summary: EvalSummary; items: EvalItem[] }>(new URL('./ei_sample_worker.ts', import.meta.url), job(f, config.run.seed + k), progress(k))));
     parts.forEach((f) => fs.rmSync(f));
     items = out.flatMap((o, k) => o.items.map((i) => ({ ...i, index: i.index + k * n })));
     const sum = (f: (s: EvalSummary) => number) => out.reduce((a, o) => a + f(o.summary), 0);

@@ -154,7 +154,13 @@ describe('expert iteration: sampling in worker threads', () => {
     const poolFile = path.join(dir, 'ei', 'pool.csv');
     fs.mkdirSync(path.dirname(poolFile));
     fs.writeFileSync(poolFile, ['Puzzle,Solution', ...pool.map((r) => `${r.puzzle},${r.solution}`)].join('\n') + '\n');
-    const items = await samplePool(config(2), 'wasm', poolFile, 'sudoku', DATA_DIR, logger);
+    const lines: string[] = [];
+    const items = await samplePool(config(2), 'wasm', poolFile, 'sudoku', DATA_DIR, pino({ level: 'info' }, { write: (l: string) => lines.push(l) }));
+    // The threads' progress is logged as the pool's total, never going back, up to every problem.
+    const progress = lines.map((l) => JSON.parse(l)).filter((m) => m.msg === 'expert iteration: sampling progress');
+    expect(progress.length).toBeGreaterThan(0);
+    progress.forEach((m, i) => expect(m.done).toBeGreaterThanOrEqual(i === 0 ? 1 : progress[i - 1].done));
+    expect(progress.at(-1)).toMatchObject({ done: 6, total: 6 });
     expect(items.map((i) => [i.index, i.sample])).toEqual([0, 1, 2, 3, 4, 5].flatMap((i) => [[i, 0], [i, 1]]));
     items.forEach((it) => expect(it.prompt).toBe(formatPrompt('sudoku', pool[it.index])));
     expect(fs.readdirSync(path.join(dir, 'ei')).sort()).toEqual(['pool.csv', 'samples.arrow', 'samples.jsonl']); // parts removed
